@@ -1,0 +1,51 @@
+# newscorpus: every target bootstraps .venv itself (Python 3.11+ and make are all it needs).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Label Studio runs from its own virtual environment (its pins clash with ours).
+export NEWSCORPUS_STUDIO_ENV ?= $(CURDIR)/.venv-studio
+
+.PHONY: install system-deps demo demo-clean test lint format bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade uv
+	$(BIN)/uv pip sync -q -p $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	@touch $@
+
+# Debian packages the tests need: Chromium for the annotator's-view browser test, git for releases.
+system-deps:
+	@command -v chromium >/dev/null && command -v git >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium git >/dev/null; }
+
+lock:
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev -p 3.11 -o requirements.lock
+
+demo: $(STAMP)
+	$(BIN)/newscorpus --corpus corpus validate
+	$(BIN)/newscorpus --corpus corpus stats
+
+demo-clean:
+	rm -rf demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .venv-studio .pytest_cache .mypy_cache .ruff_cache

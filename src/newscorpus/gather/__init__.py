@@ -1,0 +1,1 @@
+"""Gathering: sources, fetch, guard, extract, language, topic, dedup."""

@@ -1,0 +1,94 @@
+"""Counts of a corpus with polars: articles by language, source, site and month; annotations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from .config import Config
+from .corpus import iter_annotations, iter_articles
+
+ARTICLE_DIMENSIONS = ("language", "source", "site", "month")
+ANNOTATION_DIMENSIONS = ("layer", "label", "annotator")
+
+
+def article_frame(cfg: Config) -> pl.DataFrame:
+    """One row per article with the columns that stats group by."""
+    rows = [
+        {
+            "id": a.id,
+            "language": a.language,
+            "source": a.source,
+            "site": a.site or "(unknown)",
+            "month": (a.published or "")[:7] or "(undated)",
+            "dup_cluster": a.dup_cluster,
+            "synthetic": a.synthetic,
+        }
+        for a in iter_articles(cfg)
+    ]
+    schema = {
+        "id": pl.Utf8,
+        "language": pl.Utf8,
+        "source": pl.Utf8,
+        "site": pl.Utf8,
+        "month": pl.Utf8,
+        "dup_cluster": pl.Utf8,
+        "synthetic": pl.Boolean,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def label_frame(cfg: Config) -> pl.DataFrame:
+    """One row per label given in a current human annotation (stance per target, and spans)."""
+    latest: dict[tuple[str, str | None], Any] = {}
+    for ann in iter_annotations(cfg):
+        if ann.kind != "annotation":
+            continue
+        key = (ann.article_id, ann.annotator)
+        prev = latest.get(key)
+        if prev is None or (ann.updated_at or "") >= (prev.updated_at or ""):
+            latest[key] = ann
+    rows: list[dict[str, str]] = []
+    for ann in latest.values():
+        if ann.deleted or ann.cancelled:
+            continue
+        who = ann.annotator or "(unknown)"
+        for target, label in ann.stance.items():
+            if label is not None:
+                rows.append({"layer": f"stance_{target}", "label": label, "annotator": who})
+        for span in ann.spans:
+            rows.append({"layer": "spans", "label": str(span["label"]), "annotator": who})
+    return pl.DataFrame(rows, schema={"layer": pl.Utf8, "label": pl.Utf8, "annotator": pl.Utf8})
+
+
+def _counts(df: pl.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
+    if df.is_empty():
+        return []
+    return (
+        df.group_by(cols)
+        .len(name="count")
+        .sort(["count", *cols], descending=[True] + [False] * len(cols))
+        .to_dicts()
+    )
+
+
+def corpus_stats(cfg: Config) -> dict[str, Any]:
+    """Counts of articles and annotation labels, as plain JSON-ready data."""
+    arts = article_frame(cfg)
+    labels = label_frame(cfg)
+    return {
+        "corpus": cfg.corpus.name,
+        "articles": {
+            "total": arts.height,
+            "clusters": arts["dup_cluster"].n_unique() if arts.height else 0,
+            "synthetic": int(arts["synthetic"].sum()) if arts.height else 0,
+            **{f"by_{d}": _counts(arts, [d]) for d in ARTICLE_DIMENSIONS},
+        },
+        "annotations": {
+            "labels": labels.height,
+            "by_layer": _counts(labels, ["layer"]),
+            "by_label": _counts(labels, ["layer", "label"]),
+            "by_annotator": _counts(labels, ["annotator"]),
+        },
+    }

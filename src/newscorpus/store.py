@@ -1,0 +1,237 @@
+"""JSONL reading, atomic appends and rewrites, and schema validation with file:line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonlines
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import DataError
+from .resources import schemas_dir
+
+SCHEMAS = {
+    "article": "article.schema.json",
+    "annotation": "annotation.schema.json",
+    "rejected": "rejected.schema.json",
+}
+
+
+# --- atomic writes --------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write a whole file atomically: temp file in the same folder, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
+    """Write a text file atomically (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One JSONL line (no trailing newline): UTF-8, stable key order as given."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def rewrite_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace a JSONL file atomically with ``records``."""
+    atomic_write_text(path, "".join(dumps(r) + "\n" for r in records))
+
+
+def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Append records as whole lines in one write, then fsync; earlier lines are never rewritten.
+
+    A torn last line (no newline: a write killed half-way) was never a complete record;
+    it is cut off before appending so that the file stays valid JSONL.
+    """
+    payload = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
+    if not payload:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            if os.read(fd, 1) != b"\n":
+                _truncate_torn_tail(fd, size)
+        view = memoryview(payload)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_dir(path.parent)
+    return payload.count(b"\n")
+
+
+def _truncate_torn_tail(fd: int, size: int) -> None:
+    pos = size
+    chunk = 65536
+    while pos > 0:
+        start = max(0, pos - chunk)
+        os.lseek(fd, start, os.SEEK_SET)
+        block = os.read(fd, pos - start)
+        i = block.rfind(b"\n")
+        if i >= 0:
+            os.ftruncate(fd, start + i + 1)
+            return
+        pos = start
+    os.ftruncate(fd, 0)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    path: Path
+    number: int
+    record: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.number}"
+
+
+def iter_lines(path: Path) -> Iterator[Line]:
+    """Yield each record of a JSONL file with its line number; DataError on a malformed line."""
+    if not path.exists():
+        return
+    with path.open("r", encoding="utf-8") as fh:
+        number = 0
+        try:
+            for number, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise DataError(
+                        f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})"
+                    ) from None
+                if not isinstance(obj, dict):
+                    raise DataError(
+                        f"{path}:{number}: expected a JSON object, got {type(obj).__name__}"
+                    )
+                yield Line(path, number, obj)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}:{number + 1}: not UTF-8: {exc.reason}") from None
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield each record of a JSONL file."""
+    for line in iter_lines(path):
+        yield line.record
+
+
+def read_all(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Read every record of several files (all checked before anything is returned)."""
+    return [rec for p in paths for rec in read_jsonl(p)]
+
+
+def write_jsonlines(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Write a new JSONL file with the jsonlines writer, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with jsonlines.Writer(fh, compact=True, sort_keys=False) as w:
+                w.write_all(records)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --- schema validation -----------------------------------------------------------------------
+
+
+@cache
+def validator(kind: str) -> Draft202012Validator:
+    """The JSON Schema validator of a record kind (article, annotation, rejected)."""
+    path = schemas_dir() / SCHEMAS[kind]
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _field(err: ValidationError) -> str:
+    parts = [str(p) for p in err.absolute_path]
+    if err.validator == "required" and isinstance(err.instance, dict):
+        required: Any = err.validator_value
+        missing = [k for k in required if k not in err.instance]
+        if missing:
+            parts.append(str(missing[0]))
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        schema = err.schema if isinstance(err.schema, dict) else {}
+        allowed = set(schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        if extra:
+            parts.append(extra[0])
+    return ".".join(parts) or "(record)"
+
+
+def _problem(err: ValidationError) -> str:
+    if err.validator == "required":
+        return "required field is missing"
+    if err.validator == "additionalProperties":
+        return "unknown field"
+    return err.message if len(err.message) < 160 else err.message[:157] + "..."
+
+
+def record_errors(kind: str, record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for every way ``record`` breaks its schema, in a stable order."""
+    errs = sorted(
+        validator(kind).iter_errors(record),
+        key=lambda e: (list(map(str, e.absolute_path)), e.message),
+    )
+    return [(_field(e), _problem(e)) for e in errs]
+
+
+def check_record(kind: str, record: dict[str, Any], where: str) -> None:
+    """Raise DataError ``where: field: problem`` for the first schema violation."""
+    errs = record_errors(kind, record)
+    if errs:
+        f, p = errs[0]
+        raise DataError(f"{where}: {f}: {p}")

@@ -1,0 +1,125 @@
+"""Check every corpus file against the schemas and against each other; collect all errors."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load_config
+from .corpus import annotation_files, article_files
+from .store import record_errors
+
+
+@dataclass
+class Report:
+    """What validate found: counts per file kind and every error as ``file:line: field: problem``."""
+
+    files: Counter[str] = field(default_factory=Counter)
+    records: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _records(path: Path, report: Report) -> list[tuple[int, dict[str, Any]]]:
+    out: list[tuple[int, dict[str, Any]]] = []
+    try:
+        lines = path.read_bytes().decode("utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        report.errors.append(f"{path}:1: (file): not UTF-8: {exc.reason}")
+        return out
+    if lines and lines[-1] == "":
+        lines.pop()
+    elif lines:
+        report.errors.append(
+            f"{path}:{len(lines)}: (line): no newline at the end (interrupted write?)"
+        )
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            report.errors.append(
+                f"{path}:{number}: (line): malformed JSON: {exc.msg} (column {exc.colno})"
+            )
+            continue
+        if not isinstance(obj, dict):
+            report.errors.append(f"{path}:{number}: (line): expected a JSON object")
+            continue
+        out.append((number, obj))
+    return out
+
+
+def _check(kind: str, path: Path, report: Report) -> list[tuple[int, dict[str, Any]]]:
+    report.files[kind] += 1
+    good = []
+    for number, rec in _records(path, report):
+        report.records[kind] += 1
+        errs = record_errors(kind, rec)
+        for fld, problem in errs:
+            report.errors.append(f"{path}:{number}: {fld}: {problem}")
+        if not errs:
+            good.append((number, rec))
+    return good
+
+
+def validate_corpus(root: Path) -> Report:
+    """Validate corpus.toml (raises ConfigError) and every data file (errors collected)."""
+    cfg = load_config(root)
+    return validate_loaded(cfg)
+
+
+def validate_loaded(cfg: Config) -> Report:
+    """Validate the data files of a loaded corpus."""
+    report = Report()
+    report.files["config"] = 1
+    languages = set(cfg.corpus.languages)
+    targets = {t.id for t in cfg.targets}
+    texts: dict[str, str] = {}
+    first_seen: dict[str, str] = {}
+    for path in article_files(cfg):
+        for number, rec in _check("article", path, report):
+            where = f"{path}:{number}"
+            aid = rec["id"]
+            if aid in first_seen:
+                report.errors.append(f"{where}: id: duplicate of {first_seen[aid]}")
+                continue
+            first_seen[aid] = where
+            texts[aid] = rec["text"]
+            if rec["language"] not in languages:
+                report.errors.append(
+                    f"{where}: language: {rec['language']!r} is not in [corpus].languages {sorted(languages)}"
+                )
+    for path in annotation_files(cfg):
+        for number, rec in _check("annotation", path, report):
+            where = f"{path}:{number}"
+            text = texts.get(rec["article_id"])
+            if text is None:
+                report.errors.append(
+                    f"{where}: article_id: no article {rec['article_id']!r} in articles/"
+                )
+                continue
+            for tid in rec["stance"]:
+                if tid not in targets:
+                    report.errors.append(
+                        f"{where}: stance.{tid}: unknown target (not in [[targets]])"
+                    )
+            for i, span in enumerate(rec["spans"]):
+                s, e = span["start"], span["end"]
+                if not 0 <= s < e <= len(text):
+                    report.errors.append(
+                        f"{where}: spans.{i}: offsets {s}-{e} outside the text (length {len(text)})"
+                    )
+                elif text[s:e] != span["text"]:
+                    report.errors.append(
+                        f"{where}: spans.{i}.text: does not match the article text at {s}-{e}"
+                    )
+    if cfg.rejected_path.exists():
+        _check("rejected", cfg.rejected_path, report)
+    return report

@@ -1,0 +1,88 @@
+"""Shared fixtures: small real corpora in tmp_path and a CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from newscorpus.cli import app
+from newscorpus.records import Article, article_id, sha256_hex
+
+REPO = Path(__file__).resolve().parent.parent
+
+MINIMAL_TOML = """\
+[corpus]
+name = "test-corpus"
+pretty_name = "Test corpus"
+description = "A corpus for tests."
+languages = ["es", "fr", "en"]
+license = "CC-BY-4.0"
+
+[[targets]]
+id = "us_forces_in_mexico"
+text = "US military or intelligence personnel taking part in anti-cartel operations on Mexican soil"
+
+[topic]
+any = ["fentanyl", "fentanilo", "cártel", "Sheinbaum"]
+"""
+
+
+def write_corpus(root: Path, toml: str = MINIMAL_TOML) -> Path:
+    """A corpus folder with ``toml`` as corpus.toml and empty articles/ and annotations/."""
+    (root / "articles").mkdir(parents=True, exist_ok=True)
+    (root / "annotations").mkdir(exist_ok=True)
+    (root / "corpus.toml").write_text(toml, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+def make_article(n: int = 0, **over: Any) -> Article:
+    """A synthetic article (marked synthetic=True): never real news."""
+    url = over.pop("url", f"http://news.test/{n}")
+    text = over.pop(
+        "text", f"Synthetic article {n} about fentanyl and the cártel.\n\nSecond paragraph."
+    )
+    fields: dict[str, Any] = {
+        "id": article_id(url, text),
+        "url": url,
+        "canonical_url": url,
+        "source": "test",
+        "site": "news.test",
+        "title": f"Synthetic title {n}",
+        "text": text,
+        "language": "en",
+        "published": f"2026-01-0{1 + n % 9}T10:00:00Z",
+        "sha256": sha256_hex(text),
+        "extractor": "test",
+        "synthetic": True,
+    }
+    fields.update(over)
+    return Article(**fields)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Hash of every file under root, to prove a failed command changed nothing."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def cli() -> Callable[..., Any]:
+    runner = CliRunner()
+
+    def invoke(*args: str, **kw: Any) -> Any:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, **kw)
+
+    return invoke

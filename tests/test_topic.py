@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from newscorpus.gather.topic import TopicMatcher, fold
+
+
+def test_fold() -> None:
+    assert fold("Cártel SOBERANÍA Souveraineté") == "cartel soberania souverainete"
+
+
+def test_case_accent_and_word_boundaries() -> None:
+    m = TopicMatcher(["cártel", "fentanyl", "García Harfuch", "DEA"])
+    assert m.matches("El CARTEL de Sinaloa") == ["cártel"]
+    assert m.matches("Fentanyl-laced pills") == ["fentanyl"]
+    assert m.matches("carteles") == []  # whole words only
+    assert m.matches("Omar garcia  harfuch said") == ["García Harfuch"]
+    assert m.matches("an idea for the deal") == []
+    assert m.matches("title: DEA", "text with cártel") == ["cártel", "DEA"]
+
+
+def test_empty_topic_accepts_everything() -> None:
+    m = TopicMatcher([])
+    assert m.accepts_all and m.on_topic("football scores")
+    assert not TopicMatcher(["fentanyl"]).on_topic("football scores")
