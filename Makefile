@@ -45,7 +45,7 @@ test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(ONLY)
 
 clean:
 	rm -rf $(VENV) .venv-studio .pytest_cache .mypy_cache .ruff_cache
