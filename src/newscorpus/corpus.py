@@ -57,6 +57,27 @@ def iter_annotations(cfg: Config) -> Iterator[Annotation]:
             yield _parse(Annotation.from_dict, "annotation", line)
 
 
+def _version_key(ann: Annotation) -> tuple[str, str]:
+    return (ann.updated_at or ann.created_at or "", ann.pulled_at)
+
+
+def current_annotations(cfg: Config, kind: str = "annotation") -> list[Annotation]:
+    """Each annotator's latest version per article, without deleted or cancelled ones.
+
+    For ``kind="annotation"`` (human labels), versions are grouped by (article, annotator);
+    for aggregates by (article, method); for gold by article (the latest decision wins).
+    """
+    latest: dict[tuple[str, str | None], Annotation] = {}
+    for ann in iter_annotations(cfg):
+        if ann.kind != kind:
+            continue
+        key = (ann.article_id, None if kind == "gold" else ann.annotator)
+        prev = latest.get(key)
+        if prev is None or _version_key(ann) >= _version_key(prev):
+            latest[key] = ann
+    return [a for a in latest.values() if not (a.deleted or a.cancelled)]
+
+
 def add_articles(cfg: Config, articles: Iterable[Article], file: str | None = None) -> int:
     """Append new articles to ``articles/<file or source>.jsonl``; schema-checked before writing."""
     by_file: dict[Path, list[dict[str, object]]] = {}

@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 
 from .config import Config
-from .corpus import iter_annotations, iter_articles
+from .corpus import current_annotations, iter_articles
 
 ARTICLE_DIMENSIONS = ("language", "source", "site", "month")
 ANNOTATION_DIMENSIONS = ("layer", "label", "annotator")
@@ -41,18 +41,8 @@ def article_frame(cfg: Config) -> pl.DataFrame:
 
 def label_frame(cfg: Config) -> pl.DataFrame:
     """One row per label given in a current human annotation (stance per target, and spans)."""
-    latest: dict[tuple[str, str | None], Any] = {}
-    for ann in iter_annotations(cfg):
-        if ann.kind != "annotation":
-            continue
-        key = (ann.article_id, ann.annotator)
-        prev = latest.get(key)
-        if prev is None or (ann.updated_at or "") >= (prev.updated_at or ""):
-            latest[key] = ann
     rows: list[dict[str, str]] = []
-    for ann in latest.values():
-        if ann.deleted or ann.cancelled:
-            continue
+    for ann in current_annotations(cfg):
         who = ann.annotator or "(unknown)"
         for target, label in ann.stance.items():
             if label is not None:
