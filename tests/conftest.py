@@ -86,3 +86,62 @@ def cli() -> Callable[..., Any]:
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, **kw)
 
     return invoke
+
+
+# --- Label Studio: one real server per test session ------------------------------------------
+
+
+class StudioServer:
+    """The session's real Label Studio: url, admin token (never printed), annotator accounts."""
+
+    def __init__(self, url: str, token: str, corpus: Path) -> None:
+        self.url = url
+        self.token = token
+        self.corpus = corpus  # the folder whose .newscorpus/ holds the server's data
+        self._n = 0
+
+    def __repr__(self) -> str:
+        return f"StudioServer(url={self.url!r})"
+
+    def client(self) -> Any:
+        """An admin StudioClient."""
+        from newscorpus.studio.client import StudioClient
+
+        return StudioClient(self.url, self.token)
+
+    def create_annotator(self, name: str = "annotator") -> Any:
+        """A new annotator account (unique e-mail); returns (Annotator, password)."""
+        import secrets
+
+        self._n += 1
+        email = f"{name}{self._n}-{secrets.token_hex(3)}@annotators.test"
+        password = "pw-" + secrets.token_urlsafe(12)
+        return self.client().create_annotator(email, password), password
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Start the real Label Studio once per session with the project's own `studio start` code."""
+    import os
+
+    from newscorpus.config import load_config
+    from newscorpus.studio import server
+
+    os.environ.setdefault("NEWSCORPUS_STUDIO_ENV", str(REPO / ".venv-studio"))
+    root = write_corpus(tmp_path_factory.mktemp("studio-server") / "corpus")
+    cfg = load_config(root)
+    started = server.start(cfg, port=_free_port())
+    creds = server.load_credentials(cfg)
+    assert creds is not None
+    try:
+        yield StudioServer(started.url, creds.token, root)
+    finally:
+        server.stop(cfg)

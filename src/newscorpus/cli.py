@@ -160,6 +160,318 @@ def stats(
             out.print(count_table("labels by annotator", n["by_annotator"], ["annotator"]))
 
 
+# --- quality: agreement and aggregation ------------------------------------------------------
+
+
+@app.command()
+def agree(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Also per group: language or source.")
+    ] = None,
+) -> None:
+    """Annotator agreement: stance alpha with 95% CI, kappa, span F1; writes reports/agreement.md."""
+    from .quality.agreement import agree as run_agree
+    from .quality.reports import agreement_tables
+
+    with handled(ctx) as st:
+        result = run_agree(st.config(), by=by, write_report=not as_json)
+        if as_json:
+            print_json(result)
+            return
+        for table in agreement_tables(result):
+            out.print(table)
+        out.print(f"report: {result['report']}")
+
+
+@app.command()
+def aggregate(
+    ctx: typer.Context,
+    method: Annotated[str, typer.Option("--method", help="majority or dawid-skene.")] = "majority",
+) -> None:
+    """One label per (article, target) and majority spans, into annotations/aggregate.jsonl."""
+    from .quality.aggregate import aggregate as run_aggregate
+
+    with handled(ctx) as st:
+        s = run_aggregate(st.config(), method)
+        out.print(
+            f"{s.method}: {s.articles} articles, {s.labels} stance labels "
+            f"({s.unresolved_labels} unresolved), {s.spans} spans "
+            f"({s.unresolved_spans} span groups without a majority) -> {s.path}"
+        )
+        if s.reliability_path:
+            out.print(f"annotator reliability -> {s.reliability_path}")
+
+
+# --- Label Studio ----------------------------------------------------------------------------
+
+studio_app = typer.Typer(
+    help="Run a local Label Studio server for this corpus.", no_args_is_help=True
+)
+app.add_typer(studio_app, name="studio")
+
+
+@studio_app.command("start")
+def studio_start(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option(help="Port on 127.0.0.1 (default [studio].port).")
+    ] = None,
+) -> None:
+    """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
+    from .studio.server import start
+
+    with handled(ctx) as st:
+        s = start(st.config(), port=port)
+        out.print(
+            f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
+        )
+        out.print(f"admin login: {s.email} (password and API token in {s.credentials_file})")
+
+
+@studio_app.command("stop")
+def studio_stop(ctx: typer.Context) -> None:
+    """Stop this corpus's Label Studio."""
+    from .studio.server import stop
+
+    with handled(ctx) as st:
+        out.print("stopped" if stop(st.config()) else "Label Studio was not running")
+
+
+@studio_app.command("status")
+def studio_status(ctx: typer.Context) -> None:
+    """Say whether this corpus's Label Studio runs and answers; exit 1 when it does not."""
+    from .studio.server import status
+
+    with handled(ctx) as st:
+        s = status(st.config())
+        if s.healthy:
+            out.print(f"running at {s.url} (pid {s.pid})")
+            return
+        out.print("not running" if not s.running else f"started (pid {s.pid}) but not answering")
+        raise typer.Exit(1)
+
+
+@app.command()
+def push(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="Push at most N articles.")] = None,
+    language: Annotated[str | None, typer.Option(help="Only articles in this language.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only articles of this source.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published since DATE.")] = None,
+    sample: Annotated[int | None, typer.Option(help="A random sample of N articles.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+    overlap: Annotated[int | None, typer.Option(help="Annotations per task (default 2).")] = None,
+) -> None:
+    """Send articles to Label Studio as tasks (one per near-duplicate cluster), idempotently."""
+    from .studio.push import PushOptions
+    from .studio.push import push as do_push
+
+    with handled(ctx) as st:
+        opts = PushOptions(limit, language, source, since, sample, seed, overlap)
+        r = do_push(st.config(), opts)
+        out.print(
+            f"project {r.project_id} at {r.url}: {r.imported} tasks imported, "
+            f"{r.already} already there ({r.selected} articles selected)"
+            + ("; ledger reconciled with the server" if r.reconciled else "")
+            + ("; labeling config updated" if r.config_updated else "")
+        )
+
+
+@app.command()
+def pull(
+    ctx: typer.Context,
+    from_export: Annotated[
+        Path | None, typer.Option("--from-export", help="Read a Label Studio JSON export file.")
+    ] = None,
+) -> None:
+    """Fetch annotations from Label Studio (or an export file) into annotations/."""
+    from .studio.pull import pull as do_pull
+    from .studio.pull import pull_export
+
+    with handled(ctx) as st:
+        cfg = st.config()
+        r = pull_export(cfg, from_export) if from_export else do_pull(cfg)
+        out.print(
+            f"{r.tasks} tasks, {r.annotations} annotations ({r.cancelled} skipped): "
+            f"{r.new_versions} new versions, {r.deleted} marked deleted, "
+            f"{r.drafts_ignored} drafts ignored"
+        )
+
+
+# --- release ---------------------------------------------------------------------------------
+
+
+@app.command()
+def release(
+    ctx: typer.Context,
+    version: Annotated[str | None, typer.Option("--version", help="Version X.Y.Z.")] = None,
+    bump: Annotated[
+        str | None, typer.Option("--bump", help="major, minor or patch of the previous release.")
+    ] = None,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Local git repository (default [release].to).")
+    ] = None,
+    hub: Annotated[
+        str | None, typer.Option("--hub", help="Also publish to the Hub as ORG/NAME (HF_TOKEN).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build and check, publish nothing.")
+    ] = False,
+) -> None:
+    """Build, check and publish a versioned Hugging Face dataset (commit + tag vX.Y.Z)."""
+    from .release.publish import make_release
+
+    with handled(ctx) as st:
+        r = make_release(st.config(), version, bump, to, hub, dry_run)
+        for config, splits in r.counts.items():
+            out.print(f"{config}: " + ", ".join(f"{s} {n}" for s, n in splits.items()))
+        out.print(
+            f"changes: {r.changes['added']} added, {r.changes['removed']} removed, "
+            f"{r.changes['labels_changed']} with changed labels"
+        )
+        if r.dry_run:
+            out.print(f"dry run: v{r.version} built and checked; nothing was published")
+            return
+        if r.repo is not None:
+            out.print(f"released v{r.version} to {r.repo} (commit {(r.commit or '')[:12]})")
+        if r.hub is not None:
+            out.print(
+                f"released v{r.version} to the Hub: {r.hub} (commit {(r.hub_commit or '')[:12]})"
+            )
+
+
+@app.command()
+def hydrate(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="A release folder.")],
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="host or host:port allowed although not public."),
+    ] = None,
+    delay: Annotated[
+        float, typer.Option("--delay", help="Seconds between requests to one host.")
+    ] = 1.0,
+) -> None:
+    """Fetch the texts a release withholds (text_policy hydrate), check their SHA-256, fill them in."""
+    from .config import GatherSettings
+    from .release.hydrate import gather_fetch, hydrate_release
+
+    with handled(ctx):
+        settings = GatherSettings(
+            allow_hosts=tuple(h.lower() for h in allow_host or ()), per_host_delay=delay
+        )
+        r = hydrate_release(directory, gather_fetch(settings))
+        out.print(
+            f"{len(r.filled)} texts filled in, {len(r.mismatched)} did not match their SHA-256, "
+            f"{len(r.failed)} failed, {r.already} already there (details in {directory}/hydrate.json)"
+        )
+        for m in r.mismatched:
+            err.print(f"mismatch: {m['id']} {m['url']}", markup=False)
+        for f in r.failed:
+            err.print(f"failed: {f['id']} {f.get('url', '')}: {f['reason']}", markup=False)
+        if r.mismatched or r.failed:
+            raise typer.Exit(1)
+
+
+# --- gather ----------------------------------------------------------------------------------
+
+
+@app.command()
+def gather(
+    ctx: typer.Context,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this [[sources]] name (repeatable).")
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="Allow HOST or HOST:PORT on a non-public address."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Stop after N new articles.")] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Revalidate cached responses (conditional requests).")
+    ] = False,
+) -> None:
+    """Fill articles/<source>.jsonl from the [[sources]] of corpus.toml (guarded, polite, resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .gather.pipeline import gather as run_gather
+
+    with handled(ctx) as st:
+        cfg = st.config()
+        bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+            transient=False,
+        )
+        tasks: dict[str, Any] = {}
+
+        def progress(name: str, done: int, total: int | None) -> None:
+            if not bars.live.is_started:
+                bars.start()
+            if name not in tasks:
+                tasks[name] = bars.add_task(name, total=total)
+            bars.update(tasks[name], completed=done, total=total)
+
+        try:
+            summary = run_gather(
+                cfg, source or [], allow_host or [], limit, refresh, progress
+            ).to_dict()
+        finally:
+            bars.stop()
+        table = Table(title="gather", title_justify="left")
+        table.add_column("")
+        table.add_column("count", justify="right")
+        for key in ("fetched", "from_cache", "new", "duplicates", "near_duplicates", "skipped"):
+            table.add_row(key.replace("_", " "), str(summary[key]))
+        for reason, n in summary["rejected"].items():
+            table.add_row(f"rejected: {reason}", str(n))
+        out.print(table)
+
+
+adjudicate_app = typer.Typer(
+    help="Disputed items to a Label Studio review project, and the decisions back as gold.",
+    no_args_is_help=True,
+)
+app.add_typer(adjudicate_app, name="adjudicate")
+
+
+@adjudicate_app.command("push")
+def adjudicate_push(
+    ctx: typer.Context,
+    method: Annotated[
+        str, typer.Option("--method", help="Aggregation that decides what is disputed.")
+    ] = "majority",
+) -> None:
+    """Send items whose majority is unresolved (stance or spans) to "<pretty_name> — adjudication"."""
+    from .quality.adjudicate import push as run_push
+
+    with handled(ctx) as st:
+        r = run_push(st.config(), method)
+        out.print(
+            f"adjudication project {r.project_id}: {r.disputed} disputed items, "
+            f"{r.imported} imported, {r.already} already there"
+        )
+
+
+@adjudicate_app.command("pull")
+def adjudicate_pull(ctx: typer.Context) -> None:
+    """Pull the adjudicators' decisions into annotations/gold.jsonl (they override aggregates)."""
+    from .quality.adjudicate import pull as run_pull
+
+    with handled(ctx) as st:
+        r = run_pull(st.config())
+        out.print(
+            f"adjudication project {r.project_id}: {r.decisions} decisions, "
+            f"{r.new_gold} new gold records, {r.skipped} skipped"
+        )
+
+
 def main() -> None:
     """Entry point of the `newscorpus` script."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

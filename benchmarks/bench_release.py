@@ -1,0 +1,179 @@
+"""Release benchmark: `make_release` of a synthetic corpus vs Dataset.from_list(rows).to_parquet.
+
+Sizes: NEWSCORPUS_BENCH_RELEASE_ARTICLES (default 100000) articles with 3 annotations each
+(300,000 annotation rows) and an aggregate for every fifth article. Each side runs in its own
+child process so that its peak memory (ru_maxrss) is its own. Goal: the release (which also
+validates the corpus, scans for secrets, loads every config back and commits to git) is no
+slower than the baseline, and its peak memory stays under 2 GB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+N = int(os.environ.get("NEWSCORPUS_BENCH_RELEASE_ARTICLES", "100000"))
+GOAL_MB = 2048
+TOML = """\
+[corpus]
+name = "bench"
+pretty_name = "Benchmark corpus (synthetic)"
+description = "Synthetic articles for the release benchmark."
+languages = ["es", "fr", "en"]
+license = "CC-BY-4.0"
+
+[[targets]]
+id = "us_forces_in_mexico"
+text = "US forces in Mexico"
+
+[[targets]]
+id = "cartels_as_terrorists"
+text = "Cartels as terrorists"
+
+[[sources]]
+name = "open"
+kind = "urls"
+url = "http://news.test/list.txt"
+
+[[sources]]
+name = "paywalled"
+kind = "urls"
+url = "http://paywalled.test/list.txt"
+text_policy = "hydrate"
+"""
+WORDS = "fentanyl cártel Sheinbaum security cooperation border officials said report seizure".split()
+LABELS = ("favor", "against", "neutral", "unrelated")
+
+
+def make_corpus(root: Path, n: int) -> None:
+    """Write n synthetic articles, 3n annotations and n/5 aggregates as JSONL (fast, no checks)."""
+    from newscorpus.records import Annotation, Article, article_id, sha256_hex
+    from newscorpus.store import dumps
+
+    rng = random.Random(7)
+    (root / "articles").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    (root / "corpus.toml").write_text(TOML, encoding="utf-8")
+    with (
+        (root / "articles" / "bench.jsonl").open("w", encoding="utf-8") as fa,
+        (root / "annotations" / "pulled.jsonl").open("w", encoding="utf-8") as fn,
+        (root / "annotations" / "aggregate.jsonl").open("w", encoding="utf-8") as fg,
+    ):
+        prev = ""
+        for i in range(n):
+            body = " ".join(rng.choice(WORDS) for _ in range(200))
+            text = f"Synthetic article {i}. {body}\n\nAn official said: \u201cNo soldiers.\u201d"
+            url = f"http://news.test/{i}"
+            aid = article_id(url)
+            cluster = prev if i % 7 == 1 else aid
+            prev = cluster
+            art = Article(
+                id=aid, url=url, canonical_url=url, source="paywalled" if i % 4 == 3 else "open",
+                site="news.test", title=f"Synthetic {i}", text=text, language=("es", "fr", "en")[i % 3],
+                published="2026-01-01T00:00:00Z", dup_cluster=cluster, sha256=sha256_hex(text),
+                extractor="bench", synthetic=True,
+            )
+            fa.write(dumps(art.to_dict()) + "\n")
+            s = text.index("\u201c")
+            span = {"id": "s1", "start": s, "end": s + 14, "label": "Quote", "text": text[s : s + 14]}
+            for j in range(3):
+                ann = Annotation(
+                    id=f"a-{aid}-{j}", kind="annotation", article_id=aid, annotator=f"annotator-{j:02d}",
+                    stance={"us_forces_in_mexico": rng.choice(LABELS), "cartels_as_terrorists": rng.choice(LABELS)},
+                    spans=[span], created_at="2026-02-01T00:00:00Z",
+                )
+                fn.write(dumps(ann.to_dict()) + "\n")
+            if i % 5 == 0:
+                agg = Annotation(
+                    id=f"agg-majority-{aid}", kind="aggregate", article_id=aid, annotator="majority",
+                    stance={"us_forces_in_mexico": "neutral", "cartels_as_terrorists": "unresolved"},
+                    spans=[span], extra={"method": "majority", "soft": {"us_forces_in_mexico": {"neutral": 1.0}},
+                                         "n_annotators": {"us_forces_in_mexico": 3}},
+                )
+                fg.write(dumps(agg.to_dict()) + "\n")
+
+
+def child_release(corpus: Path, out: Path) -> None:
+    from newscorpus.config import load_config
+    from newscorpus.release.publish import make_release
+
+    r = make_release(load_config(corpus), version="1.0.0", to=out)
+    rows = sum(sum(s.values()) for s in r.counts.values())
+    print(json.dumps({"rows": rows, "counts": r.counts}))
+
+
+def child_baseline(corpus: Path, out: Path) -> None:
+    import datasets
+
+    from newscorpus.config import load_config
+    from newscorpus.corpus import current_annotations, iter_articles
+    from newscorpus.release.tables import annotation_row, article_row, text_policy
+
+    datasets.disable_progress_bars()
+    cfg = load_config(corpus)
+    lang = {}
+    arts = []
+    for a in iter_articles(cfg):
+        lang[a.id] = a.language
+        arts.append(article_row(a, text_policy(cfg, a.source)))
+    anns = [annotation_row(x, lang[x.article_id], True) for x in current_annotations(cfg)]
+    out.mkdir(parents=True)
+    datasets.Dataset.from_list(arts).to_parquet(str(out / "articles.parquet"))
+    datasets.Dataset.from_list(anns).to_parquet(str(out / "annotations.parquet"))
+    print(json.dumps({"rows": len(arts) + len(anns)}))
+
+
+def run_child(kind: str, corpus: Path, out: Path) -> dict[str, float]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, kind, str(corpus), str(out)], capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        print(proc.stderr[-3000:])
+        raise SystemExit(f"{kind} failed")
+    lines = proc.stdout.strip().splitlines()
+    data = json.loads(lines[-2])
+    peak = json.loads(lines[-1])["peak_mb"]
+    return {"wall": wall, "peak_mb": peak, "rows": data["rows"]}
+
+
+def main() -> int:
+    if len(sys.argv) == 4:
+        kind, corpus, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+        (child_release if kind == "release" else child_baseline)(corpus, out)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"peak_mb": peak}))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp:
+        t0 = time.perf_counter()
+        make_corpus(Path(tmp) / "corpus", N)
+        print(f"corpus: {N} articles, {3 * N} annotations, {N // 5 + (N % 5 > 0)} aggregates "
+              f"written in {time.perf_counter() - t0:.1f} s")
+        rel = run_child("release", Path(tmp) / "corpus", Path(tmp) / "release")
+        base = run_child("baseline", Path(tmp) / "corpus", Path(tmp) / "baseline")
+    print(f"release  (validate, build, scan, load back, git commit + tag): {rel['wall']:7.1f} s, "
+          f"peak {rel['peak_mb']:6.0f} MB, {rel['rows']:.0f} rows in 4 configs")
+    print(f"baseline (Dataset.from_list(rows).to_parquet, articles + annotations): {base['wall']:7.1f} s, "
+          f"peak {base['peak_mb']:6.0f} MB, {base['rows']:.0f} rows")
+    ratio = rel["wall"] / base["wall"]
+    print(f"release / baseline wall time: {ratio:.2f} (goal <= 1.00); "
+          f"release peak {rel['peak_mb']:.0f} MB (goal < {GOAL_MB} MB)")
+    ok = ratio <= 1.0 and rel["peak_mb"] < GOAL_MB
+    print("goal met" if ok else "GOAL NOT MET")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `make demo` pipeline and its bundled sample sources (synthetic articles, feed, annotations)."""

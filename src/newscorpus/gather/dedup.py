@@ -1,0 +1,168 @@
+"""Duplicates: exact (canonical URL, normalised-text hash) and near (MinHash LSH over word shingles).
+
+Near duplicates are kept and marked: each article's ``dup_cluster`` is the id of its cluster's
+first member. Signatures are computed with numpy (a whole page in one vectorised step), so they can
+run in the extraction worker processes; the LSH index itself is a dict of band keys. Syndicated
+news copies differ by a dateline, a byline or an edited sentence, so the default Jaccard threshold
+is 0.5, well below the 0.8 used for web-scale dedup; candidates are confirmed by their estimated
+Jaccard similarity before they join a cluster.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+from .topic import fold
+
+NUM_PERM = 128
+SHINGLE = 3
+_SEED = 20260101
+_WORD = re.compile(r"\w+")
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+Signature = npt.NDArray[np.uint32]
+
+
+@cache
+def _perms(num_perm: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    rng = np.random.default_rng(_SEED)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+_word_cache: dict[str, int] = {}
+
+
+def _word_hash(word: str) -> int:
+    h = _word_cache.get(word)
+    if h is None:
+        h = zlib.crc32(word.encode("utf-8"))
+        if len(_word_cache) < 2_000_000:
+            _word_cache[word] = h
+    return h
+
+
+def shingle_hashes(text: str, k: int = SHINGLE) -> npt.NDArray[np.uint64]:
+    """Deterministic 32-bit hashes of the word k-shingles of ``text`` (folded, accent-free)."""
+    words = _WORD.findall(fold(text))
+    if not words:
+        return np.zeros(1, dtype=np.uint64)
+    w = np.fromiter((_word_hash(x) for x in words), dtype=np.uint64, count=len(words))
+    if len(w) < k:
+        k = len(w)
+    h = np.zeros(len(w) - k + 1, dtype=np.uint64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        for i in range(k):
+            h = h * mult + w[i : len(w) - k + 1 + i]
+        h ^= h >> np.uint64(29)
+    return np.unique(h & _MASK32)
+
+
+def signature(text: str, num_perm: int = NUM_PERM, k: int = SHINGLE) -> Signature:
+    """MinHash signature of ``text``: ``num_perm`` 32-bit minima of universal hashes of its shingles."""
+    a, b = _perms(num_perm)
+    hs = shingle_hashes(text, k)
+    with np.errstate(over="ignore"):
+        vals = (hs[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)
+    out: Signature = vals.min(axis=0).astype(np.uint32)
+    return out
+
+
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) minimising false positives + false negatives around ``threshold``."""
+    xs = np.linspace(0.0, 1.0, 1001)
+    best, best_err = (1, num_perm), float("inf")
+    for b in range(1, num_perm + 1):
+        r = num_perm // b
+        if r < 1:
+            continue
+        p = 1.0 - (1.0 - xs**r) ** b
+        fp = float(np.trapezoid(p[xs <= threshold], xs[xs <= threshold]))
+        fn = float(np.trapezoid(1.0 - p[xs >= threshold], xs[xs >= threshold]))
+        err = 0.3 * fp + 0.7 * fn
+        if err < best_err:
+            best, best_err = (b, r), err
+    return best
+
+
+class NearDupIndex:
+    """MinHash LSH: assigns each added article the cluster of its earliest-keyed near duplicate."""
+
+    def __init__(self, threshold: float = 0.5, num_perm: int = NUM_PERM) -> None:
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.bands, self.rows = optimal_bands(threshold, num_perm)
+        rng = np.random.default_rng(_SEED + 1)
+        self._mix = rng.integers(1, 2**63, size=(self.rows,), dtype=np.uint64) | np.uint64(1)
+        self._salt = np.arange(self.bands, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
+        self._buckets: dict[int, int | list[int]] = {}
+        self._sigs: list[Signature] = []
+        self.clusters: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.clusters)
+
+    def _keys(self, sig: Signature) -> list[int]:
+        used = sig[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
+        with np.errstate(over="ignore"):
+            keys = (used * self._mix[None, :]).sum(axis=1) ^ self._salt
+        return [int(x) for x in keys]
+
+    def candidates(self, sig: Signature) -> list[int]:
+        """Indexes of stored signatures sharing a band with ``sig``."""
+        out: set[int] = set()
+        for key in self._keys(sig):
+            hit = self._buckets.get(key)
+            if hit is None:
+                continue
+            if isinstance(hit, int):
+                out.add(hit)
+            else:
+                out.update(hit)
+        return sorted(out)
+
+    def similarity(self, sig: Signature, index: int) -> float:
+        """Estimated Jaccard similarity of ``sig`` and a stored signature."""
+        return float(np.count_nonzero(self._sigs[index] == sig)) / self.num_perm
+
+    def assign(self, sig: Signature, own_id: str) -> str:
+        """The cluster of ``sig`` among stored signatures (``own_id`` when none is near)."""
+        near = {
+            self.clusters[i]
+            for i in self.candidates(sig)
+            if self.similarity(sig, i) >= self.threshold
+        }
+        return min(near) if near else own_id
+
+    def add(self, sig: Signature, cluster: str) -> None:
+        """Store a signature under its (already assigned) cluster."""
+        idx = len(self.clusters)
+        self.clusters.append(cluster)
+        self._sigs.append(sig)
+        for key in self._keys(sig):
+            hit = self._buckets.get(key)
+            if hit is None:
+                self._buckets[key] = idx
+            elif isinstance(hit, int):
+                self._buckets[key] = [hit, idx]
+            else:
+                hit.append(idx)
+
+    def add_new(self, sig: Signature, own_id: str) -> str:
+        """Assign a cluster to a new article and store it; returns the cluster id."""
+        cluster = self.assign(sig, own_id)
+        self.add(sig, cluster)
+        return cluster
+
+
+def signatures(texts: Iterable[str], num_perm: int = NUM_PERM) -> list[Signature]:
+    """Signatures of several texts."""
+    return [signature(t, num_perm) for t in texts]

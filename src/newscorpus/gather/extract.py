@@ -1,0 +1,167 @@
+"""Main text and metadata of an HTML page with trafilatura; charset from header, meta or detection."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from ..errors import DataError
+from ..records import normalize_text
+
+# The options of every trafilatura call, shared with the benchmark's bare loop.
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "include_comments": False,
+    "include_tables": False,
+    "favor_precision": True,
+    "deduplicate": False,
+}
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$")
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+# WHATWG: these labels mean windows-1252 in browsers.
+_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "l1": "cp1252",
+}
+
+
+class ExtractFailed(DataError):
+    """No main text could be extracted; ``reason`` goes to rejected.jsonl."""
+
+    def __init__(self, message: str, reason: str = "extract_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Extracted:
+    """What extraction found in one page."""
+
+    text: str
+    title: str
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    site: str | None = None
+    canonical: str | None = None
+    charset: str = "utf-8"
+    synthetic: bool = False
+
+
+@cache
+def extractor_name() -> str:
+    """The extractor and its version, recorded in each article's ``extractor``."""
+    import trafilatura
+
+    return f"trafilatura {trafilatura.__version__}"
+
+
+def is_html_type(content_type: str | None) -> bool:
+    """True for an HTML media type (or a missing one, which is sniffed later)."""
+    if not content_type:
+        return True
+    return content_type.split(";", 1)[0].strip().lower() in HTML_TYPES
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(text, charset): charset from the HTTP header, else the meta tag, else UTF-8, else detection."""
+    if body.startswith(codecs.BOM_UTF8):
+        return body[3:].decode("utf-8", "replace"), "utf-8"
+    m = _HEADER_CHARSET.search(content_type or "")
+    codec = _codec(m.group(1)) if m else None
+    if codec is None:
+        mm = _META_CHARSET.search(body[:8192])
+        codec = _codec(mm.group(1).decode("ascii", "ignore")) if mm else None
+    if codec is not None:
+        try:
+            return body.decode(codec), codec
+        except UnicodeDecodeError:
+            pass
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:200_000]).best()
+    if best is None or best.encoding is None:
+        raise ExtractFailed("cannot determine the character set", "bad_charset")
+    return body.decode(best.encoding, "replace"), best.encoding
+
+
+def looks_like_html(text: str) -> bool:
+    """A cheap sniff: the first kilobyte holds an HTML tag."""
+    head = text[:2048].lower()
+    return any(t in head for t in ("<html", "<!doctype html", "<head", "<body", "<p", "<div"))
+
+
+def _canonical(tree: Any) -> str | None:
+    for xpath in (
+        '//link[translate(@rel,"CANONICAL","canonical")="canonical"]/@href',
+        '//meta[@property="og:url"]/@content',
+    ):
+        found = tree.xpath(xpath)
+        for value in found:
+            value = str(value).strip()
+            if value:
+                return value
+    return None
+
+
+def extract_html(body: bytes, content_type: str | None, url: str) -> Extracted:
+    """Decode and extract one page; ExtractFailed when there is no main text."""
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    html, charset = decode_html(body, content_type)
+    if not looks_like_html(html):
+        raise ExtractFailed(f"{url}: not an HTML document", "not_html")
+    tree = load_html(html)
+    if tree is None:
+        raise ExtractFailed(f"{url}: unparsable HTML")
+    canonical = _canonical(tree)
+    synthetic = bool(tree.xpath('//meta[@name="synthetic"][@content="true"]'))
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, **TRAFILATURA_OPTIONS)
+    if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
+        raise ExtractFailed(f"{url}: no main text found")
+    text = normalize_text(doc.text or "")
+    authors = [a.strip() for a in (doc.author or "").split(";") if a.strip()]
+    return Extracted(
+        text=text,
+        title=normalize_text(doc.title or "").replace("\n\n", " "),
+        authors=authors,
+        published=doc.date if doc.date and _DATE.match(doc.date) else None,
+        site=doc.sitename or None,
+        canonical=canonical,
+        charset=charset,
+        synthetic=synthetic,
+    )
+
+
+def bare_extract(html: str, url: str | None = None) -> str:
+    """trafilatura.extract with the pipeline's options (the benchmark's baseline), normalised."""
+    import trafilatura
+
+    return normalize_text(trafilatura.extract(html, url=url, **TRAFILATURA_OPTIONS) or "")

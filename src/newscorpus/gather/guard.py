@@ -1,0 +1,133 @@
+"""Host guard: refuse URLs whose host resolves to a loopback, private, link-local or reserved address.
+
+A refused URL is never connected to. A host (or host:port) listed in ``allow_hosts`` or given with
+``--allow-host`` passes. The fetcher calls the guard on the first URL and on every redirect hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import FetchError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class HostRefused(FetchError):
+    """The guard refused a URL (its host is not public and not allowed)."""
+
+    reason = "host_refused"
+
+
+def is_public(addr: IPAddress) -> bool:
+    """True when an address is a global unicast address (not loopback, private, reserved, ...)."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return not (
+        addr.is_loopback
+        or addr.is_private
+        or addr.is_link_local
+        or addr.is_reserved
+        or addr.is_multicast
+        or addr.is_unspecified
+        or not addr.is_global
+    )
+
+
+class HostGuard:
+    """Decides whether a URL may be fetched; resolves its host first."""
+
+    def __init__(self, allow_hosts: Iterable[str] = ()) -> None:
+        self.allowed = frozenset(h.strip().lower() for h in allow_hosts if h.strip())
+        self._cache: dict[str, list[IPAddress]] = {}
+
+    def is_allowed(self, host: str, port: int) -> bool:
+        """True when the host, or host:port, is listed as allowed."""
+        host = host.lower()
+        bracketed = f"[{host}]" if ":" in host else host
+        return bool({host, bracketed, f"{bracketed}:{port}"} & self.allowed)
+
+    @staticmethod
+    def split(url: str) -> tuple[str, str, int]:
+        """(scheme, host, port) of an http(s) URL; HostRefused for anything else."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise HostRefused(f"{url}: scheme {scheme or '(none)'!r} is not fetched")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise HostRefused(f"{url}: bad port") from None
+        host = (parts.hostname or "").lower().rstrip(".")
+        if not host:
+            raise HostRefused(f"{url}: no host")
+        return scheme, host, port
+
+    def _verdict(self, url: str, host: str, port: int, addrs: list[IPAddress]) -> None:
+        if not addrs:
+            raise HostRefused(f"{url}: {host} does not resolve")
+        bad = [a for a in addrs if not is_public(a)]
+        if bad:
+            raise HostRefused(
+                f"{url}: {host} resolves to non-public address {bad[0]} "
+                f"(allow it with --allow-host {host}:{port})"
+            )
+
+    def check(self, url: str) -> None:
+        """Raise HostRefused unless ``url`` may be fetched (blocking DNS lookup)."""
+        _, host, port = self.split(url)
+        if self.is_allowed(host, port):
+            return
+        addrs = self._cache.get(host)
+        if addrs is None:
+            addrs = _parse_literal(host)
+            if addrs is None:
+                try:
+                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                except OSError:
+                    infos = []
+                addrs = _addresses(infos)
+            self._cache[host] = addrs
+        self._verdict(url, host, port, addrs)
+
+    async def acheck(self, url: str) -> None:
+        """Raise HostRefused unless ``url`` may be fetched (DNS lookup off the event loop)."""
+        _, host, port = self.split(url)
+        if self.is_allowed(host, port):
+            return
+        addrs = self._cache.get(host)
+        if addrs is None:
+            addrs = _parse_literal(host)
+            if addrs is None:
+                loop = asyncio.get_running_loop()
+                try:
+                    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                except OSError:
+                    infos = []
+                addrs = _addresses(infos)
+            self._cache[host] = addrs
+        self._verdict(url, host, port, addrs)
+
+
+def _parse_literal(host: str) -> list[IPAddress] | None:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        return None
+
+
+def _addresses(infos: Sequence[tuple[Any, ...]]) -> list[IPAddress]:
+    out: list[IPAddress] = []
+    for info in infos:
+        sockaddr = info[4]
+        if isinstance(sockaddr, tuple) and sockaddr:
+            try:
+                out.append(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]))
+            except ValueError:
+                continue
+    return out

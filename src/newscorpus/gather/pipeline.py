@@ -1,0 +1,330 @@
+"""The gather pipeline: sources -> fetch -> extract -> language -> topic -> dedup -> articles/*.jsonl.
+
+Each stage is a generator over ``Work`` records, in input order, so a killed run resumes: the
+state (stored ids, URLs, text hashes, near-duplicate index, recorded rejections) is rebuilt from
+the corpus files, and every item's fate depends only on the items before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..config import Config, GatherSettings, Source
+from ..corpus import add_articles, add_rejections, iter_articles
+from ..errors import UsageError
+from ..records import Article, Rejection
+from ..store import read_jsonl
+from .dedup import NearDupIndex
+from .extract import extractor_name
+from .fetch import TRANSIENT, FetchFailed, FetchService, ResponseCache
+from .guard import HostGuard
+from .language import detect
+from .sources import Item, SourceError, list_items
+from .stages import (
+    Work,
+    dedup_stage,
+    extract_stage,
+    fetch_stage,
+    known_stage,
+    language_stage,
+    signature_batch,
+    topic_stage,
+)
+from .topic import TopicMatcher
+from .urlnorm import normalize_url
+
+T = TypeVar("T")
+R = TypeVar("R")
+Progress = Callable[[str, int, int | None], None]
+BATCH_SIZE = 64
+BATCH_SECONDS = 1.0
+POOL_BATCH = 4
+
+
+@dataclass
+class Summary:
+    """What one run did."""
+
+    fetched: int = 0
+    from_cache: int = 0
+    new: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    skipped: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    new_by_source: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        return {
+            "fetched": self.fetched,
+            "from_cache": self.from_cache,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
+            "skipped": self.skipped,
+            "rejected": dict(sorted(self.rejected.items())),
+            "new_by_source": dict(sorted(self.new_by_source.items())),
+        }
+
+
+def _warm() -> None:
+    extractor_name()
+    detect("warm up")
+
+
+def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
+    """A process pool for extraction, started now (before any thread); None on one core."""
+    env = os.environ.get("NEWSCORPUS_WORKERS", "")
+    n = (
+        workers
+        if workers is not None
+        else int(env)
+        if env.isdigit()
+        else min(os.cpu_count() or 1, 8)
+    )
+    if n <= 1:
+        return None
+    _warm()  # imported and loaded once, then shared with the forked workers
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+    for f in [pool.submit(_warm) for _ in range(n)]:
+        f.result()
+    return pool
+
+
+def ordered_map(
+    pool: ProcessPoolExecutor | None,
+    fn: Callable[[list[T]], list[R]],
+    items: Iterable[T],
+    batch: int = POOL_BATCH,
+) -> Iterator[R]:
+    """``fn`` over batches of ``items`` in the pool, results in input order, a bounded window."""
+    it = iter(items)
+
+    def chunks() -> Iterator[list[T]]:
+        while True:
+            chunk = [x for _, x in zip(range(batch), it, strict=False)]
+            if not chunk:
+                return
+            yield chunk
+
+    if pool is None:
+        for chunk in chunks():
+            yield from fn(chunk)
+        return
+    window = (os.cpu_count() or 2) * 3
+    pending: list[Future[list[R]]] = []
+    source = chunks()
+    try:
+        for chunk in source:
+            pending.append(pool.submit(fn, chunk))
+            if len(pending) >= window:
+                break
+        while pending:
+            results = pending.pop(0).result()
+            nxt = next(source, None)
+            if nxt is not None:
+                pending.append(pool.submit(fn, nxt))
+            yield from results
+    finally:
+        for f in pending:
+            f.cancel()
+
+
+# --- state rebuilt from the corpus ----------------------------------------------------------------
+
+
+class State:
+    """What the corpus already holds: ids, URLs, text hashes, near-duplicate index, rejections."""
+
+    def __init__(self, cfg: Config, pool: ProcessPoolExecutor | None) -> None:
+        g = cfg.gather
+        self.index = NearDupIndex(g.near_dup_threshold)
+        self.ids: set[str] = set()
+        self.text_hashes: set[str] = set()
+        self.exact: set[str] = set()
+        self.normal: set[str] = set()
+        texts: list[tuple[str, str]] = []
+        for art in iter_articles(cfg):
+            self.ids.add(art.id)
+            self.text_hashes.add(art.text_sha256)
+            listed = art.extra.get("listed_url")
+            self.remember(art.url, art.canonical_url, listed if isinstance(listed, str) else None)
+            texts.append((art.text, art.dup_cluster))
+        sigs = ordered_map(pool, signature_batch, (t for t, _ in texts), batch=64)
+        for sig, (_, cluster) in zip(sigs, texts, strict=True):
+            self.index.add(sig, cluster)
+        self.rejected_keys: set[tuple[str | None, str, str]] = set()
+        self.rejected_urls: set[str] = set()
+        for rec in read_jsonl(cfg.rejected_path):
+            url, stage, reason = rec.get("url"), str(rec.get("stage")), str(rec.get("reason"))
+            self.rejected_keys.add((url, stage, reason))
+            if url and not _transient(reason):
+                self.rejected_urls.add(url)
+
+    def remember(self, *urls: str | None) -> None:
+        """Note the URLs (as listed, final, canonical) of a stored article."""
+        for u in urls:
+            if u:
+                self.exact.add(u)
+                with contextlib.suppress(ValueError):
+                    self.normal.add(normalize_url(u))
+
+    def known(self, url: str, refresh: bool) -> str:
+        """'skip' for a URL stored (or, without --refresh, rejected for good) before; 'duplicate'
+        for another spelling of a stored URL (tracking parameters, case); '' for a new one."""
+        if url in self.exact or (not refresh and url in self.rejected_urls):
+            return "skip"
+        try:
+            return "duplicate" if normalize_url(url) in self.normal else ""
+        except ValueError:
+            return ""
+
+
+def _transient(reason: str) -> bool:
+    return reason in TRANSIENT or reason.startswith("http_5")
+
+
+# --- sink and entry point -------------------------------------------------------------------------
+
+
+class Writer:
+    """Appends articles and rejections in batches (every BATCH_SIZE items or BATCH_SECONDS)."""
+
+    def __init__(self, cfg: Config, state: State, summary: Summary) -> None:
+        self.cfg, self.state, self.summary = cfg, state, summary
+        self.articles: list[Article] = []
+        self.rejections: list[Rejection] = []
+        self.last = time.monotonic()
+
+    def reject(self, rej: Rejection) -> None:
+        """Record a drop once: a rejection already in rejected.jsonl is not appended again."""
+        self.summary.rejected[rej.reason] += 1
+        key = (rej.url, rej.stage, rej.reason)
+        if key not in self.state.rejected_keys:
+            self.state.rejected_keys.add(key)
+            self.rejections.append(rej)
+        if rej.url and not _transient(rej.reason):
+            self.state.rejected_urls.add(rej.url)
+        self._maybe_flush()
+
+    def add(self, w: Work) -> None:
+        """Take one finished item: its article, or its rejection."""
+        if w.rejection is not None:
+            self.reject(w.rejection)
+        elif w.article is not None:
+            self.articles.append(w.article)
+            self.summary.new += 1
+            self.summary.new_by_source[w.article.source] += 1
+            self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if (
+            len(self.articles) + len(self.rejections) >= BATCH_SIZE
+            or time.monotonic() - self.last >= BATCH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Append what is pending: articles first, then rejections."""
+        if self.articles:
+            add_articles(self.cfg, self.articles)
+            self.articles = []
+        if self.rejections:
+            add_rejections(self.cfg, self.rejections)
+            self.rejections = []
+        self.last = time.monotonic()
+
+
+def _list(
+    src: Source, service: FetchService | None, settings: GatherSettings, writer: Writer
+) -> Iterator[Item]:
+    """The items of one source; a source that cannot be read is recorded, not fatal."""
+
+    def fetch_xml(url: str) -> bytes:
+        if service is None:
+            raise SourceError(f"{url}: no fetcher", "source_unreadable")
+        return service.get(url, "xml").body
+
+    where = src.url or (str(src.path) if src.path else src.name)
+    try:
+        yield from list_items(src, fetch_xml, settings.max_bytes)
+    except FetchFailed as exc:
+        writer.reject(Rejection(exc.url, "source", exc.reason, src.name, exc.detail or None))
+    except SourceError as exc:
+        writer.reject(Rejection(where, "source", exc.reason, src.name, str(exc)))
+
+
+def gather(
+    cfg: Config,
+    sources: Iterable[str] = (),
+    allow_hosts: Iterable[str] = (),
+    limit: int | None = None,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> Summary:
+    """Fill articles/<source>.jsonl from the chosen [[sources]] (all when none named)."""
+    names = list(sources)
+    chosen = [cfg.source(n) for n in names] if names else list(cfg.sources)
+    if not chosen:
+        raise UsageError(f"{cfg.path}: no [[sources]] to gather from")
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be positive, got {limit}")
+    settings = cfg.gather
+    guard = HostGuard((*settings.allow_hosts, *allow_hosts))
+    for h in guard.allowed:
+        if not h or " " in h or "/" in h:
+            raise UsageError(f"--allow-host {h!r}: expected HOST or HOST:PORT")
+    pool = make_pool(workers)
+    service: FetchService | None = None
+    summary = Summary()
+    try:
+        state = State(cfg, pool)
+        writer = Writer(cfg, state, summary)
+        if any(s.kind in ("feed", "sitemap", "urls") for s in chosen):
+            cache = ResponseCache(cfg.state_dir / "cache")
+            service = FetchService(settings, guard, cache, refresh)
+        matcher = TopicMatcher(cfg.topic.any)
+        for src in chosen:
+            if limit is not None and summary.new >= limit:
+                break
+            listed = _list(src, service, settings, writer)
+            items: Iterable[Item] = listed if src.kind == "warc" else list(listed)
+            total = len(items) if isinstance(items, list) else None
+            skipped0 = summary.skipped
+            done = 0
+            if progress:
+                progress(src.name, 0, total)
+            works: Iterable[Work] = (Work(item) for item in items)
+            works = known_stage(works, state, refresh, summary)
+            works = fetch_stage(works, service, summary)
+            works = extract_stage(works, pool)
+            works = language_stage(works, cfg.corpus.languages)
+            works = topic_stage(works, matcher)
+            for w in dedup_stage(works, state, summary):
+                writer.add(w)
+                done += 1
+                if progress:
+                    progress(src.name, done + summary.skipped - skipped0, total)
+                if limit is not None and summary.new >= limit:
+                    break
+            if progress:
+                progress(src.name, done + summary.skipped - skipped0, total)
+            writer.flush()
+        writer.flush()
+    finally:
+        if service is not None:
+            service.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return summary

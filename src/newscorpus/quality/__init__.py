@@ -1,0 +1,1 @@
+"""Quality: agreement (alpha, kappa, span F1), aggregation, adjudication and reports."""

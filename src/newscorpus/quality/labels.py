@@ -1,0 +1,93 @@
+"""The current human labels of a corpus, checked against the config, in the shapes quality needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import SPAN_LABELS, STANCE_VALUES, Config
+from ..corpus import current_annotations, iter_articles
+from ..errors import DataError
+from ..records import Annotation, Article
+
+
+def _who(ann: Annotation) -> str:
+    task = f"task {ann.task_id}" if ann.task_id is not None else "task (none)"
+    return f"{task} (annotation {ann.id}, article {ann.article_id}, annotator {ann.annotator})"
+
+
+def check_annotation(cfg: Config, ann: Annotation) -> None:
+    """DataError naming the task when a label, target or span label is unknown to the config."""
+    targets = {t.id for t in cfg.targets}
+    for target, label in ann.stance.items():
+        if target not in targets:
+            raise DataError(
+                f"{_who(ann)}: stance target {target!r} is not in {cfg.path} "
+                f"(targets: {', '.join(sorted(targets))})"
+            )
+        if label is not None and label not in STANCE_VALUES:
+            raise DataError(
+                f"{_who(ann)}: stance label {label!r} for target {target!r} is not one of "
+                f"{', '.join(STANCE_VALUES)}"
+            )
+    for span in ann.spans:
+        if span.get("label") not in SPAN_LABELS:
+            raise DataError(
+                f"{_who(ann)}: span {span.get('id')!r} has label {span.get('label')!r}, not one of "
+                f"{', '.join(SPAN_LABELS)}"
+            )
+        start, end = span.get("start"), span.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+            raise DataError(f"{_who(ann)}: span {span.get('id')!r} has bad offsets {start}..{end}")
+
+
+@dataclass
+class Labels:
+    """Current human annotations of a corpus, by article, with the articles' metadata."""
+
+    cfg: Config
+    annotations: list[Annotation]
+    articles: dict[str, Article] = field(default_factory=dict)
+
+    @property
+    def annotators(self) -> list[str]:
+        return sorted({a.annotator or "(unknown)" for a in self.annotations})
+
+    def by_article(self) -> dict[str, list[Annotation]]:
+        """Article id -> its current annotations, in annotator order."""
+        out: dict[str, list[Annotation]] = defaultdict(list)
+        for ann in sorted(self.annotations, key=lambda a: (a.article_id, a.annotator or "")):
+            out[ann.article_id].append(ann)
+        return dict(out)
+
+    def stance_units(self, target: str) -> dict[str, dict[str, str]]:
+        """Article id -> {annotator: label} for one target (empty answers left out)."""
+        out: dict[str, dict[str, str]] = defaultdict(dict)
+        for ann in self.annotations:
+            label = ann.stance.get(target)
+            if label is not None:
+                out[ann.article_id][ann.annotator or "(unknown)"] = label
+        return dict(out)
+
+    def group_of(self, article_id: str, by: str) -> str:
+        """The language or source of an article ('(unknown)' when it is not in the store)."""
+        art = self.articles.get(article_id)
+        if art is None:
+            return "(unknown)"
+        value: Any = getattr(art, by)
+        return str(value) if value else "(unknown)"
+
+    def subset(self, article_ids: set[str]) -> Labels:
+        """The same labels restricted to some articles."""
+        anns = [a for a in self.annotations if a.article_id in article_ids]
+        return Labels(self.cfg, anns, self.articles)
+
+
+def load_labels(cfg: Config) -> Labels:
+    """Every current human annotation (latest, not deleted, not cancelled), checked."""
+    anns = current_annotations(cfg)
+    for ann in anns:
+        check_annotation(cfg, ann)
+    articles = {a.id: a for a in iter_articles(cfg)}
+    return Labels(cfg, anns, articles)

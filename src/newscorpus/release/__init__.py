@@ -1,0 +1,1 @@
+"""Release: versioned Hugging Face datasets (splits, card, croissant, build, publish, hydrate)."""

@@ -1,0 +1,173 @@
+"""`newscorpus hydrate DIR`: fetch the texts a release withholds, check their SHA-256, fill them in."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..config import GatherSettings
+from ..errors import ReleaseError
+from ..records import sha256_hex
+from ..store import atomic_write_text
+
+# url -> (page bytes, content type), or an exception saying why it could not be fetched
+Page = tuple[bytes, str | None] | Exception
+FetchPages = Callable[[list[str]], Iterator[Page]]
+Extract = Callable[[bytes, str | None, str], str]
+REPORT = "hydrate.json"
+
+
+@dataclass
+class HydrateReport:
+    """Which withheld texts were filled in, which did not match their hash, which failed."""
+
+    filled: list[str] = field(default_factory=list)
+    mismatched: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    already: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filled": self.filled,
+            "mismatched": self.mismatched,
+            "failed": self.failed,
+            "already_filled": self.already,
+        }
+
+
+def gather_fetch(settings: GatherSettings) -> FetchPages:
+    """Fetch pages with the gatherer's polite, host-guarded fetcher (no cache)."""
+    from ..gather.fetch import FetchService
+    from ..gather.guard import HostGuard
+
+    def fetch(urls: list[str]) -> Iterator[Page]:
+        service = FetchService(settings, HostGuard(settings.allow_hosts))
+        try:
+            for resp in service.map_ordered(urls):
+                yield resp if isinstance(resp, Exception) else (resp.body, resp.content_type)
+        finally:
+            service.close()
+
+    return fetch
+
+
+def gather_extract(body: bytes, content_type: str | None, url: str) -> str:
+    """Main text with the gatherer's extractor (the same one that made the stored text)."""
+    from ..gather.extract import extract_html
+
+    return extract_html(body, content_type, url).text
+
+
+def _files(folder: Path, config: str) -> list[Path]:
+    return sorted((folder / "data" / config).glob("*.parquet"))
+
+
+def _rewrite(path: Path, transform: Callable[[list[dict[str, Any]]], bool]) -> None:
+    """Rewrite one parquet file batch by batch when ``transform`` changed any row; atomic."""
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    changed = False
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for batch in pf.iter_batches(batch_size=5000):
+                rows = batch.to_pylist()
+                changed |= transform(rows)
+                writer.write_batch(pa.RecordBatch.from_pylist(rows, schema=schema))
+        if changed:
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _fill_spans(spans: Iterable[dict[str, Any]], text: str) -> bool:
+    changed = False
+    for s in spans:
+        if s.get("text") is None and s.get("start") is not None:
+            s["text"] = text[s["start"] : s["end"]]
+            changed = True
+    return changed
+
+
+def hydrate_release(
+    folder: Path,
+    fetch: FetchPages,
+    extract: Extract = gather_extract,
+) -> HydrateReport:
+    """Fill in withheld article texts (and span texts) whose re-extracted text matches its hash."""
+    folder = Path(folder)
+    files = _files(folder, "articles")
+    if not files:
+        raise ReleaseError(f"{folder}: no data/articles/*.parquet (not a newscorpus release)")
+    report = HydrateReport()
+    wanted: dict[str, tuple[str, str]] = {}
+    for path in files:
+        table = pq.read_table(path, columns=["id", "url", "text", "text_sha256", "text_policy"])
+        for row in table.to_pylist():
+            if row["text_policy"] != "hydrate":
+                continue
+            if row["text"] is not None:
+                report.already += 1
+            elif not row["url"]:
+                report.failed.append({"id": row["id"], "reason": "no url"})
+            else:
+                wanted[row["id"]] = (row["url"], row["text_sha256"])
+    ids = list(wanted)
+    texts: dict[str, str] = {}
+    for aid, page in zip(ids, fetch([wanted[i][0] for i in ids]), strict=True):
+        url, expected = wanted[aid]
+        if isinstance(page, Exception):
+            report.failed.append({"id": aid, "url": url, "reason": str(page)})
+            continue
+        try:
+            text = extract(page[0], page[1], url)
+        except Exception as exc:  # extraction errors of any kind are listed, not raised
+            report.failed.append({"id": aid, "url": url, "reason": f"extract: {exc}"})
+            continue
+        got = sha256_hex(text)
+        if got != expected:
+            report.mismatched.append({"id": aid, "url": url, "expected": expected, "got": got})
+            continue
+        texts[aid] = text
+    report.filled = sorted(texts)
+
+    def fill_articles(rows: list[dict[str, Any]]) -> bool:
+        hit = False
+        for r in rows:
+            if r["id"] in texts and r["text"] is None:
+                r["text"] = texts[r["id"]]
+                hit = True
+        return hit
+
+    def fill_claims(rows: list[dict[str, Any]]) -> bool:
+        hits = [_fill_spans([r], texts[r["article_id"]]) for r in rows if r["article_id"] in texts]
+        return any(hits)
+
+    def fill_annotations(rows: list[dict[str, Any]]) -> bool:
+        hit = False
+        for r in rows:
+            if r["article_id"] in texts:
+                hit |= _fill_spans(r["spans"] or [], texts[r["article_id"]])
+        return hit
+
+    if texts:
+        for config, fn in (
+            ("articles", fill_articles),
+            ("claims", fill_claims),
+            ("annotations", fill_annotations),
+        ):
+            for path in _files(folder, config):
+                _rewrite(path, fn)
+    atomic_write_text(folder / REPORT, json.dumps(report.to_dict(), indent=1) + "\n")
+    return report

@@ -1,0 +1,294 @@
+"""Versions and targets: a local git repository (commit + annotated tag) and the Hugging Face Hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..errors import ConfigError, ReleaseError
+from .build import Built, Previous, build_release
+
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+PARTS = ("major", "minor", "patch")
+KEEP = (".git", "changes")  # kept in the release repository between versions
+
+
+def parse_version(v: str) -> tuple[int, int, int]:
+    """X.Y.Z -> (X, Y, Z); a leading 'v' is accepted."""
+    m = SEMVER.match(v.removeprefix("v"))
+    if not m:
+        raise ConfigError(f"--version {v!r}: not a semantic version X.Y.Z")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def bump_version(previous: str | None, part: str) -> str:
+    """The next version after ``previous`` (0.0.0 when there is none)."""
+    if part not in PARTS:
+        raise ConfigError(f"--bump {part!r}: one of {', '.join(PARTS)}")
+    x, y, z = parse_version(previous or "0.0.0")
+    return {"major": f"{x + 1}.0.0", "minor": f"{x}.{y + 1}.0", "patch": f"{x}.{y}.{z + 1}"}[part]
+
+
+# --- local git ---------------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    ident: list[str] = []
+    if subprocess.run(
+        ["git", "-C", str(repo), "config", "user.name"], capture_output=True
+    ).returncode:
+        ident = ["-c", "user.name=newscorpus", "-c", "user.email=newscorpus@localhost"]
+    proc = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            *ident,
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ReleaseError(f"{repo}: git {' '.join(args[:2])}: {last}")
+    return proc.stdout
+
+
+def _is_repo(repo: Path) -> bool:
+    return (repo / ".git").exists()
+
+
+def local_tags(repo: Path) -> set[str]:
+    """The tags of the release repository (none when it does not exist yet)."""
+    return set(_git(repo, "tag", "--list").split()) if _is_repo(repo) else set()
+
+
+def local_previous(repo: Path) -> Previous | None:
+    """manifest.json and CHANGELOG.md of the last committed release."""
+    if not _is_repo(repo):
+        return None
+    try:
+        manifest = json.loads(_git(repo, "show", "HEAD:manifest.json"))
+    except ReleaseError:
+        return None
+    try:
+        log = _git(repo, "show", "HEAD:CHANGELOG.md")
+    except ReleaseError:
+        log = ""
+    return Previous(version=str(manifest["version"]), manifest=manifest, changelog=log)
+
+
+def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[], None]]:
+    """Commit the release into ``repo`` and tag it; returns the commit and an undo function."""
+    created = not _is_repo(repo)
+    if created:
+        if repo.exists() and any(repo.iterdir()):
+            raise ReleaseError(f"{repo}: exists, is not empty and is not a git repository")
+        repo.mkdir(parents=True, exist_ok=True)
+        _git(repo, "init", "-q")
+    elif _git(repo, "status", "--porcelain").strip():
+        raise ReleaseError(f"{repo}: has uncommitted changes; commit or remove them first")
+    head = None if created else _git(repo, "rev-parse", "HEAD").strip()
+    tag = f"v{version}"
+
+    def undo() -> None:
+        if created:
+            shutil.rmtree(repo, ignore_errors=True)
+            return
+        subprocess.run(["git", "-C", str(repo), "tag", "-d", tag], capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "reset", "-q", "--hard", str(head)], capture_output=True
+        )
+        subprocess.run(["git", "-C", str(repo), "clean", "-qfdx"], capture_output=True)
+
+    try:
+        for child in repo.iterdir():
+            if child.name in KEEP:
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        shutil.copytree(folder, repo, dirs_exist_ok=True)
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", f"Release {tag}")
+        _git(repo, "tag", "-a", tag, "-m", f"Release {tag}")
+        commit = _git(repo, "rev-parse", "HEAD").strip()
+    except BaseException:
+        undo()
+        raise
+    return commit, undo
+
+
+# --- the Hub -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Hub:
+    """A dataset repository on the Hugging Face Hub, through huggingface_hub.HfApi."""
+
+    repo_id: str
+    api: Any = None
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", self.repo_id):
+            raise ConfigError(f"--hub {self.repo_id!r}: expected ORG/NAME")
+        if self.api is None:
+            from huggingface_hub import HfApi
+
+            token = os.environ.get("HF_TOKEN")
+            if not token:
+                raise ConfigError("--hub: set HF_TOKEN to a Hugging Face write token")
+            self.api = HfApi(token=token)
+
+    def tags(self) -> set[str]:
+        """Tags of the Hub repository (none when it does not exist)."""
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        try:
+            refs = self.api.list_repo_refs(self.repo_id, repo_type="dataset")
+        except RepositoryNotFoundError:
+            return set()
+        return {t.name for t in refs.tags}
+
+    def previous(self) -> Previous | None:
+        """The manifest and changelog on the Hub's main branch, if any."""
+        from huggingface_hub.errors import (
+            RemoteEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+
+        try:
+            path = self.api.hf_hub_download(self.repo_id, "manifest.json", repo_type="dataset")
+        except (RepositoryNotFoundError, RemoteEntryNotFoundError, RevisionNotFoundError):
+            return None  # a new repository; any other error (network) stops the release
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Previous(version=str(manifest["version"]), manifest=manifest)
+
+    def publish(self, folder: Path, version: str) -> str:
+        """One commit with every file (and deletions of files no longer released), then the tag."""
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        tag = f"v{version}"
+        self.api.create_repo(self.repo_id, repo_type="dataset", exist_ok=True)
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        new = {p.relative_to(folder).as_posix() for p in files}
+        remote = self.api.list_repo_files(self.repo_id, repo_type="dataset")
+        ops: list[Any] = [
+            CommitOperationDelete(path_in_repo=r)
+            for r in remote
+            if r not in new and r != ".gitattributes" and not r.startswith("changes/")
+        ]
+        ops += [
+            CommitOperationAdd(
+                path_in_repo=p.relative_to(folder).as_posix(), path_or_fileobj=str(p)
+            )
+            for p in files
+        ]
+        info = self.api.create_commit(
+            self.repo_id, ops, commit_message=f"Release {tag}", repo_type="dataset"
+        )
+        self.api.create_tag(
+            self.repo_id,
+            tag=tag,
+            tag_message=f"Release {tag}",
+            revision=info.oid,
+            repo_type="dataset",
+        )
+        return str(info.oid)
+
+
+# --- the release -------------------------------------------------------------------------------
+
+
+@dataclass
+class ReleaseResult:
+    """What `newscorpus release` did."""
+
+    version: str
+    dry_run: bool
+    counts: dict[str, dict[str, int]]
+    changes: dict[str, int]
+    repo: Path | None = None
+    commit: str | None = None
+    hub: str | None = None
+    hub_commit: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def make_release(
+    cfg: Config,
+    version: str | None = None,
+    bump: str | None = None,
+    to: Path | None = None,
+    hub: str | None = None,
+    dry_run: bool = False,
+    hub_api: Any = None,
+) -> ReleaseResult:
+    """Build, check and publish one version; a refused or failed release leaves nothing behind."""
+    if (version is None) == (bump is None):
+        raise ConfigError("give exactly one of --version X.Y.Z or --bump major|minor|patch")
+    repo = to or cfg.release.to
+    hub_id = hub or cfg.release.hub
+    if repo is None and hub_id is None and not dry_run:
+        raise ConfigError(f"{cfg.path}: no release target: set [release].to or give --to / --hub")
+    target = Hub(hub_id, hub_api) if hub_id else None
+    previous = local_previous(repo) if repo is not None else None
+    if previous is None and target is not None:
+        previous = target.previous()
+    new = bump_version(previous.version if previous else None, bump) if bump else str(version)
+    parse_version(new)
+    new = new.removeprefix("v")
+    tag = f"v{new}"
+    if repo is not None and tag in local_tags(repo):
+        raise ReleaseError(f"{repo}: version {tag} exists; nothing was changed")
+    if target is not None and tag in target.tags():
+        raise ReleaseError(f"{target.repo_id}: tag {tag} exists on the Hub; nothing was changed")
+    if previous is not None and parse_version(new) <= parse_version(previous.version):
+        raise ReleaseError(f"version {tag} is not after the previous release v{previous.version}")
+    parent = repo.parent if repo is not None else None
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".newscorpus-release-", dir=parent) as tmp:
+        built: Built = build_release(cfg, Path(tmp) / "release", new, previous, hub_id)
+        result = ReleaseResult(
+            version=new,
+            dry_run=dry_run,
+            counts=built.manifest["counts"],
+            changes={k: len(built.changes[k]) for k in ("added", "removed", "labels_changed")},
+            repo=repo,
+            hub=hub_id,
+        )
+        if dry_run:
+            result.notes.append("dry run: built and checked, nothing published")
+            return result
+        undo: Callable[[], None] | None = None
+        if repo is not None:
+            result.commit, undo = publish_git(built.folder, repo, new)
+        if target is not None:
+            try:
+                result.hub_commit = target.publish(built.folder, new)
+            except BaseException as exc:
+                if undo is not None:
+                    undo()
+                if isinstance(exc, ReleaseError | ConfigError):
+                    raise
+                raise ReleaseError(
+                    f"{target.repo_id}: publishing to the Hub failed: {exc}"
+                ) from None
+    return result

@@ -1,0 +1,1 @@
+"""Label Studio: a local server, the labeling config, push of articles and pull of annotations."""

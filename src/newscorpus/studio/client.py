@@ -1,0 +1,249 @@
+"""A small reusable layer over the Label Studio HTTP API (1.23), shared by push, pull,
+adjudication and the demo.
+
+Typical use::
+
+    client = connect(cfg)                      # env LABEL_STUDIO_URL/API_KEY, else `studio start`
+    project = client.find_project(cfg.corpus.pretty_name)
+    for task in client.iter_tasks(project["id"]):          # paged, with annotations
+        ...
+    user = client.create_annotator("ann1@example.test", "a-long-password")
+    as_user = client.as_user(user.token)
+    as_user.submit_annotation(task_id, result)             # completed_by = that user
+
+Tokens are never part of ``repr`` or error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..config import Config
+from ..errors import StudioError
+from .server import load_credentials, mask
+
+PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Annotator:
+    """An annotator account: its Label Studio user id, e-mail and API token (never printed)."""
+
+    id: int
+    email: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Annotator(id={self.id}, token={mask(self.token)})"
+
+
+def _is_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+class StudioClient:
+    """An authenticated connection to one Label Studio server (legacy token or PAT)."""
+
+    def __init__(self, url: str, token: str, timeout: float = 300.0) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http.headers["Authorization"] = self._auth_header()
+
+    def __repr__(self) -> str:
+        return f"StudioClient(url={self.url!r}, token={mask(self._token)})"
+
+    def _auth_header(self) -> str:
+        if not _is_jwt(self._token):
+            return f"Token {self._token}"
+        # A personal access token is a JWT refresh token: trade it for an access token.
+        r = self._send("POST", "/api/token/refresh/", json={"refresh": self._token}, auth=False)
+        return f"Bearer {r.json()['access']}"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    # --- raw requests -----------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, auth: bool = True, **kw: Any) -> httpx.Response:
+        try:
+            if auth:
+                r = self._http.request(method, path, **kw)
+            else:
+                r = httpx.request(method, self.url + path, timeout=60, **kw)
+        except httpx.HTTPError as exc:
+            raise StudioError(f"{self.url}{path}: {exc.__class__.__name__}: {exc}") from None
+        if r.status_code >= 400:
+            raise StudioError(f"{self.url}{path}: HTTP {r.status_code}: {_detail(r)}")
+        return r
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON document."""
+        return self._send("GET", path, params=params).json()
+
+    def post(self, path: str, payload: Any, **params: Any) -> Any:
+        """POST JSON, return the JSON answer (None when empty)."""
+        r = self._send("POST", path, json=payload, params=params)
+        return r.json() if r.content else None
+
+    def patch(self, path: str, payload: Any) -> Any:
+        """PATCH JSON, return the JSON answer."""
+        return self._send("PATCH", path, json=payload).json()
+
+    def delete(self, path: str) -> None:
+        """DELETE a resource."""
+        self._send("DELETE", path)
+
+    # --- projects and tasks -----------------------------------------------------------------
+
+    def whoami(self) -> dict[str, Any]:
+        """The account behind the token."""
+        result: dict[str, Any] = self.get("/api/current-user/whoami")
+        return result
+
+    def find_project(self, title: str) -> dict[str, Any] | None:
+        """The project with exactly this title, or None."""
+        page = 1
+        while True:
+            data = self.get("/api/projects", page=page, page_size=100, title=title)
+            for p in data.get("results", []):
+                if p.get("title") == title:
+                    found: dict[str, Any] = p
+                    return found
+            if not data.get("next"):
+                return None
+            page += 1
+
+    def create_project(self, **fields: Any) -> dict[str, Any]:
+        """Create a project (title, label_config, expert_instruction, maximum_annotations...)."""
+        result: dict[str, Any] = self.post("/api/projects", fields)
+        return result
+
+    def project(self, project_id: int) -> dict[str, Any]:
+        """One project's settings and counters (task_number, num_tasks_with_annotations...)."""
+        result: dict[str, Any] = self.get(f"/api/projects/{project_id}")
+        return result
+
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
+        """Import tasks (with predictions) in one request; the new task ids, in order."""
+        data = self.post(f"/api/projects/{project_id}/import", tasks, return_task_ids="true")
+        ids = data.get("task_ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or len(ids) != len(tasks):
+            raise StudioError(f"{self.url}: import into project {project_id} returned no task ids")
+        return [int(i) for i in ids]
+
+    def iter_tasks(
+        self,
+        project_id: int,
+        full: bool = True,
+        page_size: int = PAGE_SIZE,
+        query: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every task of a project, page by page; ``full`` adds annotations, drafts, predictions."""
+        page = 1
+        while True:
+            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size}
+            if full:
+                params["fields"] = "all"
+            if query:
+                params["query"] = json.dumps(query)
+            try:
+                data = self.get("/api/tasks", **params)
+            except StudioError as exc:
+                if "HTTP 404" in str(exc) and page > 1:
+                    return  # past the last page
+                raise
+            tasks = data.get("tasks", []) if isinstance(data, dict) else data
+            yield from tasks
+            if len(tasks) < page_size:
+                return
+            page += 1
+
+    def delete_task(self, task_id: int) -> None:
+        """Delete one task (and its annotations)."""
+        self.delete(f"/api/tasks/{task_id}")
+
+    # --- annotators -------------------------------------------------------------------------
+
+    def create_annotator(self, email: str, password: str) -> Annotator:
+        """Sign an annotator up through the organisation's invite link; return id and token.
+
+        Needs an admin client (to read the invite token). The new account gets a legacy API
+        token (the organisation enables them when `studio start` creates it).
+        """
+        invite = self.get("/api/invite")["token"]
+        with httpx.Client(base_url=self.url, timeout=60) as web:
+            web.get("/user/signup/", params={"token": invite})
+            csrf = web.cookies.get("csrftoken")
+            if not csrf:
+                raise StudioError(f"{self.url}/user/signup/: no CSRF cookie")
+            r = web.post(
+                f"/user/signup/?token={invite}",
+                data={"csrfmiddlewaretoken": csrf, "email": email, "password": password},
+                headers={"Referer": f"{self.url}/user/signup/"},
+            )
+            if r.status_code != 302:
+                raise StudioError(
+                    f"{self.url}/user/signup/: sign-up refused (HTTP {r.status_code}); "
+                    "the e-mail may exist already or the password is too weak"
+                )
+            t = web.get("/api/current-user/token")
+            if t.status_code != 200:
+                raise StudioError(f"{self.url}/api/current-user/token: HTTP {t.status_code}")
+            token = str(t.json()["token"])
+            me = web.get("/api/current-user/whoami").json()
+        return Annotator(id=int(me["id"]), email=email, token=token)
+
+    def as_user(self, token: str) -> StudioClient:
+        """A client for the same server acting as another account."""
+        return StudioClient(self.url, token)
+
+    def submit_annotation(
+        self, task_id: int, result: list[dict[str, Any]], cancelled: bool = False
+    ) -> dict[str, Any]:
+        """Submit an annotation as this client's user (``completed_by`` is that user)."""
+        payload = {"result": result, "was_cancelled": cancelled}
+        answer: dict[str, Any] = self.post(f"/api/tasks/{task_id}/annotations", payload)
+        return answer
+
+    def update_annotation(self, annotation_id: int, result: list[dict[str, Any]]) -> dict[str, Any]:
+        """Replace an annotation's result (a new version, with a new updated_at)."""
+        answer: dict[str, Any] = self.patch(f"/api/annotations/{annotation_id}", {"result": result})
+        return answer
+
+    def delete_annotation(self, annotation_id: int) -> None:
+        """Delete an annotation."""
+        self.delete(f"/api/annotations/{annotation_id}")
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        data = r.json()
+    except ValueError:
+        return r.text[:200].replace("\n", " ")
+    text = json.dumps(
+        data.get("validation_errors") or data.get("detail") or data, ensure_ascii=False
+    )
+    return text if len(text) < 400 else text[:397] + "..."
+
+
+def connect(cfg: Config) -> StudioClient:
+    """Connect: LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY if set, else the corpus's local server."""
+    url = os.environ.get("LABEL_STUDIO_URL")
+    key = os.environ.get("LABEL_STUDIO_API_KEY")
+    if url and key:
+        return StudioClient(url, key)
+    creds = load_credentials(cfg)
+    if creds is None:
+        raise StudioError(
+            "no Label Studio server: run `newscorpus studio start`, "
+            "or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"
+        )
+    return StudioClient(cfg.studio.url or creds.url, creds.token)

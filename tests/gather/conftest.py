@@ -1,0 +1,244 @@
+"""A real HTTP server on loopback serving fixture pages, feeds, sitemaps and misbehaving URLs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+from tests.conftest import MINIMAL_TOML, write_corpus
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>
+<rss version="2.0"><channel><title>&lol4;</title>
+<item><link>http://127.0.0.1/articles/en_fentanyl_labs.html</link></item></channel></rss>
+"""
+EXTERNAL = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>&xxe;</title></channel></rss>
+"""
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    ctype: str | None = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    fail_first: int = 0  # answer ``fail_status`` to the first N requests
+    fail_status: int = 500
+    fail_headers: dict[str, str] = field(default_factory=dict)
+    stream: int = 0  # write this many bytes without Content-Length
+
+
+class LocalServer:
+    """ThreadingHTTPServer on 127.0.0.x with a route table and a request log."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.routes: dict[str, Route] = {}
+        self.log: list[tuple[str, dict[str, str]]] = []
+        self.hits: dict[str, int] = {}
+        self.streamed: dict[str, int] = {}
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path
+                with server.lock:
+                    server.log.append((path, {k.lower(): v for k, v in self.headers.items()}))
+                    n = server.hits[path] = server.hits.get(path, 0) + 1
+                route = server.routes.get(path) or server.routes.get(path.split("?", 1)[0])
+                if route is None:
+                    return self._send(404, b"not found", "text/plain", {})
+                if route.delay:
+                    time.sleep(route.delay)
+                if n <= route.fail_first:
+                    return self._send(route.fail_status, b"busy", "text/plain", route.fail_headers)
+                etag = route.headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:
+                    return self._send(304, b"", None, {"ETag": etag})
+                if route.stream:
+                    return self._stream(path, route)
+                self._send(route.status, route.body, route.ctype, route.headers)
+
+            def _send(
+                self, status: int, body: bytes, ctype: str | None, headers: dict[str, str]
+            ) -> None:
+                try:
+                    self.send_response(status)
+                    if ctype:
+                        self.send_header("Content-Type", ctype)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _stream(self, path: str, route: Route) -> None:
+                self.close_connection = True
+                sent = 0
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", route.ctype or "text/html")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    chunk = b"<p>" + b"x" * 65530 + b"</p>"
+                    while sent < route.stream:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with server.lock:
+                        server.streamed[path] = sent
+
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(self, path: str, **kw: object) -> str:
+        self.routes[path] = Route(**kw)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def page(self, path: str, fixture: str, **kw: object) -> str:
+        return self.add(path, body=(FIXTURES / fixture).read_bytes(), **kw)
+
+    def requested(self, path: str) -> int:
+        return self.hits.get(path, 0)
+
+    def start(self) -> LocalServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def rss(links: list[str]) -> bytes:
+    items = "".join(f"<item><title>t</title><link>{escape(u)}</link></item>" for u in links)
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Synthetic</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+def atom(links: list[str]) -> bytes:
+    entries = "".join(
+        f'<entry><title>t</title><link rel="alternate" href="{escape(u)}"/><id>{escape(u)}</id></entry>'
+        for u in links
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>Synthetic</title>{entries}</feed>"
+    ).encode()
+
+
+def sitemap(links: list[str], index: bool = False, news: bool = False) -> bytes:
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    if news:
+        ns += ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
+    tag = "sitemap" if index else "url"
+    extra = (
+        "<news:news><news:publication><news:name>Synthetic</news:name><news:language>es"
+        "</news:language></news:publication><news:title>t</news:title></news:news>"
+        if news
+        else ""
+    )
+    body = "".join(f"<{tag}><loc>{escape(u)}</loc>{extra}</{tag}>" for u in links)
+    root = "sitemapindex" if index else "urlset"
+    return f'<?xml version="1.0" encoding="UTF-8"?><{root} {ns}>{body}</{root}>'.encode()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    srv = LocalServer().start()
+    srv.add("/robots.txt", body=b"User-agent: *\nDisallow: /private/\n", ctype="text/plain")
+    yield srv
+    srv.stop()
+
+
+GATHER_TOML = """
+[gather]
+allow_hosts = [{allow}]
+max_bytes = {max_bytes}
+concurrency = 4
+per_host_concurrency = 4
+per_host_delay = 0
+timeout = {timeout}
+retries = {retries}
+user_agent = "newscorpus-test/0.1 (tests)"
+"""
+
+
+def source_toml(name: str, kind: str, where: str) -> str:
+    key = "url" if where.startswith("http") else "path"
+    return f'\n[[sources]]\nname = "{name}"\nkind = "{kind}"\n{key} = "{where}"\n'
+
+
+@pytest.fixture
+def make_corpus(tmp_path: Path) -> Callable[..., Path]:
+    """A corpus folder with the given sources and a [gather] table for the local server."""
+    counter = iter(range(1000))
+
+    def make(
+        sources: list[tuple[str, str, str]],
+        allow: list[str] | None = None,
+        max_bytes: int = 300_000,
+        timeout: float = 1.0,
+        retries: int = 1,
+        name: str | None = None,
+    ) -> Path:
+        root = tmp_path / (name or f"corpus{next(counter)}")
+        toml = MINIMAL_TOML + "".join(source_toml(*s) for s in sources)
+        toml += GATHER_TOML.format(
+            allow=", ".join(f'"{a}"' for a in (allow or [])),
+            max_bytes=max_bytes,
+            timeout=timeout,
+            retries=retries,
+        )
+        return write_corpus(root, toml)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _one_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run the real process pool with two workers (kept small to stay fast)."""
+    monkeypatch.setenv("NEWSCORPUS_WORKERS", os.environ.get("NEWSCORPUS_WORKERS", "2"))

@@ -1,0 +1,112 @@
+"""`newscorpus pull --from-export FILE`: the standard Label Studio JSON export, and bad files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newscorpus.corpus import iter_annotations
+from newscorpus.studio.pull import pull_export
+from tests.conftest import make_article, snapshot
+from tests.studio.helpers import QUOTE_TEXT, full_result, studio_corpus
+
+
+def export_tasks() -> list[dict[str, Any]]:
+    art = make_article(1, text=QUOTE_TEXT)
+    data = {"article_id": art.id, "title": art.title, "text": art.text, "url": art.url}
+    return [
+        {
+            "id": 11,
+            "data": data,
+            "annotations": [
+                {
+                    "id": 101,
+                    "completed_by": {"id": 3, "email": "alice@annotators.test"},
+                    "result": full_result(QUOTE_TEXT),
+                    "was_cancelled": False,
+                    "created_at": "2026-01-02T10:00:00Z",
+                    "updated_at": "2026-01-02T10:05:00Z",
+                },
+                {
+                    "id": 102,
+                    "completed_by": 4,
+                    "result": [],
+                    "was_cancelled": True,
+                    "created_at": "2026-01-02T11:00:00Z",
+                    "updated_at": "2026-01-02T11:00:00Z",
+                },
+            ],
+            "drafts": [{"id": 9, "result": full_result(QUOTE_TEXT, "favor")}],
+            "predictions": [],
+        }
+    ]
+
+
+def test_export_is_normalised_and_reread_appends_nothing(tmp_path: Path) -> None:
+    cfg = studio_corpus(tmp_path / "c")
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export_tasks()), encoding="utf-8")
+    report = pull_export(cfg, path)
+    assert (report.annotations, report.new_versions, report.cancelled) == (2, 2, 1)
+    assert report.drafts_ignored == 1
+    recs = {r.annotation_id: r for r in iter_annotations(cfg)}
+    done, skipped = recs[101], recs[102]
+    assert done.kind == "annotation" and done.stance == {
+        "us_forces_in_mexico": "neutral",
+        "cartels_as_terrorists": "unrelated",
+    }
+    spans = {s["label"]: s for s in done.spans}
+    claim = spans["Claim"]
+    assert QUOTE_TEXT[claim["start"] : claim["end"]] == claim["text"]
+    assert (claim["checkworthy"], claim["claim_type"]) == ("yes", "statistical")
+    assert spans["Quote"]["speaker"] == spans["Speaker"]["id"] == "s1"
+    assert skipped.cancelled and skipped.stance["us_forces_in_mexico"] is None
+    assert done.annotator != skipped.annotator and done.annotator.startswith("ann-")
+    stored = "".join(p.read_text() for p in cfg.annotations_dir.glob("*.jsonl"))
+    assert "alice" not in stored and "annotators.test" not in stored
+    assert pull_export(cfg, path).new_versions == 0
+    assert len(list(iter_annotations(cfg))) == 2
+
+
+def _broken(kind: str) -> tuple[str, str]:
+    tasks = export_tasks()
+    ann = tasks[0]["annotations"][0]
+    if kind == "not-json":
+        return "[{not json", "not JSON"
+    if kind == "wrong-shape":
+        return json.dumps({"tasks": tasks}), "expected a list of tasks"
+    if kind == "outside":
+        ann["result"][2]["value"].update(start=5, end=99_999)
+        return json.dumps(tasks), "task 11 annotation 101: spans: span 5-99999 is outside the text"
+    if kind == "unknown-label":
+        ann["result"][2]["value"]["labels"] = ["Rumour"]
+        return json.dumps(tasks), "task 11 annotation 101: spans: label 'Rumour' is not in the labeling config"
+    if kind == "unknown-target":
+        ann["result"][0]["from_name"] = "stance_aliens"
+        return json.dumps(tasks), "task 11 annotation 101: control 'stance_aliens' is not in the labeling config"
+    if kind == "text-mismatch":
+        ann["result"][2]["value"]["text"] = "something else"
+        return json.dumps(tasks), "task 11 annotation 101: span"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind", ["not-json", "wrong-shape", "outside", "unknown-label", "unknown-target", "text-mismatch"]
+)
+def test_bad_export_one_line_error_nothing_written(
+    tmp_path: Path, kind: str, cli: Callable[..., Any]
+) -> None:
+    cfg = studio_corpus(tmp_path / "c")
+    content, message = _broken(kind)
+    path = tmp_path / "export.json"
+    path.write_text(content, encoding="utf-8")
+    before = snapshot(cfg.root)
+    result = cli("--corpus", cfg.root, "pull", "--from-export", path)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert snapshot(cfg.root) == before
