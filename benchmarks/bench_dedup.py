@@ -33,7 +33,7 @@ def make_articles(n: int) -> tuple[list[str], list[tuple[int, int]]]:
     texts = [" ".join(rng.choices(vocab, k=rng.randint(150, 300))) for _ in range(n - n_copies)]
     pairs = []
     for _ in range(n_copies):
-        orig = rng.randrange(len(texts) if not pairs else n - n_copies)
+        orig = rng.randrange(n - n_copies)
         words = texts[orig].split()
         for _ in range(len(words) // 25):
             words[rng.randrange(len(words))] = rng.choice(vocab)

@@ -1,5 +1,6 @@
 """A local HTTP server for the bundled sample sources: the demo's stand-in for the web.
 
+``/feed.xml`` is ``samples/feed.xml``; every other path is a page under ``samples/site/``.
 Pages and the feed hold ``{BASE}`` placeholders, replaced at serve time by the server's own
 ``http://127.0.0.1:PORT``, so links and canonical URLs point back at it.
 """
@@ -36,9 +37,10 @@ class _Handler(BaseHTTPRequestHandler):
         if rel == "robots.txt":
             self._send(200, b"User-agent: *\nAllow: /\n", TYPES[".txt"])
             return
-        if rel == "rss.xml":
-            rel = "feed.xml"
-        path = (self.root / rel).resolve()
+        if rel in ("rss.xml", "feed.xml"):
+            path = (self.root / "feed.xml").resolve()
+        else:
+            path = (self.root / "site" / rel).resolve()
         if self.root not in path.parents or not path.is_file():
             self._send(404, b"not found", TYPES[".txt"])
             return

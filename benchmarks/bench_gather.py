@@ -1,0 +1,222 @@
+"""Gather benchmarks: (1) extraction throughput vs a bare trafilatura loop, (2) fetch rate.
+
+(1) A folder of synthetic HTML pages (boilerplate-heavy, es/fr/en, not real news): pages/s of
+    `gather` (html_dir source; extraction, language and signatures in a process pool) against a
+    bare single-process loop of trafilatura.extract over the same pages, in the same run, and
+    whether both give the same text. Goal: >= 1.5x on 2 cores. Size: BENCH_GATHER_PAGES (400).
+(2) BENCH_FETCH_N (2000) pages from a local server that waits 50 ms per response: fetch rate
+    against the rate the concurrency setting allows (concurrency / 50 ms). Goal: >= 90%.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PAGES = int(os.environ.get("BENCH_GATHER_PAGES", "400"))
+FETCH_N = int(os.environ.get("BENCH_FETCH_N", "2000"))
+DELAY = 0.05
+
+SENTENCES = {
+    "en": [
+        "Officials in Washington pressed Mexico to accept joint operations against fentanyl laboratories.",
+        "The Mexican government said security cooperation must respect national sovereignty.",
+        "Analysts expect the designation of cartels as terrorist organizations to change the talks.",
+        "Soldiers dismantled a clandestine laboratory in the mountains of Sinaloa on Tuesday.",
+        "The president told reporters that intelligence sharing with the United States would continue.",
+        "Border agents reported record seizures of synthetic drugs at the crossing this spring.",
+        "Lawmakers in both countries called for stricter controls on precursor chemicals from abroad.",
+        "The ministry said the arrested suspects would face charges of organized crime and trafficking.",
+    ],
+    "es": [
+        "Funcionarios de Washington presionaron a México para aceptar operaciones conjuntas contra laboratorios de fentanilo.",
+        "El gobierno mexicano afirmó que la cooperación en seguridad debe respetar la soberanía nacional.",
+        "Los analistas prevén que la designación de los cárteles como organizaciones terroristas cambie el diálogo.",
+        "Soldados desmantelaron un laboratorio clandestino en la sierra de Sinaloa el martes.",
+        "La presidenta dijo a la prensa que el intercambio de inteligencia con Estados Unidos continuará.",
+        "Agentes fronterizos reportaron decomisos récord de drogas sintéticas en el cruce esta primavera.",
+        "Legisladores de ambos países pidieron controles más estrictos sobre los precursores químicos.",
+        "La fiscalía informó que los detenidos enfrentarán cargos por delincuencia organizada y narcotráfico.",
+    ],
+    "fr": [
+        "Des responsables à Washington ont pressé le Mexique d'accepter des opérations conjointes contre les laboratoires de fentanyl.",
+        "Le gouvernement mexicain a affirmé que la coopération sécuritaire doit respecter la souveraineté nationale.",
+        "Les analystes estiment que la désignation des cartels comme organisations terroristes changera les discussions.",
+        "Des soldats ont démantelé un laboratoire clandestin dans les montagnes du Sinaloa mardi.",
+        "La présidente a déclaré que le partage de renseignements avec les États-Unis se poursuivrait.",
+        "Les agents frontaliers ont signalé des saisies records de drogues de synthèse au poste-frontière.",
+        "Des parlementaires des deux pays ont réclamé un contrôle plus strict des précurseurs chimiques.",
+        "Le parquet a indiqué que les suspects arrêtés seront poursuivis pour crime organisé et trafic de drogue.",
+    ],
+}
+
+
+def make_page(i: int, rng: random.Random) -> str:
+    lang = ("en", "es", "fr")[i % 3]
+    paras = []
+    for p in range(rng.randint(8, 14)):
+        sents = rng.sample(SENTENCES[lang], 3)
+        paras.append(f"<p>{' '.join(sents)} (synthetic page {i}, paragraph {p})</p>")
+    nav = "".join(f'<li><a href="/section/{k}">Section {k}</a></li>' for k in range(120))
+    related = "".join(f'<li><a href="/a/{k}">Related story number {k}</a></li>' for k in range(30))
+    script = "var tracking = {" + ",".join(f'"k{k}": {k}' for k in range(2000)) + "};"
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>Synthetic page {i}</title>'
+        f'<meta name="synthetic" content="true"><link rel="canonical" href="https://bench.example/{i}">'
+        f"<script>{script}</script><style>body{{margin:0}}</style></head><body>"
+        f'<header><nav class="menu"><ul>{nav}</ul></nav></header>'
+        f'<div class="cookie-banner"><p>We use cookies.</p><button>Accept</button></div>'
+        f"<main><article><h1>Synthetic headline {i}</h1>{''.join(paras)}</article>"
+        f'<aside class="related"><ul>{related}</ul></aside>'
+        f'<section class="comments"><p>Reader comment {i}</p></section></main>'
+        f"<footer><p>© Synthetic. All rights reserved.</p></footer></body></html>"
+    )
+
+
+CORPUS_TOML = """
+[corpus]
+name = "bench"
+pretty_name = "Benchmark"
+description = "Synthetic pages for a benchmark."
+languages = ["es", "fr", "en"]
+license = "CC-BY-4.0"
+
+[[targets]]
+id = "t"
+text = "A target."
+
+[[sources]]
+name = "pages"
+kind = "{kind}"
+path = "{path}"
+
+[gather]
+allow_hosts = ["{host}"]
+concurrency = {concurrency}
+per_host_concurrency = {concurrency}
+per_host_delay = 0
+retries = 0
+timeout = 10
+"""
+
+
+def bench_extraction(tmp: Path) -> None:
+    import trafilatura
+
+    from newscorpus.config import load_config
+    from newscorpus.corpus import load_articles
+    from newscorpus.gather.extract import TRAFILATURA_OPTIONS
+    from newscorpus.gather.pipeline import gather
+    from newscorpus.records import normalize_text
+
+    folder = tmp / "pages"
+    folder.mkdir()
+    rng = random.Random(7)
+    for i in range(PAGES):
+        (folder / f"page{i:05d}.html").write_text(make_page(i, rng), encoding="utf-8")
+    files = sorted(folder.glob("*.html"))
+    size = sum(f.stat().st_size for f in files) / len(files) / 1024
+    print(f"(1) extraction: {len(files)} synthetic pages of {size:.0f} KB on {os.cpu_count()} cores")
+
+    t0 = time.perf_counter()
+    bare = {}
+    for f in files:
+        html = f.read_bytes().decode("utf-8")
+        bare[f.resolve().as_uri()] = trafilatura.extract(html, url=f.resolve().as_uri(), **TRAFILATURA_OPTIONS)
+    t_bare = time.perf_counter() - t0
+
+    root = tmp / "corpus"
+    (root / "articles").mkdir(parents=True)
+    (root / "corpus.toml").write_text(
+        CORPUS_TOML.format(kind="html_dir", path=folder, host="127.0.0.1", concurrency=8), encoding="utf-8"
+    )
+    cfg = load_config(root)
+    t0 = time.perf_counter()
+    summary = gather(cfg)
+    t_pipe = time.perf_counter() - t0
+    arts = load_articles(cfg)
+    same = sum(a.text == normalize_text(bare[a.url or ""] or "") for a in arts)
+    print(f"  bare trafilatura.extract loop: {len(files) / t_bare:7.1f} pages/s ({t_bare:.1f} s)")
+    print(
+        f"  newscorpus gather (pool):     {len(files) / t_pipe:7.1f} pages/s ({t_pipe:.1f} s, "
+        f"{summary.new} stored, pool start-up included)"
+    )
+    ratio = t_bare / t_pipe
+    ok = ratio >= 1.5 and same == len(arts) == len(files)
+    print(f"  same extracted text: {same}/{len(arts)} stored articles")
+    print(f"  goal >= 1.5x the bare loop with the same text: {ratio:.2f}x: {'MET' if ok else 'NOT MET'}")
+
+
+SERVER = r"""
+import sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+BODY = b"<html><head><title>t</title></head><body><article><p>Synthetic page.</p></article></body></html>"
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        time.sleep(%(delay)s)
+        body = b"User-agent: *\nAllow: /\n" if self.path == "/robots.txt" else BODY
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain" if self.path == "/robots.txt" else "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+s.daemon_threads = True
+s.request_queue_size = 256
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"""
+
+
+def bench_fetch(tmp: Path, concurrency: int) -> None:
+    from newscorpus.config import GatherSettings
+    from newscorpus.gather.fetch import FetchFailed, FetchService, ResponseCache
+    from newscorpus.gather.guard import HostGuard
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER % {"delay": DELAY}], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        host = f"127.0.0.1:{port}"
+        settings = GatherSettings(
+            allow_hosts=(host,), concurrency=concurrency, per_host_concurrency=concurrency,
+            per_host_delay=0.0, retries=0, timeout=10.0,
+        )
+        cache = ResponseCache(tmp / f"cache{concurrency}")
+        service = FetchService(settings, HostGuard(settings.allow_hosts), cache)
+        urls = [f"http://{host}/p/{i}.html" for i in range(FETCH_N)]
+        t0 = time.perf_counter()
+        ok = sum(not isinstance(r, FetchFailed) for r in service.map_ordered(urls))
+        elapsed = time.perf_counter() - t0
+        service.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+    rate, allowed = FETCH_N / elapsed, concurrency / DELAY
+    share = rate / allowed
+    print(
+        f"  concurrency {concurrency:>2}: {ok}/{FETCH_N} fetched in {elapsed:.1f} s = {rate:6.1f} pages/s; "
+        f"allowed {allowed:.0f}/s -> {share:.0%} (goal >= 90%: {'MET' if share >= 0.9 else 'NOT MET'})"
+    )
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as d:
+        bench_extraction(Path(d))
+        print(f"(2) fetching: {FETCH_N} pages, the server waits {DELAY * 1000:.0f} ms per response")
+        for c in (8, 16):
+            bench_fetch(Path(d), c)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

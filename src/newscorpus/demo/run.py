@@ -1,0 +1,254 @@
+"""`make demo`: the whole pipeline on the bundled samples, from a local feed to a loadable release.
+
+Every step calls the same library functions as the CLI. The demo works in its own folder
+(default ``./demo``: ``demo/corpus`` and ``demo/release``), never in ``corpus/``; running it
+again reuses what is there (gather, push, pull and the annotators' submissions are idempotent,
+an existing release version is reused, not rebuilt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, load_config
+from ..corpus import iter_articles
+from ..errors import StudioError
+from ..records import Annotation, utcnow
+from ..resources import repo_root
+from ..store import atomic_write_text
+from .serve import SAMPLES, serve_samples
+
+SAMPLE_PORT = 8765
+ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
+# Demo accounts on a local demo server: the password is printed on purpose.
+DEMO_PASSWORD = "demo-annotator-pass-2026"
+VERSION = "0.1.0"
+
+Say = Callable[[str, str], None]
+
+
+@dataclass
+class DemoResult:
+    """What the demo did and where things are."""
+
+    corpus: Path
+    release: Path
+    studio_url: str = ""
+    admin_email: str = ""
+    credentials_file: Path | None = None
+    steps: dict[str, Any] = field(default_factory=dict)
+    agreement: dict[str, Any] = field(default_factory=dict)
+    loaded: dict[str, int] = field(default_factory=dict)
+
+
+def _corpus_toml(base_url: str, studio_port: int) -> str:
+    """The demo corpus: this project's targets and topic, one local feed as the only source."""
+    root = repo_root()
+    project = (root / "corpus" / "corpus.toml") if root else None
+    topic = '["fentanyl", "fentanilo", "fentanil", "cartel", "cartels", "carteles", "Sheinbaum"]'
+    if project and project.is_file():
+        cfg = load_config(project.parent)
+        topic = json.dumps(list(cfg.topic.any), ensure_ascii=False)
+    host = base_url.removeprefix("http://")
+    return f"""# The demo corpus, made by `make demo` from the bundled samples (synthetic: true).
+[corpus]
+name = "us-mexico-security-demo"
+pretty_name = "US–Mexico Security Cooperation News (demo)"
+description = "Demo corpus: synthetic articles written for newscorpus, plus the project's real seed article."
+languages = ["es", "fr", "en"]
+license = "CC-BY-4.0"
+
+[[targets]]
+id = "us_forces_in_mexico"
+text = "US military or intelligence personnel taking part in anti-cartel operations on Mexican soil"
+
+[[targets]]
+id = "cartels_as_terrorists"
+text = "Mexican drug cartels should be designated and treated as foreign terrorist organisations"
+
+[topic]
+any = {topic}
+
+[[sources]]
+name = "demo-feed"
+kind = "feed"
+url = "{base_url}/feed.xml"
+
+[gather]
+allow_hosts = ["{host}"]     # the local sample server; loopback is refused unless listed
+per_host_delay = 0
+concurrency = 8
+
+[studio]
+port = {studio_port}
+overlap = 3
+
+[release]
+to = "../release"
+"""
+
+
+def _annotators(cfg: Config, client: Any) -> dict[str, Any]:
+    """The three demo annotator accounts: created once, their tokens kept under .newscorpus/."""
+    from ..studio.client import Annotator
+
+    path = cfg.state_dir / "demo-annotators.json"
+    known: dict[str, Any] = {}
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("server") == client.url:
+            known = {k: Annotator(**v) for k, v in data["annotators"].items()}
+    for name in ANNOTATORS:
+        if name not in known:
+            email = f"{name}@demo.newscorpus.invalid"
+            known[name] = client.create_annotator(email, DEMO_PASSWORD)
+    payload = {"server": client.url,
+               "annotators": {k: {"id": a.id, "email": a.email, "token": a.token} for k, a in known.items()}}
+    atomic_write_text(path, json.dumps(payload, indent=2), mode=0o600)
+    return known
+
+
+def _offsets(text: str, quote: str, occurrence: int, where: str) -> tuple[int, int]:
+    start = -1
+    for _ in range(max(1, occurrence)):
+        start = text.find(quote, start + 1)
+        if start < 0:
+            raise StudioError(f"{where}: quote not found in the extracted text: {quote[:60]!r}")
+    return start, start + len(quote)
+
+
+def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dict[str, int]:
+    """Submit the bundled annotations through the API as the three demo accounts (once)."""
+    from ..quality.adjudicate import annotation_result
+
+    specs = json.loads((SAMPLES / "annotations.json").read_text(encoding="utf-8"))
+    by_page = {}
+    for art in iter_articles(cfg):
+        if art.url:
+            by_page[art.url.split("/", 3)[-1]] = art
+    accounts = _annotators(cfg, client)
+    done_path = cfg.state_dir / "demo-submitted.json"
+    done: dict[str, int] = json.loads(done_path.read_text()) if done_path.is_file() else {}
+    counts = {"submitted": 0, "already": 0, "skipped_no_task": 0}
+    for spec in specs:
+        art = by_page.get(spec["page"])
+        task_id = task_ids.get(art.dup_cluster) if art else None
+        if art is None or task_id is None:
+            counts["skipped_no_task"] += 1
+            continue
+        key = f"{client.url}|{task_id}|{spec['annotator']}"
+        if key in done:
+            counts["already"] += 1
+            continue
+        spans: list[dict[str, Any]] = []
+        for i, s in enumerate(spec["spans"]):
+            start, end = _offsets(art.text, s["quote"], s.get("occurrence", 1), spec["page"])
+            spans.append({"id": f"s{i}", "start": start, "end": end, "label": s["label"],
+                          "text": art.text[start:end], "checkworthy": s.get("checkworthy"),
+                          "claim_type": s.get("claim_type"), "speaker": None})
+        for i, s in enumerate(spec["spans"]):
+            if s.get("speaker_of") is not None:
+                spans[s["speaker_of"]]["speaker"] = f"s{i}"
+        record = Annotation(id="demo", kind="annotation", article_id=art.id, annotator=None,
+                            stance=dict(spec["stance"]), spans=spans)
+        user = client.as_user(accounts[spec["annotator"]].token)
+        try:
+            result = [] if spec.get("cancelled") else annotation_result(record, art.text)
+            answer = user.submit_annotation(task_id, result, cancelled=bool(spec.get("cancelled")))
+        finally:
+            user.close()
+        done[key] = int(answer["id"])
+        atomic_write_text(done_path, json.dumps(done, indent=1))
+        counts["submitted"] += 1
+    say("annotate", f"{counts['submitted']} annotations submitted as {len(accounts)} demo accounts"
+        f" ({counts['already']} already there)")
+    return counts
+
+
+def run_demo(
+    workdir: Path,
+    say: Say,
+    sample_port: int = SAMPLE_PORT,
+    studio_port: int = 8080,
+    start_studio: bool = True,
+) -> DemoResult:
+    """Run every step on the bundled samples in ``workdir``; safe to run again."""
+    from ..gather.pipeline import gather
+    from ..quality.aggregate import aggregate
+    from ..quality.agreement import agree
+    from ..release.publish import local_tags, make_release
+    from ..studio import server
+    from ..studio.client import connect
+    from ..studio.pull import pull
+    from ..studio.push import PushOptions, push
+
+    corpus_dir, release_dir = workdir / "corpus", workdir / "release"
+    result = DemoResult(corpus=corpus_dir, release=release_dir)
+    with serve_samples(sample_port) as base:
+        say("serve", f"bundled sample sources served at {base}/feed.xml (synthetic articles + the seed)")
+        if not (corpus_dir / "corpus.toml").is_file():
+            (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
+            (corpus_dir / "annotations").mkdir(exist_ok=True)
+            atomic_write_text(corpus_dir / ".gitignore", ".newscorpus/\n")
+            atomic_write_text(corpus_dir / "corpus.toml", _corpus_toml(base, studio_port))
+            say("init", f"demo corpus created at {corpus_dir}")
+        cfg = load_config(corpus_dir)
+
+        if start_studio and not os.environ.get("LABEL_STUDIO_URL"):
+            started = server.start(cfg)
+            result.studio_url, result.admin_email = started.url, started.email
+            result.credentials_file = started.credentials_file
+            say("studio", f"Label Studio {'reused' if started.already_running else 'started'} at {started.url}")
+
+        g = gather(cfg)
+        result.steps["gather"] = g
+        say("gather", f"{g.new} new articles; rejected: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(g.rejected.items())) or "none"))
+
+    client = connect(cfg)
+    result.studio_url = result.studio_url or client.url
+    try:
+        p = push(cfg, PushOptions(overlap=3), client=client)
+        result.steps["push"] = p
+        say("push", f"{p.imported} tasks imported, {p.already} already there (one per near-duplicate cluster)"
+            f" in project {p.project_id}")
+        tasks = dict(p.task_ids)
+        by_cluster: dict[str, int] = {}
+        for art in iter_articles(cfg):
+            if art.id in tasks:
+                by_cluster[art.dup_cluster] = tasks[art.id]
+        result.steps["annotate"] = _submit(cfg, client, by_cluster, say)
+        pr = pull(cfg, client=client)
+        result.steps["pull"] = pr
+        say("pull", f"{pr.new_versions} new annotation versions pulled from {pr.tasks} tasks"
+            f" ({pr.cancelled} skipped by their annotator)")
+    finally:
+        client.close()
+
+    result.agreement = agree(cfg)
+    say("agree", f"agreement report written to {cfg.reports_dir / 'agreement.md'}")
+    agg = aggregate(cfg, "majority")
+    result.steps["aggregate"] = agg
+    say("aggregate", "majority labels written to annotations/aggregate.jsonl")
+
+    tag = f"v{VERSION}"
+    if release_dir.exists() and tag in local_tags(release_dir):
+        say("release", f"{tag} exists in {release_dir}: reused (run `make demo-clean` to start over)")
+    else:
+        rel = make_release(cfg, version=VERSION, to=release_dir)
+        result.steps["release"] = rel
+        say("release", f"{tag} committed and tagged in {release_dir}")
+
+    import datasets
+
+    for config in ("articles", "stance", "claims", "annotations"):
+        ds = datasets.load_dataset(str(release_dir), config)
+        result.loaded[config] = sum(len(split) for split in ds.values())
+    say("load", "load_dataset: " + ", ".join(f"{k} {v} rows" for k, v in result.loaded.items()))
+    result.steps["finished_at"] = utcnow()
+    return result
