@@ -122,7 +122,8 @@ def main() -> int:
         r = results[variant]
         print(
             f"  {variant:<14} {r['seconds']:7.1f} s  {N / r['seconds']:8.0f} articles/s  "
-            f"peak {r['peak_mb']:6.0f} MB (data alone {r['data_mb']:.0f} MB)  recall {r['recall']:.3f}",
+            f"peak {r['peak_mb']:6.0f} MB (data alone {r['data_mb']:.0f} MB)  recall {r['recall']:.3f}"
+            + (f"  ({r['clustered']:,} articles put in another's cluster)" if "clustered" in r else ""),
             flush=True,
         )
     base = results["baseline"]["seconds"]

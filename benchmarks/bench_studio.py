@@ -31,7 +31,7 @@ from newscorpus.studio import server  # noqa: E402
 from newscorpus.studio.client import StudioClient  # noqa: E402
 from newscorpus.studio.labeling import label_config, parse_interface  # noqa: E402
 from newscorpus.studio.pull import pull  # noqa: E402
-from newscorpus.studio.push import push, select_articles, task_payload, PushOptions  # noqa: E402
+from newscorpus.studio.push import PushOptions, push, select_articles, task_payload  # noqa: E402
 
 N = int(os.environ.get("NEWSCORPUS_BENCH_STUDIO_N", "10000"))
 M = int(os.environ.get("NEWSCORPUS_BENCH_STUDIO_PULL", "2000"))
@@ -109,7 +109,12 @@ def annotation(text: str, stance: str) -> dict[str, Any]:
                 "from_name": "spans",
                 "to_name": "text",
                 "type": "labels",
-                "value": {"start": start, "end": start + 9, "text": "Sheinbaum", "labels": ["Speaker"]},
+                "value": {
+                    "start": start,
+                    "end": start + 9,
+                    "text": "Sheinbaum",
+                    "labels": ["Speaker"],
+                },
             },
         ]
     }
@@ -155,8 +160,10 @@ def run(tmp: Path, url: str, token: str) -> None:
     ours = time.perf_counter() - t0
     assert report.imported == N, report
     ratio = ours / raw
-    print(f"push of {N} new articles: {ours:.2f} s; raw import_tasks: {raw:.2f} s; "
-          f"ratio {ratio:.2f} (goal <= 1.3) {'OK' if ratio <= 1.3 else 'MISSED'}")
+    print(
+        f"push of {N} new articles: {ours:.2f} s; raw import_tasks: {raw:.2f} s; "
+        f"ratio {ratio:.2f} (goal <= 1.3) {'OK' if ratio <= 1.3 else 'MISSED'}"
+    )
 
     t0 = time.perf_counter()
     again = push(cfg, client=client)
@@ -175,15 +182,19 @@ def run(tmp: Path, url: str, token: str) -> None:
     sdk.projects.import_tasks(id=pproject.id, request=tasks)
 
     t0 = time.perf_counter()
-    exported = json.loads(b"".join(sdk.projects.exports.download_sync(pproject.id, export_type="JSON")))
+    exported = json.loads(
+        b"".join(sdk.projects.exports.download_sync(pproject.id, export_type="JSON"))
+    )
     raw = time.perf_counter() - t0
     t0 = time.perf_counter()
     pr = pull(pcfg, client=client)
     ours = time.perf_counter() - t0
     assert pr.new_versions == 2 * M and len(exported) == M, (pr, len(exported))
     ratio = ours / raw
-    print(f"pull of {M} annotated tasks ({2 * M} annotations): {ours:.2f} s; raw SDK export: "
-          f"{raw:.2f} s; ratio {ratio:.2f} (goal <= 1.2) {'OK' if ratio <= 1.2 else 'MISSED'}")
+    print(
+        f"pull of {M} annotated tasks ({2 * M} annotations): {ours:.2f} s; raw SDK export: "
+        f"{raw:.2f} s; ratio {ratio:.2f} (goal <= 1.2) {'OK' if ratio <= 1.2 else 'MISSED'}"
+    )
     t0 = time.perf_counter()
     again_pull = pull(pcfg, client=client)
     print(f"re-pull (nothing new): {time.perf_counter() - t0:.2f} s, {again_pull.new_versions} new")

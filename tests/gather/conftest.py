@@ -239,6 +239,6 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(autouse=True)
-def _one_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+def _two_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run the real process pool with two workers (kept small to stay fast)."""
     monkeypatch.setenv("NEWSCORPUS_WORKERS", os.environ.get("NEWSCORPUS_WORKERS", "2"))

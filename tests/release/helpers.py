@@ -126,9 +126,9 @@ def gold_for(art: Article, label: str = "against") -> Annotation:
     )
 
 
-def build_corpus(root: Path, n: int = 40) -> tuple[Config, list[Article]]:
+def build_corpus(root: Path, n: int = 40, extra_toml: str = "") -> tuple[Config, list[Article]]:
     """A corpus of n synthetic articles, 3 annotators each, aggregates for half, gold for two."""
-    write_corpus(root, TOML)
+    write_corpus(root, TOML + extra_toml)
     cfg = load_config(root)
     arts = synthetic_articles(0, n)
     add_articles(cfg, arts, file="synthetic")

@@ -252,7 +252,12 @@ def test_planted_secret_stops_the_release(tmp_path: Path, planted: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "repo"]
 
 
-def test_invalid_corpus_stops_the_release(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [False, True])
+def test_invalid_corpus_stops_the_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    if parallel:  # validate in a second process while the tables are written
+        monkeypatch.setattr("newscorpus.release.build.PARALLEL_VALIDATE_BYTES", 0)
     cfg, arts = build_corpus(tmp_path / "corpus", n=6)
     bad = labels_for(arts[:1])[0]
     bad.id, bad.annotator = "bad", "annotator-09"
@@ -276,3 +281,24 @@ def test_cli_release_dry_run_and_bad_version(tmp_path: Path, cli: Any) -> None:
     assert "released v1.0.0" in r.stdout and "articles: train" in r.stdout
     r = cli("--corpus", cfg.root, "release", "--version", "1.0.0", "--to", repo)
     assert r.exit_code == 1 and "exists" in r.stderr
+    assert "No agreement report was found" in (repo / "README.md").read_text()
+    assert manifest(repo)["agreement"] is None
+
+
+def test_empty_split_is_left_out_of_the_card_and_the_rest_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newscorpus.release.build.PARALLEL_VALIDATE_BYTES", 0)
+    extra = '\n[release]\nsplits = { train = 0.9, validation = 0.1, test = 0.0 }\n'
+    cfg, arts = build_corpus(tmp_path / "corpus", n=20, extra_toml=extra)
+    repo = tmp_path / "repo"
+    make_release(cfg, version="1.0.0", to=repo)
+    m = manifest(repo)
+    assert all(m["counts"][c]["test"] == 0 for c in CONFIGS)
+    header = yaml.safe_load((repo / "README.md").read_text().split("---\n")[1])
+    for entry in header["configs"]:
+        assert [f["split"] for f in entry["data_files"]] == ["train", "validation"]
+    assert "no rows in split(s) test" in (repo / "README.md").read_text()
+    ds = load(repo, "articles", tmp_path / "cache")
+    assert set(ds) == {"train", "validation"}
+    assert sum(d.num_rows for d in ds.values()) == len(arts)

@@ -88,5 +88,11 @@ def full_result(text: str, stance: str = "neutral") -> list[dict[str, Any]]:
         choice("claim_type", "statistical", claim),
         quote,
         speaker,
-        {"type": "relation", "from_id": "s1", "to_id": "q1", "direction": "right", "labels": ["said"]},
+        {
+            "type": "relation",
+            "from_id": "s1",
+            "to_id": "q1",
+            "direction": "right",
+            "labels": ["said"],
+        },
     ]

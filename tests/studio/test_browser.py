@@ -53,7 +53,9 @@ def test_annotator_sees_text_stance_choices_and_claim_labels(
             task = r.task_ids[arts[0].id]
             page.goto(f"{studio_server.url}/projects/{r.project_id}/data?task={task}")
             first_line = QUOTE_TEXT.split("\n")[0]
-            expect(page.get_by_text("Ce dont nous avons besoin").first).to_be_visible(timeout=90_000)
+            expect(page.get_by_text("Ce dont nous avons besoin").first).to_be_visible(
+                timeout=90_000
+            )
             for value in ("favor", "against", "neutral", "unrelated"):
                 expect(page.get_by_text(re.compile(f"^{value}")).first).to_be_visible()
             for label in ("Claim", "Quote", "Speaker"):

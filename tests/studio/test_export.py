@@ -84,10 +84,14 @@ def _broken(kind: str) -> tuple[str, str]:
         return json.dumps(tasks), "task 11 annotation 101: spans: span 5-99999 is outside the text"
     if kind == "unknown-label":
         ann["result"][2]["value"]["labels"] = ["Rumour"]
-        return json.dumps(tasks), "task 11 annotation 101: spans: label 'Rumour' is not in the labeling config"
+        return json.dumps(
+            tasks
+        ), "task 11 annotation 101: spans: label 'Rumour' is not in the labeling config"
     if kind == "unknown-target":
         ann["result"][0]["from_name"] = "stance_aliens"
-        return json.dumps(tasks), "task 11 annotation 101: control 'stance_aliens' is not in the labeling config"
+        return json.dumps(
+            tasks
+        ), "task 11 annotation 101: control 'stance_aliens' is not in the labeling config"
     if kind == "text-mismatch":
         ann["result"][2]["value"]["text"] = "something else"
         return json.dumps(tasks), "task 11 annotation 101: span"
@@ -95,7 +99,8 @@ def _broken(kind: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["not-json", "wrong-shape", "outside", "unknown-label", "unknown-target", "text-mismatch"]
+    "kind",
+    ["not-json", "wrong-shape", "outside", "unknown-label", "unknown-target", "text-mismatch"],
 )
 def test_bad_export_one_line_error_nothing_written(
     tmp_path: Path, kind: str, cli: Callable[..., Any]

@@ -71,10 +71,10 @@ def test_instructions_are_the_data_card_guidelines(tmp_path: Path) -> None:
 
 def test_prelabels_quotes_speakers_and_figures() -> None:
     result = prelabel_result(QUOTE_TEXT)
-    by_label = {
-        r["value"]["labels"][0]: r for r in result if r.get("type") == "labels"
-    }
-    assert by_label["Quote"]["value"]["text"] == "Ce dont nous avons besoin, ce sont des informations"
+    by_label = {r["value"]["labels"][0]: r for r in result if r.get("type") == "labels"}
+    assert (
+        by_label["Quote"]["value"]["text"] == "Ce dont nous avons besoin, ce sont des informations"
+    )
     assert by_label["Speaker"]["value"]["text"] == "Sheinbaum"
     assert by_label["Claim"]["value"]["text"].startswith("Selon le ministère, 97 %")
     rel = next(r for r in result if r.get("type") == "relation")
@@ -86,9 +86,16 @@ def test_prelabels_quotes_speakers_and_figures() -> None:
     for text, speaker in (
         ('"We will not accept foreign troops here," said John Smith.', "John Smith"),
         ("“No necesitamos soldados extranjeros en México”, dijo García Harfuch.", "García Harfuch"),
-        ("Omar García Harfuch declaró: «La cooperación sigue siendo total».", "Omar García Harfuch"),
+        (
+            "Omar García Harfuch declaró: «La cooperación sigue siendo total».",
+            "Omar García Harfuch",
+        ),
     ):
-        spans = {r["value"]["labels"][0]: r["value"]["text"] for r in prelabel_result(text) if "value" in r and "labels" in r["value"]}
+        spans = {
+            r["value"]["labels"][0]: r["value"]["text"]
+            for r in prelabel_result(text)
+            if "value" in r and "labels" in r["value"]
+        }
         assert spans.get("Speaker") == speaker, text
     assert prelabel_result("Nothing quoted and no figures here at all.") == []
 
@@ -128,7 +135,9 @@ def test_selection_one_task_per_cluster_filters_and_sample() -> None:
     assert [x.id for x in select_articles(arts, PushOptions(since="2026-02-01"))] == [c.id]
     assert len(select_articles(arts, PushOptions(limit=2))) == 2
     s1 = select_articles(arts, PushOptions(sample=2, seed=7))
-    assert [x.id for x in s1] == [x.id for x in select_articles(arts, PushOptions(sample=2, seed=7))]
+    assert [x.id for x in s1] == [
+        x.id for x in select_articles(arts, PushOptions(sample=2, seed=7))
+    ]
     assert len(s1) == 2 and b.id not in {x.id for x in s1}
 
 

@@ -40,7 +40,9 @@ def test_pull_several_annotators_versions_and_deletes(
     for person, stance in zip(team, ("neutral", "favor", "against"), strict=True):
         made[person.id] = person_client = admin.as_user(person.token)
         person_client.submit_annotation(quoted, full_result(QUOTE_TEXT, stance))
-    skipped = admin.as_user(team[0].token).submit_annotation(r.task_ids[arts[1].id], [], cancelled=True)
+    skipped = admin.as_user(team[0].token).submit_annotation(
+        r.task_ids[arts[1].id], [], cancelled=True
+    )
     admin.as_user(team[1].token).post(
         f"/api/tasks/{r.task_ids[arts[2].id]}/drafts", {"result": full_result(QUOTE_TEXT)}
     )

@@ -44,9 +44,19 @@ def test_push_is_idempotent_one_task_per_cluster(tmp_path: Path, studio_server: 
     assert "<h3>Stance</h3>" in project["expert_instruction"]
     tasks = {t["data"]["article_id"]: t for t in client.iter_tasks(first.project_id)}
     quoted = tasks[arts[0].id]
-    assert set(quoted["data"]) == {"article_id", "title", "text", "url", "site", "published", "language"}
+    assert set(quoted["data"]) == {
+        "article_id",
+        "title",
+        "text",
+        "url",
+        "site",
+        "published",
+        "language",
+    }
     assert quoted["predictions"] and quoted["annotations"] == []
-    labels = {r["value"]["labels"][0] for r in quoted["predictions"][0]["result"] if r["type"] == "labels"}
+    labels = {
+        r["value"]["labels"][0] for r in quoted["predictions"][0]["result"] if r["type"] == "labels"
+    }
     assert labels == {"Quote", "Speaker", "Claim"}
     again = push(cfg, PushOptions(overlap=3), client=client)
     assert (again.imported, again.already, again.reconciled) == (0, 5, False)

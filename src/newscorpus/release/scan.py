@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -70,14 +68,6 @@ class Scanner:
             if secret in text:
                 self._add(where, "value of a secret environment variable", secret)
 
-    def scan_rows(self, where: str, rows: Iterable[dict[str, Any]]) -> None:
-        """Scan every string in a batch of rows (hash columns skipped)."""
-        parts: list[str] = []
-        for row in rows:
-            _strings(row, parts)
-        if parts:
-            self.scan_text(where, "\n".join(parts))
-
     def scan_batch(self, where: str, batch: pa.RecordBatch) -> None:
         """Scan every string of an Arrow batch: vectorised prefilter, then the exact patterns."""
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
@@ -121,15 +111,3 @@ def _leaves(name: str, arr: pa.Array) -> list[tuple[str, pa.Array]]:
             out += _leaves(t.field(i).name, arr.field(i))
         return out
     return []
-
-
-def _strings(value: Any, out: list[str], key: str = "") -> None:
-    if isinstance(value, str):
-        if key not in HASH_COLUMNS:
-            out.append(value)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _strings(v, out, k)
-    elif isinstance(value, list):
-        for v in value:
-            _strings(v, out, key)

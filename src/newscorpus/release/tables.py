@@ -152,12 +152,16 @@ def annotation_row(ann: Annotation, language: str, keep_text: bool) -> dict[str,
 
 def majority(labels: Iterable[str | None]) -> tuple[str | None, dict[str, float], int]:
     """Majority label (ties -> 'unresolved'), label shares and the number of labels."""
-    counts = Counter(v for v in labels if v)
+    counts: dict[str, int] = {}
+    for v in labels:
+        if v:
+            counts[v] = counts.get(v, 0) + 1
     n = sum(counts.values())
     if not n:
         return None, {}, 0
-    top = counts.most_common()
-    label = top[0][0] if len(top) == 1 or top[0][1] > top[1][1] else "unresolved"
+    best = max(counts.values())
+    winners = [k for k, c in counts.items() if c == best]
+    label = winners[0] if len(winners) == 1 else "unresolved"
     return label, {k: c / n for k, c in counts.items()}, n
 
 

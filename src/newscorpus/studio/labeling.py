@@ -22,6 +22,7 @@ CHECKWORTHY = ("yes", "no")
 CLAIM_TYPES = ("statistical", "causal", "event", "prediction", "policy", "other")
 RELATION = "said"
 _COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # one character, two UTF-16 units
 
 
 def stance_name(target_id: str) -> str:
@@ -101,6 +102,7 @@ class Interface:
 
     def check(self, result: list[dict[str, Any]], text: str, where: str) -> None:
         """Raise DataError naming ``where`` when a result item does not fit the config or text."""
+        size = len(text) + len(_ASTRAL.findall(text))  # in UTF-16 units, as Label Studio counts
         for item in result:
             kind = item.get("type")
             if kind == "relation":
@@ -125,7 +127,6 @@ class Interface:
                 start, end = value.get("start"), value.get("end")
                 if not (isinstance(start, int) and isinstance(end, int)):
                     raise DataError(f"{where}: {name}: span without integer start/end")
-                size = len(text.encode("utf-16-le")) // 2
                 if not 0 <= start < end <= size:
                     raise DataError(
                         f"{where}: {name}: span {start}-{end} is outside the text ({size} characters)"
@@ -176,12 +177,12 @@ def check_fixed_names(iface: Interface, cfg: Config, where: str | Path) -> None:
 
 def js_offset(text: str, index: int) -> int:
     """The UTF-16 offset (Label Studio's) of a Python string index."""
-    return index + sum(1 for ch in text[:index] if ord(ch) > 0xFFFF)
+    return index + len(_ASTRAL.findall(text, 0, index))
 
 
 def py_offset(text: str, js_index: int) -> int:
     """The Python string index of a UTF-16 offset (inverse of ``js_offset``)."""
-    if text.isascii() or all(ord(ch) <= 0xFFFF for ch in text):
+    if not _ASTRAL.search(text):
         return js_index
     units = 0
     for i, ch in enumerate(text):

@@ -18,6 +18,7 @@ from ..config import Config
 from ..corpus import iter_annotations
 from ..errors import DataError, StudioError
 from ..records import Annotation, utcnow
+from ..store import atomic_write_text
 from .client import StudioClient, connect
 from .labeling import (
     RELATION,
@@ -30,6 +31,7 @@ from .labeling import (
 from .pseudonym import load_salt, pseudonym, save_salt, server_key
 
 ANNOTATIONS_FILE = "labelstudio"
+PAGE = 500
 EXPORT_SERVER = "export"
 
 
@@ -212,8 +214,36 @@ def _store(
         add_annotations(cfg, fresh, ANNOTATIONS_FILE)
 
 
-def pull(cfg: Config, client: StudioClient | None = None) -> PullReport:
-    """Pull every annotation of the corpus's project from the server; append new versions."""
+def state_path(cfg: Config) -> Path:
+    """What the last pull saw: task id -> updated_at, per server and project (a cache)."""
+    return cfg.state_dir / "studio-pull.json"
+
+
+def _load_state(cfg: Config, key: str) -> dict[str, str]:
+    try:
+        data = json.loads(state_path(cfg).read_text(encoding="utf-8"))
+        return {str(k): str(v) for k, v in data.get(key, {}).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _save_state(cfg: Config, key: str, seen: dict[str, str]) -> None:
+    path = state_path(cfg)
+    data: dict[str, Any] = {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data[key] = seen
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")
+
+
+def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) -> PullReport:
+    """Pull the annotations of the corpus's project; append new versions, mark deletions.
+
+    Lists every task's id and updated_at (fast), then fetches only the tasks changed since the
+    last pull (all of them with ``full``), a page of ids at a time, in the standard export format.
+    """
     client = client or connect(cfg)
     title = cfg.corpus.pretty_name
     project = client.find_project(title)
@@ -226,12 +256,26 @@ def pull(cfg: Config, client: StudioClient | None = None) -> PullReport:
     report = PullReport(project_id=pid)
     salt = load_salt(cfg)
     origin = f"{client.url} project {pid}"
-    records = normalize_tasks(
-        cfg, client.iter_tasks(pid), iface, client.url, pid, origin, report, salt[0]
-    )
+    key = f"{client.url}#{pid}"
+    before = {} if full else _load_state(cfg, key)
+    listing = {
+        str(t["id"]): str(t.get("updated_at"))
+        for t in client.iter_tasks(pid, full=False, page_size=1000, include="id,updated_at")
+    }
+    changed = [int(t) for t, stamp in listing.items() if before.get(t) != stamp]
+    tasks: list[dict[str, Any]] = []
+    for i in range(0, len(changed), PAGE):
+        tasks.extend(client.export_tasks(pid, changed[i : i + PAGE]))
+    records = normalize_tasks(cfg, tasks, iface, client.url, pid, origin, report, salt[0])
     server = server_key(client.url)
     ids, latest = _known(cfg, server, pid)
+    fetched = {int(t) for t in changed}
     present = {r.annotation_id for r in records}
+    present |= {
+        aid
+        for aid, rec in latest.items()
+        if rec.task_id is not None and str(rec.task_id) in listing and rec.task_id not in fetched
+    }
     new = [r for r in records if r.id not in ids]
     now = utcnow()
     deletions = [
@@ -240,6 +284,7 @@ def pull(cfg: Config, client: StudioClient | None = None) -> PullReport:
         if aid not in present and not prev.deleted
     ]
     _store(cfg, new, report, deletions, salt)
+    _save_state(cfg, key, listing)
     return report
 
 

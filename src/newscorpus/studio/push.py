@@ -180,7 +180,7 @@ def ensure_project(client: StudioClient, cfg: Config, overlap: int) -> tuple[dic
 def reconcile(client: StudioClient, project_id: int) -> dict[str, int]:
     """article_id -> task_id as the server has it (the lowest task id wins if doubled)."""
     found: dict[str, int] = {}
-    for task in client.iter_tasks(project_id, full=False, page_size=1000):
+    for task in client.iter_tasks(project_id, full=False, page_size=1000, include="id,data"):
         aid = (task.get("data") or {}).get("article_id")
         if isinstance(aid, str) and (aid not in found or task["id"] < found[aid]):
             found[aid] = int(task["id"])
