@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Label Studio runs from its own virtual environment (its pins clash with ours).
 export NEWSCORPUS_STUDIO_ENV ?= $(CURDIR)/.venv-studio
 
-.PHONY: install system-deps demo demo-clean test lint format bench lock clean
+.PHONY: install system-deps studio-env demo demo-clean test lint format bench lock clean
 
 install: $(STAMP)
 
@@ -17,6 +17,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	@touch $@
 
+# Label Studio (pinned 1.23.x) in its own virtual environment, with the project's interpreter.
+STUDIO_STAMP := $(NEWSCORPUS_STUDIO_ENV)/.installed
+studio-env: $(STUDIO_STAMP)
+
+$(STUDIO_STAMP): $(STAMP)
+	@test -x $(NEWSCORPUS_STUDIO_ENV)/bin/python || $(BIN)/uv venv -q -p $(BIN)/python $(NEWSCORPUS_STUDIO_ENV)
+	$(BIN)/uv pip install -q -p $(NEWSCORPUS_STUDIO_ENV)/bin/python label-studio==1.23.2
+	@touch $@
+
 # Debian packages the tests need: Chromium for the annotator's-view browser test, git for releases.
 system-deps:
 	@command -v chromium >/dev/null && command -v git >/dev/null || \
@@ -25,7 +34,7 @@ system-deps:
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev -p 3.11 -o requirements.lock
 
-demo: $(STAMP)
+demo: $(STAMP) studio-env
 	$(BIN)/newscorpus --corpus corpus validate
 	$(BIN)/newscorpus --corpus corpus stats
 
@@ -41,7 +50,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) studio-env system-deps lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -28,7 +28,10 @@ _WORD = re.compile(r"\w+")
 def make_articles(n: int) -> tuple[list[str], list[tuple[int, int]]]:
     """n texts; the last n * PLANTED_SHARE are near copies of earlier ones: (original, copy)."""
     rng = random.Random(42)
-    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(20000)]
+    vocab = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+        for _ in range(20000)
+    ]
     n_copies = int(n * PLANTED_SHARE)
     texts = [" ".join(rng.choices(vocab, k=rng.randint(150, 300))) for _ in range(n - n_copies)]
     pairs = []
@@ -73,7 +76,9 @@ def _sigs(texts: list[str]) -> list[object]:
     return [signature(t) for t in texts]
 
 
-def run_newscorpus(texts: list[str], pairs: list[tuple[int, int]], workers: int) -> dict[str, float]:
+def run_newscorpus(
+    texts: list[str], pairs: list[tuple[int, int]], workers: int
+) -> dict[str, float]:
     import multiprocessing
 
     from newscorpus.gather.dedup import NearDupIndex, signature
@@ -112,18 +117,30 @@ def child(variant: str) -> None:
 
 
 def main() -> int:
-    print(f"near duplicates: {N:,} synthetic articles, {int(N * PLANTED_SHARE):,} planted near copies")
+    with open("/proc/loadavg") as fh:
+        load = fh.read().split()[0]
+    print(
+        f"near duplicates: {N:,} synthetic articles, {int(N * PLANTED_SHARE):,} planted near copies "
+        f"({os.cpu_count()} cores, load average {load})"
+    )
     results = {}
     for variant in ("baseline", "newscorpus-1", f"newscorpus-{min(os.cpu_count() or 1, 8)}"):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", variant], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--child", variant],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
         r = results[variant]
         print(
             f"  {variant:<14} {r['seconds']:7.1f} s  {N / r['seconds']:8.0f} articles/s  "
             f"peak {r['peak_mb']:6.0f} MB (data alone {r['data_mb']:.0f} MB)  recall {r['recall']:.3f}"
-            + (f"  ({r['clustered']:,} articles put in another's cluster)" if "clustered" in r else ""),
+            + (
+                f"  ({r['clustered']:,} articles put in another's cluster)"
+                if "clustered" in r
+                else ""
+            ),
             flush=True,
         )
     base = results["baseline"]["seconds"]

@@ -6,7 +6,30 @@ import random
 
 from newscorpus.gather.dedup import NearDupIndex, optimal_bands, signature
 
-WORDS = ["mexico", "united", "states", "fentanyl", "cartel", "sinaloa", "joint", "operations", "sovereignty", "army", "officials", "president", "intelligence", "border", "labs", "raids", "security", "cooperation", "talks", "minister", "week", "said"]
+WORDS = [
+    "mexico",
+    "united",
+    "states",
+    "fentanyl",
+    "cartel",
+    "sinaloa",
+    "joint",
+    "operations",
+    "sovereignty",
+    "army",
+    "officials",
+    "president",
+    "intelligence",
+    "border",
+    "labs",
+    "raids",
+    "security",
+    "cooperation",
+    "talks",
+    "minister",
+    "week",
+    "said",
+]
 
 
 def article(rng: random.Random, n: int = 250) -> str:

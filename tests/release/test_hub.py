@@ -28,7 +28,7 @@ def _404() -> httpx.Response:
     return httpx.Response(404, request=httpx.Request("GET", "https://huggingface.co/api/x"))
 
 
-class FakeHubState:
+class RecordedHub:
     """What the recorded Hub holds: files of main, tags, and every call made."""
 
     def __init__(self) -> None:
@@ -41,8 +41,8 @@ class FakeHubState:
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeHubState:
-    state = FakeHubState()
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordedHub:
+    state = RecordedHub()
     monkeypatch.setenv("HF_TOKEN", TOKEN)
 
     def list_repo_refs(self: HfApi, repo_id: str, **kw: Any) -> Any:
@@ -102,11 +102,11 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeHubState:
     return state
 
 
-def names(state: FakeHubState) -> list[str]:
+def names(state: RecordedHub) -> list[str]:
     return [c[0] for c in state.calls]
 
 
-def test_hub_release_is_one_commit_then_a_tag(hub: FakeHubState, tmp_path: Path) -> None:
+def test_hub_release_is_one_commit_then_a_tag(hub: RecordedHub, tmp_path: Path) -> None:
     cfg, _ = build_corpus(tmp_path / "corpus", n=12)
     r = make_release(cfg, version="1.0.0", hub="synthetic-org/newscorpus-test")
     assert r.hub_commit == f"{1:040x}" and r.repo is None
@@ -129,7 +129,7 @@ def test_hub_release_is_one_commit_then_a_tag(hub: FakeHubState, tmp_path: Path)
 
 
 def test_hub_existing_tag_is_refused_and_next_version_reads_the_hub(
-    hub: FakeHubState, tmp_path: Path
+    hub: RecordedHub, tmp_path: Path
 ) -> None:
     cfg, _ = build_corpus(tmp_path / "corpus", n=12)
     make_release(cfg, version="1.0.0", hub="synthetic-org/newscorpus-test")
@@ -145,7 +145,7 @@ def test_hub_existing_tag_is_refused_and_next_version_reads_the_hub(
     assert "changes/v1.0.0.json" in hub.files and "changes/v1.0.1.json" in hub.files
 
 
-def test_hub_failure_rolls_back_the_local_release(hub: FakeHubState, tmp_path: Path) -> None:
+def test_hub_failure_rolls_back_the_local_release(hub: RecordedHub, tmp_path: Path) -> None:
     cfg, _ = build_corpus(tmp_path / "corpus", n=12)
     hub.fail_commit = True
     with pytest.raises(ReleaseError, match="publishing to the Hub failed"):

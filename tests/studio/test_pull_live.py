@@ -64,13 +64,15 @@ def test_pull_several_annotators_versions_and_deletes(
     assert (spans["Claim"]["checkworthy"], spans["Claim"]["claim_type"]) == ("yes", "statistical")
     assert next(x for x in recs if x.annotation_id == skipped["id"]).cancelled
 
-    # the same versions again: nothing new
-    assert pull(cfg, client=admin).new_versions == 0
+    # the same versions again: nothing new, and only changed tasks were fetched
+    again = pull(cfg, client=admin)
+    assert again.new_versions == 0 and again.incremental and again.tasks <= 1
     # an edited annotation: a new version, the old one kept
     ann_id = by_stance["favor"].annotation_id
     assert ann_id is not None
     made[team[1].id].update_annotation(ann_id, full_result(QUOTE_TEXT, "against"))
-    assert pull(cfg, client=admin).new_versions == 1
+    edited = pull(cfg, client=admin)
+    assert edited.new_versions == 1 and edited.incremental
     versions = [x for x in iter_annotations(cfg) if x.annotation_id == ann_id]
     assert [v.stance["us_forces_in_mexico"] for v in versions] == ["favor", "against"]
     # a deleted annotation: marked deleted, never dropped
@@ -79,11 +81,16 @@ def test_pull_several_annotators_versions_and_deletes(
     admin.delete_annotation(gone)
     assert pull(cfg, client=admin).deleted == 1
     assert pull(cfg, client=admin).deleted == 0
+    assert pull(cfg, client=admin, full=True).new_versions == 0  # a full pull agrees
     current = current_annotations(cfg)
     assert {a.stance["us_forces_in_mexico"] for a in current if a.article_id == arts[0].id} == {
         "against"
     }
     assert any(x.deleted and x.annotation_id == gone for x in iter_annotations(cfg))
+
+    # a deleted task: its annotations are marked deleted too
+    admin.delete_task(r.task_ids[arts[1].id])
+    assert pull(cfg, client=admin).deleted == 1
 
     # no e-mail, password or token anywhere in the corpus files or CLI output
     monkeypatch.setenv("LABEL_STUDIO_URL", studio_server.url)

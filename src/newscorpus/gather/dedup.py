@@ -11,6 +11,7 @@ Jaccard similarity before they join a cluster.
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterable
 from functools import cache
@@ -18,12 +19,11 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from .topic import fold
-
 NUM_PERM = 128
 SHINGLE = 3
 _SEED = 20260101
 _WORD = re.compile(r"\w+")
+_COMBINING = re.compile("[\u0300-\u036f]")
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 Signature = npt.NDArray[np.uint32]
@@ -49,9 +49,14 @@ def _word_hash(word: str) -> int:
     return h
 
 
+def fold_fast(text: str) -> str:
+    """Lower-case and strip combining accents (a fast stand-in for topic.fold, for shingles)."""
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
+
+
 def shingle_hashes(text: str, k: int = SHINGLE) -> npt.NDArray[np.uint64]:
     """Deterministic 32-bit hashes of the word k-shingles of ``text`` (folded, accent-free)."""
-    words = _WORD.findall(fold(text))
+    words = _WORD.findall(fold_fast(text))
     if not words:
         return np.zeros(1, dtype=np.uint64)
     w = np.fromiter((_word_hash(x) for x in words), dtype=np.uint64, count=len(words))

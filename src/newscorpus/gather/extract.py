@@ -17,6 +17,9 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_tables": False,
     "favor_precision": True,
     "deduplicate": False,
+    "with_metadata": True,
+    # dates from markup (meta tags, time elements, URL), not a regex scan of the whole page
+    "date_extraction_params": {"extensive_search": False, "original_date": True},
 }
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -143,7 +146,7 @@ def extract_html(body: bytes, content_type: str | None, url: str) -> Extracted:
         raise ExtractFailed(f"{url}: unparsable HTML")
     canonical = _canonical(tree)
     synthetic = bool(tree.xpath('//meta[@name="synthetic"][@content="true"]'))
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, **TRAFILATURA_OPTIONS)
+    doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
         raise ExtractFailed(f"{url}: no main text found")
     text = normalize_text(doc.text or "")
@@ -160,8 +163,16 @@ def extract_html(body: bytes, content_type: str | None, url: str) -> Extracted:
     )
 
 
-def bare_extract(html: str, url: str | None = None) -> str:
-    """trafilatura.extract with the pipeline's options (the benchmark's baseline), normalised."""
+def bare_extract_json(html: str, url: str | None = None) -> str | None:
+    """One trafilatura.extract call with the pipeline's options (text and metadata as JSON)."""
     import trafilatura
 
-    return normalize_text(trafilatura.extract(html, url=url, **TRAFILATURA_OPTIONS) or "")
+    return trafilatura.extract(html, url=url, output_format="json", **TRAFILATURA_OPTIONS)
+
+
+def bare_extract(html: str, url: str | None = None) -> str:
+    """The normalised main text of a bare trafilatura.extract call (the benchmark's baseline)."""
+    import json
+
+    out = bare_extract_json(html, url)
+    return normalize_text(json.loads(out).get("text") or "") if out else ""

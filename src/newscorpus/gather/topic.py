@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import cache
+
+
+@cache
+def _combining_table() -> dict[int, None]:
+    """str.translate table deleting every combining character (built once, on first use)."""
+    return {i: None for i in range(0x110000) if unicodedata.combining(chr(i))}
 
 
 def fold(text: str) -> str:
     """Lower-case and strip accents (é -> e, ñ -> n), keeping every other character in place."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return unicodedata.normalize(
-        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
-    )
+    return unicodedata.normalize("NFC", decomposed.translate(_combining_table()))
 
 
 class TopicMatcher:

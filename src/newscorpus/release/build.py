@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import shutil
 import statistics
 import subprocess
 import tempfile
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..config import Config
-from ..corpus import annotation_files, article_files, iter_annotations, iter_articles
+from ..corpus import iter_annotations, iter_articles
 from ..errors import ReleaseError
 from ..records import Annotation, utcnow
 from ..validate import validate_loaded
@@ -35,9 +33,6 @@ from .tables import (
     stance_row,
     text_policy,
 )
-
-# Corpora larger than this are validated in a second process while the tables are written.
-PARALLEL_VALIDATE_BYTES = 20_000_000
 
 
 @dataclass
@@ -100,10 +95,6 @@ def _raise_invalid(n: int, first: str) -> None:
             f"validate found {n} errors; first: {first} (run `newscorpus validate`); "
             "nothing was released"
         )
-
-
-def _corpus_bytes(cfg: Config) -> int:
-    return sum(p.stat().st_size for p in [*article_files(cfg), *annotation_files(cfg)])
 
 
 def current_by_kind(cfg: Config) -> dict[str, list[Annotation]]:
@@ -316,19 +307,8 @@ def build_release(
     date = utcnow()
     commit, dirty = corpus_commit(cfg.root)
     scanner = Scanner()
-    if _corpus_bytes(cfg) < PARALLEL_VALIDATE_BYTES:
-        _raise_invalid(*validation_errors(cfg))
-        counts, facts = write_tables(cfg, out, previous, scanner)
-    else:  # validate in a second process while the tables are written
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-            pending = pool.submit(validation_errors, cfg)
-            try:
-                counts, facts = write_tables(cfg, out, previous, scanner)
-            except ReleaseError:
-                _raise_invalid(*pending.result())
-                raise
-            _raise_invalid(*pending.result())
+    _raise_invalid(*validation_errors(cfg))  # before anything is written; fails fast
+    counts, facts = write_tables(cfg, out, previous, scanner)
     if facts["straddling"]:
         raise ReleaseError(
             f"near-duplicate clusters would straddle splits (kept from the previous release): "

@@ -33,8 +33,9 @@ def size_category(n: int) -> str:
 
 
 def card_prose(cfg: Config) -> str:
-    """DATA_CARD.md from the corpus folder or the source checkout (its leading comment cut)."""
-    candidates = [cfg.root / CARD_FILE]
+    """DATA_CARD.md from the corpus folder, the wheel or the source checkout (comment cut)."""
+    packaged = Path(__file__).resolve().parent.parent / "_DATA_CARD.md"  # wheel force-include
+    candidates = [cfg.root / CARD_FILE, packaged]
     root = repo_root()
     if root is not None:
         candidates.append(root / CARD_FILE)

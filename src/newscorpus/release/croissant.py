@@ -154,7 +154,10 @@ def croissant(
     doc: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
-        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "conformsTo": [
+            "http://mlcommons.org/croissant/1.0",
+            "http://mlcommons.org/croissant/RAI/1.0",
+        ],
         "name": cfg.corpus.name,
         "description": cfg.corpus.description,
         "license": f"https://spdx.org/licenses/{cfg.corpus.license}.html",

@@ -172,6 +172,31 @@ class StudioClient:
                 return
             page += 1
 
+    def task_id_range(self, project_id: int) -> tuple[int, int, int] | None:
+        """(number of tasks, lowest id, highest id) of a project in two tiny requests; None if empty."""
+        first = self.get("/api/tasks", project=project_id, page=1, page_size=1, include="id")
+        total = int(first.get("total") or 0)
+        if total == 0 or not first.get("tasks"):
+            return None
+        last = self.get("/api/tasks", project=project_id, page=total, page_size=1, include="id")
+        return total, int(first["tasks"][0]["id"]), int(last["tasks"][0]["id"])
+
+    def iter_recent_tasks(self, project_id: int, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """A project's tasks (id, updated_at), most recently changed first."""
+        page = 1
+        while True:
+            path = f"/api/projects/{project_id}/tasks/"
+            try:
+                tasks = self.get(path, page=page, page_size=page_size, include="id,updated_at")
+            except StudioError as exc:
+                if "HTTP 404" in str(exc):
+                    return
+                raise
+            yield from tasks
+            if len(tasks) < page_size:
+                return
+            page += 1
+
     def export_tasks(self, project_id: int, task_ids: list[int]) -> list[dict[str, Any]]:
         """The standard JSON export of some tasks (those with annotations), in one small request."""
         params = [("exportType", "JSON"), *(("ids[]", str(i)) for i in task_ids)]

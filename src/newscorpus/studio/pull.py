@@ -9,7 +9,8 @@ Annotators are pseudonymised; nothing is written unless every task and annotatio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,8 @@ from .labeling import (
 )
 from .pseudonym import load_salt, pseudonym, save_salt, server_key
 
-ANNOTATIONS_FILE = "labelstudio"
-PAGE = 500
+ANNOTATIONS_FILE = "annotations"
+PAGE = 900  # ids per export request (Django accepts at most 1,000 query fields)
 EXPORT_SERVER = "export"
 
 
@@ -46,6 +47,7 @@ class PullReport:
     cancelled: int = 0
     drafts_ignored: int = 0
     project_id: int | None = None
+    incremental: bool = False  # only tasks changed since the last pull were fetched
 
 
 def _user_id(ann: dict[str, Any], where: str) -> int | str:
@@ -215,34 +217,77 @@ def _store(
 
 
 def state_path(cfg: Config) -> Path:
-    """What the last pull saw: task id -> updated_at, per server and project (a cache)."""
+    """What the last pull saw, per server and project: a cache that only makes pulls faster."""
     return cfg.state_dir / "studio-pull.json"
 
 
-def _load_state(cfg: Config, key: str) -> dict[str, str]:
+def _load_state(cfg: Config, key: str) -> dict[str, Any]:
     try:
         data = json.loads(state_path(cfg).read_text(encoding="utf-8"))
-        return {str(k): str(v) for k, v in data.get(key, {}).items()}
+        state = data.get(key, {})
+        return state if isinstance(state, dict) else {}
     except (OSError, ValueError, AttributeError):
         return {}
 
 
-def _save_state(cfg: Config, key: str, seen: dict[str, str]) -> None:
+def _save_state(cfg: Config, key: str, state: dict[str, Any]) -> None:
     path = state_path(cfg)
-    data: dict[str, Any] = {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {}
-    data[key] = seen
+    data[key] = state
     atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")
+
+
+def _prefetched(
+    client: StudioClient, pid: int, ids: list[int], stamps: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The tasks of ``ids``, a page at a time; the next page downloads while this one is read."""
+    chunks = [ids[i : i + PAGE] for i in range(0, len(ids), PAGE)]
+    if not chunks:
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(client.export_tasks, pid, chunks[0])
+        for nxt in [*chunks[1:], None]:
+            page = pending.result()
+            if nxt is not None:
+                pending = pool.submit(client.export_tasks, pid, nxt)
+            for task in page:
+                if stamps is not None:
+                    stamps.append(str(task.get("updated_at") or ""))
+                yield task
+
+
+def _all_task_ids(client: StudioClient, pid: int) -> list[int]:
+    """Every task id of the project: consecutive id ranges when dense (no listing), else listed."""
+    span = client.task_id_range(pid)
+    if span is None:
+        return []
+    total, low, high = span
+    if high - low + 1 <= 2 * total + PAGE:
+        return list(range(low, high + 1))  # ids of other projects in the range are ignored
+    return [int(t["id"]) for t in client.iter_tasks(pid, full=False, page_size=1000, include="id")]
+
+
+def _changed_task_ids(client: StudioClient, pid: int, watermark: str) -> tuple[list[int], str]:
+    """Tasks changed since ``watermark`` (their updated_at), newest first; the new watermark."""
+    changed: list[int] = []
+    newest = watermark
+    for task in client.iter_recent_tasks(pid):
+        stamp = str(task.get("updated_at") or "")
+        if stamp < watermark:
+            break
+        changed.append(int(task["id"]))
+        newest = max(newest, stamp)
+    return changed, newest
 
 
 def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) -> PullReport:
     """Pull the annotations of the corpus's project; append new versions, mark deletions.
 
-    Lists every task's id and updated_at (fast), then fetches only the tasks changed since the
-    last pull (all of them with ``full``), a page of ids at a time, in the standard export format.
+    Fetches tasks a page of ids at a time in the standard export format: only the tasks changed
+    since the last pull when the server's counts agree with what is known, else all of them.
     """
     client = client or connect(cfg)
     title = cfg.corpus.pretty_name
@@ -257,34 +302,43 @@ def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) ->
     salt = load_salt(cfg)
     origin = f"{client.url} project {pid}"
     key = f"{client.url}#{pid}"
-    before = {} if full else _load_state(cfg, key)
-    listing = {
-        str(t["id"]): str(t.get("updated_at"))
-        for t in client.iter_tasks(pid, full=False, page_size=1000, include="id,updated_at")
-    }
-    changed = [int(t) for t, stamp in listing.items() if before.get(t) != stamp]
-    tasks: list[dict[str, Any]] = []
-    for i in range(0, len(changed), PAGE):
-        tasks.extend(client.export_tasks(pid, changed[i : i + PAGE]))
-    records = normalize_tasks(cfg, tasks, iface, client.url, pid, origin, report, salt[0])
     server = server_key(client.url)
     ids, latest = _known(cfg, server, pid)
-    fetched = {int(t) for t in changed}
-    present = {r.annotation_id for r in records}
-    present |= {
-        aid
-        for aid, rec in latest.items()
-        if rec.task_id is not None and str(rec.task_id) in listing and rec.task_id not in fetched
-    }
+    live_known = {aid: rec for aid, rec in latest.items() if not rec.deleted}
+    counts = client.project(pid)
+    on_server = int(counts.get("total_annotations_number") or 0) + int(
+        counts.get("skipped_annotations_number") or 0
+    )
+    state = {} if full else _load_state(cfg, key)
+    records: list[Annotation] = []
+    present: set[int | None] = set()
+    incremental = False
+    if state.get("watermark"):
+        changed, watermark = _changed_task_ids(client, pid, str(state["watermark"]))
+        records = normalize_tasks(
+            cfg, _prefetched(client, pid, changed), iface, client.url, pid, origin, report, salt[0]
+        )
+        fetched = set(changed)
+        present = {r.annotation_id for r in records}
+        present |= {a for a, rec in live_known.items() if rec.task_id not in fetched}
+        incremental = len(present) == on_server  # else a task was deleted: look at all of them
+    if not incremental:
+        report = PullReport(project_id=pid)
+        stamps: list[str] = []
+        tasks = _prefetched(client, pid, _all_task_ids(client, pid), stamps)
+        records = normalize_tasks(cfg, tasks, iface, client.url, pid, origin, report, salt[0])
+        present = {r.annotation_id for r in records}
+        watermark = max([str(state.get("watermark") or ""), *stamps])
     new = [r for r in records if r.id not in ids]
     now = utcnow()
     deletions = [
         replace(prev, id=f"{prev.id}:deleted", deleted=True, pulled_at=now, extra=dict(prev.extra))
-        for aid, prev in latest.items()
-        if aid not in present and not prev.deleted
+        for aid, prev in live_known.items()
+        if aid not in present
     ]
+    report.incremental = incremental
     _store(cfg, new, report, deletions, salt)
-    _save_state(cfg, key, listing)
+    _save_state(cfg, key, {"watermark": watermark})
     return report
 
 

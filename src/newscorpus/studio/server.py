@@ -127,7 +127,7 @@ def _create_env(env: Path) -> None:
     uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     try:
         if Path(uv).is_file():
-            subprocess.run([uv, "venv", "-q", "-p", "3.11", str(env)], check=True)
+            subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(env)], check=True)
             py = env / "bin" / "python"
             subprocess.run([uv, "pip", "install", "-q", "-p", str(py), LS_REQUIREMENT], check=True)
         else:
