@@ -34,11 +34,13 @@ system-deps:
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev -p 3.11 -o requirements.lock
 
+# The main job: the shipped corpus checked, then the whole pipeline on the bundled samples.
 demo: $(STAMP) studio-env
 	$(BIN)/newscorpus --corpus corpus validate
-	$(BIN)/newscorpus --corpus corpus stats
+	$(BIN)/newscorpus demo --dir demo
 
-demo-clean:
+demo-clean: $(STAMP)
+	-@test -d demo/corpus && $(BIN)/newscorpus --corpus demo/corpus studio stop
 	rm -rf demo
 
 lint: $(STAMP)

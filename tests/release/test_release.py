@@ -19,6 +19,7 @@ from newscorpus.errors import ReleaseError
 from newscorpus.records import Annotation, Article
 from newscorpus.release.publish import make_release
 from newscorpus.release.scan import EMAIL
+from newscorpus.store import iter_lines, rewrite_jsonl
 from tests.conftest import snapshot
 from tests.release.helpers import build_corpus, gold_for, labels_for, synthetic_articles
 
@@ -228,6 +229,26 @@ def test_splits_stable_and_changelog_when_articles_are_added(tmp_path: Path) -> 
     assert log.index("## v1.1.0") < log.index("## v1.0.0")
     assert "30 articles added, 0 removed, 1 with changed stance labels" in log
     assert git(repo, "tag", "--list").split() == ["v1.0.0", "v1.1.0"]
+
+
+def test_clusters_merged_after_a_release_keep_their_splits(tmp_path: Path) -> None:
+    cfg, arts = build_corpus(tmp_path / "corpus", n=40)
+    repo = tmp_path / "repo"
+    make_release(cfg, version="1.0.0", to=repo)
+    first = manifest(repo)["articles"]
+    a = next(x for x in arts if first[x.id]["split"] == "train")
+    b = next(x for x in arts if first[x.id]["split"] == "test")
+    path = cfg.articles_dir / "synthetic.jsonl"
+    recs = [r.record for r in iter_lines(path)]
+    for r in recs:
+        if r["id"] == b.id:
+            r["dup_cluster"] = a.dup_cluster  # dedup merged the two stories later
+    rewrite_jsonl(path, recs)
+    make_release(cfg, version="1.0.1", to=repo)
+    m = manifest(repo)
+    assert m["articles"][a.id]["split"] == "train" and m["articles"][b.id]["split"] == "test"
+    assert m["straddling_clusters"] == [a.dup_cluster]
+    assert "span two splits" in (repo / "README.md").read_text()
 
 
 def _worktree(repo: Path) -> dict[str, str]:

@@ -37,7 +37,7 @@ from .stages import (
     signature_batch,
     topic_stage,
 )
-from .topic import TopicMatcher
+from .topic import TopicMatcher, fold
 from .urlnorm import normalize_url
 
 T = TypeVar("T")
@@ -78,6 +78,7 @@ class Summary:
 def _warm() -> None:
     extractor_name()
     detect("warm up")
+    fold("warm up")
 
 
 def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:

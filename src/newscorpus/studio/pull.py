@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from ..config import Config
 from ..corpus import iter_annotations
 from ..errors import DataError, StudioError
 from ..records import Annotation, utcnow
-from ..store import atomic_write_text
+from ..store import append_jsonl, atomic_write_text, check_record
 from .client import StudioClient, connect
 from .labeling import (
     RELATION,
@@ -174,10 +174,18 @@ def normalize_tasks(
                 cfg, task, ann, iface, pseudonym(salt, server_url, user), server, project_id, where
             )
             rec.pulled_at = pulled_at
+            check_record("annotation", _as_dict(rec), where)  # here, while the next page downloads
             records.append(rec)
             report.annotations += 1
             report.cancelled += rec.cancelled
     return records
+
+
+def _as_dict(rec: Annotation) -> dict[str, Any]:
+    """``rec.to_dict()`` without the deep copy (the record is not changed afterwards)."""
+    d = {f.name: getattr(rec, f.name) for f in fields(rec)}
+    d.update(d.pop("extra"))
+    return d
 
 
 def _known(
@@ -205,15 +213,16 @@ def _store(
     deletions: list[Annotation],
     salt: tuple[bytes, bool],
 ) -> None:
-    from ..corpus import add_annotations
-
+    """Append the new versions (checked by normalize_tasks) and deletion marks in one write."""
+    for rec in deletions:
+        check_record("annotation", _as_dict(rec), f"annotation {rec.id}")
     fresh = records + deletions
     report.new_versions = len(records)
     report.deleted = len(deletions)
     if fresh:
         if salt[1]:
             save_salt(cfg, salt[0])
-        add_annotations(cfg, fresh, ANNOTATIONS_FILE)
+        append_jsonl(cfg.annotations_dir / f"{ANNOTATIONS_FILE}.jsonl", map(_as_dict, fresh))
 
 
 def state_path(cfg: Config) -> Path:
