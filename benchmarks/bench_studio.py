@@ -37,7 +37,7 @@ from newscorpus.studio.push import PushOptions, push, select_articles, task_payl
 
 N = int(os.environ.get("NEWSCORPUS_BENCH_STUDIO_N", "10000"))
 M = int(os.environ.get("NEWSCORPUS_BENCH_STUDIO_PULL", "2000"))
-REPEAT = 3
+REPEAT = 5
 
 TOML = """\
 [corpus]

@@ -285,6 +285,12 @@ def pull(
     from_export: Annotated[
         Path | None, typer.Option("--from-export", help="Read a Label Studio JSON export file.")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Fetch every task, not only those changed since the last pull."
+        ),
+    ] = False,
 ) -> None:
     """Fetch annotations from Label Studio (or an export file) into annotations/."""
     from .studio.pull import pull as do_pull
@@ -292,7 +298,7 @@ def pull(
 
     with handled(ctx) as st:
         cfg = st.config()
-        r = pull_export(cfg, from_export) if from_export else do_pull(cfg)
+        r = pull_export(cfg, from_export) if from_export else do_pull(cfg, full=full)
         out.print(
             f"{r.tasks} tasks, {r.annotations} annotations ({r.cancelled} skipped): "
             f"{r.new_versions} new versions, {r.deleted} marked deleted, "

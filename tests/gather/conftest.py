@@ -205,7 +205,7 @@ allow_hosts = [{allow}]
 max_bytes = {max_bytes}
 concurrency = 4
 per_host_concurrency = 4
-per_host_delay = 0
+per_host_delay = {delay}
 timeout = {timeout}
 retries = {retries}
 user_agent = "newscorpus-test/0.1 (tests)"
@@ -229,6 +229,7 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
         timeout: float = 1.0,
         retries: int = 1,
         name: str | None = None,
+        delay: float = 0.0,
     ) -> Path:
         root = tmp_path / (name or f"corpus{next(counter)}")
         toml = MINIMAL_TOML + "".join(source_toml(*s) for s in sources)
@@ -237,6 +238,7 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
             max_bytes=max_bytes,
             timeout=timeout,
             retries=retries,
+            delay=delay,
         )
         return write_corpus(root, toml)
 

@@ -46,4 +46,6 @@ def test_cli_gather_errors(make_corpus: Callable[..., Path], cli: Callable[..., 
     assert res.exit_code == 2 and "no [[sources]] named 'nope'" in res.output
     res = cli("--corpus", root, "gather", "--limit", "0")
     assert res.exit_code == 2 and "--limit must be positive" in res.output
+    res = cli("--corpus", root, "gather", "--allow-host", "http://x/y")
+    assert res.exit_code == 2 and "expected HOST or HOST:PORT" in res.output
     assert snapshot(root) == before

@@ -150,3 +150,15 @@ def test_guard_unit() -> None:
         with pytest.raises(HostRefused):
             guard.check(url)
     assert HostGuard(["[::1]:80"]).is_allowed("::1", 80)
+
+
+def test_per_host_delay(
+    server: LocalServer, make_corpus: Callable[..., Path], tmp_path: Path
+) -> None:
+    urls = [server.page(f"/d/{i}.html", "en_fentanyl_labs.html") for i in range(3)]
+    root = make_corpus([urls_source(tmp_path, urls)], allow=[server.hostport], delay=0.4)
+    t0 = time.monotonic()
+    gather(load_config(root))
+    # robots.txt and three pages, one host: at least three gaps of 0.4 s
+    assert time.monotonic() - t0 >= 1.2
+    assert [p for p, _ in server.log] == ["/robots.txt", "/d/0.html", "/d/1.html", "/d/2.html"]

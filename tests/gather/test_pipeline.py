@@ -76,6 +76,9 @@ def test_feed_end_to_end(server: LocalServer, make_corpus: Callable[..., Path]) 
     assert summary.rejected["off_topic"] == 1 and summary.rejected["language"] == 1
     for rec in read_jsonl(cfg.rejected_path):
         assert rec["stage"] and rec["source"] == "wire"
+    assert server.requested("/robots.txt") == 1  # fetched once per host and run
+    agents = {h.get("user-agent") for _, h in server.log}
+    assert agents == {"newscorpus-test/0.1 (tests)"}
 
     # a rerun with nothing new changes no file and fetches no article again
     before = snapshot(root)

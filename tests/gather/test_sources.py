@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from warcio.warcwriter import WARCWriter
 
 from newscorpus.config import load_config
 from newscorpus.corpus import load_articles
+from newscorpus.errors import NewscorpusError
 from newscorpus.gather.pipeline import gather
 from newscorpus.gather.sources import (
     SourceError,
@@ -20,6 +22,7 @@ from newscorpus.gather.sources import (
     read_urls_file,
 )
 from newscorpus.store import read_jsonl
+from tests.conftest import snapshot
 from tests.gather.conftest import BOMB, EXTERNAL, FIXTURES, atom, rss, sitemap
 
 RDF = b"""<?xml version="1.0"?>
@@ -137,13 +140,24 @@ def test_warc_source(tmp_path: Path, make_corpus: Callable[..., Path], gz: bool)
     )
 
 
-def test_unreadable_sources_are_recorded(tmp_path: Path, make_corpus: Callable[..., Path]) -> None:
+def test_unreadable_sources(tmp_path: Path, make_corpus: Callable[..., Path]) -> None:
     bad = tmp_path / "bad.warc"
     bad.write_bytes(b"this is not a warc file at all\r\n\r\n")
-    root = make_corpus(
-        [("archive", "warc", str(bad)), ("nolist", "urls", str(tmp_path / "none.txt"))]
-    )
+    root = make_corpus([("archive", "warc", str(bad))])
     cfg = load_config(root)
-    summary = gather(cfg)
-    assert summary.new == 0
-    assert {r["reason"] for r in read_jsonl(cfg.rejected_path)} == {"source_unreadable"}
+    assert gather(cfg).new == 0  # found broken while reading: recorded, the run goes on
+    assert [(r["url"], r["reason"]) for r in read_jsonl(cfg.rejected_path)] == [
+        (str(bad), "source_unreadable")
+    ]
+    # local inputs that are missing or malformed stop the run before anything is written
+    listing = tmp_path / "urls.txt"
+    listing.write_text("http://a.example/1\nnot a url\n", encoding="utf-8")
+    for sources, message in (
+        ([("nolist", "urls", str(tmp_path / "none.txt"))], "none.txt not found"),
+        ([("badlist", "urls", str(listing))], "urls.txt:2: not an http(s) URL"),
+    ):
+        root = make_corpus([("archive", "warc", str(bad)), *sources])
+        before = snapshot(root)
+        with pytest.raises(NewscorpusError, match=re.escape(message)):
+            gather(load_config(root))
+        assert snapshot(root) == before

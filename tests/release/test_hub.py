@@ -143,6 +143,8 @@ def test_hub_existing_tag_is_refused_and_next_version_reads_the_hub(
     second = json.loads(hub.files["manifest.json"])
     assert second["split_assignment"]["kept"] == 12  # splits read back from the Hub's manifest
     assert "changes/v1.0.0.json" in hub.files and "changes/v1.0.1.json" in hub.files
+    log = hub.files["CHANGELOG.md"].decode()
+    assert log.index("## v1.0.1") < log.index("## v1.0.0")
 
 
 def test_hub_failure_rolls_back_the_local_release(hub: RecordedHub, tmp_path: Path) -> None:

@@ -151,3 +151,32 @@ def test_cli_push_uses_env_server_and_hides_token(
     assert "2 tasks imported" in res.output and studio_server.token not in res.output
     res = cli("--corpus", cfg.root, "push")
     assert "1 tasks imported, 2 already there" in res.output
+
+
+def test_personal_access_token_is_accepted(studio_server: Any) -> None:
+    import httpx
+
+    from newscorpus.studio.client import StudioClient
+
+    annotator, password = studio_server.create_annotator("pat")
+    with httpx.Client(base_url=studio_server.url, timeout=60) as web:
+        web.get("/user/login/")
+        web.post(
+            "/user/login/",
+            data={
+                "csrfmiddlewaretoken": web.cookies["csrftoken"],
+                "email": annotator.email,
+                "password": password,
+            },
+            headers={"Referer": f"{studio_server.url}/user/login/"},
+        )
+        r = web.post(
+            "/api/token/",
+            headers={"X-CSRFToken": web.cookies["csrftoken"], "Referer": studio_server.url},
+        )
+        assert r.status_code in (200, 201), r.status_code
+        pat = r.json()["token"]
+    assert pat.count(".") == 2  # a JWT refresh token
+    client = StudioClient(studio_server.url, pat)
+    assert client.whoami()["id"] == annotator.id
+    assert pat not in repr(client)

@@ -166,7 +166,7 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         limits = httpx.Limits(
-            max_connections=self.s.concurrency * 2, max_keepalive_connections=self.s.concurrency
+            max_connections=self.s.concurrency, max_keepalive_connections=self.s.concurrency
         )
         self._client = httpx.AsyncClient(
             headers={"User-Agent": self.s.user_agent, "Accept-Encoding": "gzip, deflate"},

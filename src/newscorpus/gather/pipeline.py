@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from ..config import Config, GatherSettings, Source
 from ..corpus import add_articles, add_rejections, iter_articles
-from ..errors import UsageError
+from ..errors import ConfigError, UsageError
 from ..records import Article, Rejection
 from ..store import read_jsonl
 from .dedup import NearDupIndex
@@ -26,7 +27,7 @@ from .extract import extractor_name
 from .fetch import TRANSIENT, FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .language import detect
-from .sources import Item, SourceError, list_items
+from .sources import Item, SourceError, list_items, read_urls_file
 from .stages import (
     Work,
     dedup_stage,
@@ -40,6 +41,7 @@ from .stages import (
 from .topic import TopicMatcher, fold
 from .urlnorm import normalize_url
 
+_HOST = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[str, int, int | None], None]
@@ -265,6 +267,19 @@ def _list(
         writer.reject(Rejection(where, "source", exc.reason, src.name, str(exc)))
 
 
+def preflight(cfg: Config, chosen: list[Source]) -> None:
+    """Check local inputs before anything is written: paths exist, URL files parse."""
+    for src in chosen:
+        if src.path is None:
+            continue
+        if not src.path.exists():
+            raise ConfigError(f"{cfg.path}: source {src.name!r}: {src.path} not found")
+        if src.kind == "html_dir" and not src.path.is_dir():
+            raise ConfigError(f"{cfg.path}: source {src.name!r}: {src.path} is not a folder")
+        if src.kind == "urls":
+            read_urls_file(src.path)
+
+
 def gather(
     cfg: Config,
     sources: Iterable[str] = (),
@@ -282,10 +297,12 @@ def gather(
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be positive, got {limit}")
     settings = cfg.gather
-    guard = HostGuard((*settings.allow_hosts, *allow_hosts))
-    for h in guard.allowed:
-        if not h or " " in h or "/" in h:
+    extra_hosts = list(allow_hosts)
+    for h in extra_hosts:
+        if not _HOST.match(h.strip()):
             raise UsageError(f"--allow-host {h!r}: expected HOST or HOST:PORT")
+    preflight(cfg, chosen)
+    guard = HostGuard((*settings.allow_hosts, *extra_hosts))
     pool = make_pool(workers)
     service: FetchService | None = None
     summary = Summary()
@@ -323,6 +340,9 @@ def gather(
                 progress(src.name, done + summary.skipped - skipped0, total)
             writer.flush()
         writer.flush()
+    except KeyboardInterrupt:
+        writer.flush()  # keep what is done; a rerun resumes after it
+        raise
     finally:
         if service is not None:
             service.close()

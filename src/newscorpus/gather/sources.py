@@ -169,6 +169,19 @@ def html_dir_items(path: Path, source: str) -> list[Item]:
     return [Item(url=p.resolve().as_uri(), source=source, path=p) for p in files if p.is_file()]
 
 
+def _is_warc(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(2)
+        if head == b"\x1f\x8b":
+            with gzip.open(path, "rb") as gz:
+                return gz.read(5) == b"WARC/"
+        with path.open("rb") as fh:
+            return fh.read(5) == b"WARC/"
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def warc_items(path: Path, source: str, max_bytes: int) -> Iterator[Item]:
     """HTML responses of a WARC file (plain or gzip), with their bodies."""
     from warcio.archiveiterator import ArchiveIterator
@@ -176,6 +189,8 @@ def warc_items(path: Path, source: str, max_bytes: int) -> Iterator[Item]:
 
     files = sorted(path.glob("*.warc*")) if path.is_dir() else [path]
     for f in files:
+        if not _is_warc(f):
+            raise SourceError(f"{f}: not a WARC file (no WARC/ header)", "source_unreadable")
         try:
             with f.open("rb") as fh:
                 for rec in ArchiveIterator(fh):

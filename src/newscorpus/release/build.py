@@ -205,9 +205,8 @@ def write_tables(
                 "language": art.language,
             }
             writers["claims"].add(split, r)
-    counts = {
-        c: {s: w.close().get(s, 0) for s, _ in cfg.release.splits} for c, w in writers.items()
-    }
+    closed = {c: w.close() for c, w in writers.items()}
+    counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in closed.items()}
     orphans = sorted(set(raw) | set(agg) | set(gold))
     if orphans:
         raise ReleaseError(f"annotations refer to articles not in articles/: {orphans[:5]}")
@@ -222,7 +221,6 @@ def write_tables(
         "kept": assigner.kept,
         "new": assigner.new,
         "straddling": sorted(straddle),
-        "annotators": len({x.annotator for v in raw.values() for x in v}),
     }
     return counts, facts
 

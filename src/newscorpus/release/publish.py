@@ -153,7 +153,7 @@ class Hub:
             token = os.environ.get("HF_TOKEN")
             if not token:
                 raise ConfigError("--hub: set HF_TOKEN to a Hugging Face write token")
-            self.api = HfApi(token=token)
+            self.api = HfApi(token=token, endpoint=os.environ.get("HF_ENDPOINT") or None)
 
     def tags(self) -> set[str]:
         """Tags of the Hub repository (none when it does not exist)."""
@@ -173,12 +173,22 @@ class Hub:
             RevisionNotFoundError,
         )
 
-        try:
-            path = self.api.hf_hub_download(self.repo_id, "manifest.json", repo_type="dataset")
-        except (RepositoryNotFoundError, RemoteEntryNotFoundError, RevisionNotFoundError):
-            return None  # a new repository; any other error (network) stops the release
-        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Previous(version=str(manifest["version"]), manifest=manifest)
+        with tempfile.TemporaryDirectory(prefix="newscorpus-hub-") as tmp:
+            try:
+                path = self.api.hf_hub_download(
+                    self.repo_id, "manifest.json", repo_type="dataset", cache_dir=tmp
+                )
+            except (RepositoryNotFoundError, RemoteEntryNotFoundError, RevisionNotFoundError):
+                return None  # a new repository; any other error (network) stops the release
+            manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+            try:
+                log = self.api.hf_hub_download(
+                    self.repo_id, "CHANGELOG.md", repo_type="dataset", cache_dir=tmp
+                )
+                changelog = Path(log).read_text(encoding="utf-8")
+            except RemoteEntryNotFoundError:
+                changelog = ""
+        return Previous(version=str(manifest["version"]), manifest=manifest, changelog=changelog)
 
     def publish(self, folder: Path, version: str) -> str:
         """One commit with every file (and deletions of files no longer released), then the tag."""

@@ -76,6 +76,9 @@ class StudioClient:
         try:
             if auth:
                 r = self._http.request(method, path, **kw)
+                if r.status_code == 401 and _is_jwt(self._token):  # access token expired
+                    self._http.headers["Authorization"] = self._auth_header()
+                    r = self._http.request(method, path, **kw)
             else:
                 r = httpx.request(method, self.url + path, timeout=60, **kw)
         except httpx.HTTPError as exc:

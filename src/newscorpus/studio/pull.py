@@ -314,15 +314,15 @@ def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) ->
     server = server_key(client.url)
     ids, latest = _known(cfg, server, pid)
     live_known = {aid: rec for aid, rec in latest.items() if not rec.deleted}
-    counts = client.project(pid)
-    on_server = int(counts.get("total_annotations_number") or 0) + int(
-        counts.get("skipped_annotations_number") or 0
-    )
     state = {} if full else _load_state(cfg, key)
     records: list[Annotation] = []
     present: set[int | None] = set()
     incremental = False
     if state.get("watermark"):
+        counts = client.project(pid)
+        on_server = int(counts.get("total_annotations_number") or 0) + int(
+            counts.get("skipped_annotations_number") or 0
+        )
         changed, watermark = _changed_task_ids(client, pid, str(state["watermark"]))
         records = normalize_tasks(
             cfg, _prefetched(client, pid, changed), iface, client.url, pid, origin, report, salt[0]
