@@ -142,3 +142,18 @@ def test_hydrate_round_trip(server: tuple[str, Pages], tmp_path: Path, cli: Any)
 def test_hydrate_refuses_a_folder_that_is_not_a_release(tmp_path: Path, cli: Any) -> None:
     r = cli("hydrate", tmp_path)
     assert r.exit_code == 1 and "not a newscorpus release" in r.stderr
+
+
+def test_hydrate_goes_through_the_host_guard(
+    server: tuple[str, Pages], tmp_path: Path, cli: Any
+) -> None:
+    host, pages = server
+    hydrate_corpus(tmp_path / "corpus", host, pages)
+    make_release(load_config(tmp_path / "corpus"), version="1.0.0", to=tmp_path / "repo")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "repo" / "data" / "articles").iterdir()}
+    r = cli("hydrate", tmp_path / "repo", "--delay", "0")  # loopback not allowed
+    assert r.exit_code == 1
+    assert "0 texts filled in, 0 did not match their SHA-256, 3 failed" in r.stdout
+    assert r.stderr.count("failed: ") == 3 and "127.0.0.1" in r.stderr
+    after = {p.name: p.read_bytes() for p in (tmp_path / "repo" / "data" / "articles").iterdir()}
+    assert after == before

@@ -17,6 +17,7 @@ from newscorpus.config import Config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.errors import ReleaseError
 from newscorpus.records import Annotation, Article
+from newscorpus.release import publish
 from newscorpus.release.publish import make_release
 from newscorpus.release.scan import EMAIL
 from newscorpus.store import iter_lines, rewrite_jsonl
@@ -298,6 +299,37 @@ def test_planted_secret_stops_the_release(
     assert _worktree(repo) == before
     assert git(repo, "tag", "--list").split() == ["v1.0.0"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "repo"]
+
+
+def test_release_into_an_empty_git_repository_and_undo_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=6)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    real = publish._git
+
+    def failing_tag(r: Path, *args: str) -> str:
+        if args[0] == "tag" and "-a" in args:
+            raise ReleaseError("synthetic failure while tagging")
+        return real(r, *args)
+
+    monkeypatch.setattr(publish, "_git", failing_tag)
+    with pytest.raises(ReleaseError, match="synthetic failure"):
+        make_release(cfg, version="1.0.0", to=repo)
+    assert sorted(p.name for p in repo.iterdir()) == [".git"]
+    assert subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "HEAD"]).returncode
+    monkeypatch.setattr(publish, "_git", real)
+    make_release(cfg, version="1.0.0", to=repo)
+    assert git(repo, "tag", "--list").split() == ["v1.0.0"]
+    assert len(git(repo, "log", "--oneline").splitlines()) == 1
+    before, head = _worktree(repo), git(repo, "rev-parse", "HEAD")
+    monkeypatch.setattr(publish, "_git", failing_tag)
+    with pytest.raises(ReleaseError, match="synthetic failure"):
+        make_release(cfg, version="1.1.0", to=repo)
+    assert _worktree(repo) == before and git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "tag", "--list").split() == ["v1.0.0"]
 
 
 def test_invalid_corpus_stops_the_release(tmp_path: Path) -> None:

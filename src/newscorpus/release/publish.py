@@ -102,18 +102,28 @@ def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[
         _git(repo, "init", "-q")
     elif _git(repo, "status", "--porcelain").strip():
         raise ReleaseError(f"{repo}: has uncommitted changes; commit or remove them first")
-    head = None if created else _git(repo, "rev-parse", "HEAD").strip()
+    head = None
+    if not created:
+        try:
+            head = _git(repo, "rev-parse", "--verify", "HEAD").strip()
+        except ReleaseError:
+            head = None  # a repository without commits yet
     tag = f"v{version}"
 
     def undo() -> None:
         if created:
             shutil.rmtree(repo, ignore_errors=True)
             return
-        subprocess.run(["git", "-C", str(repo), "tag", "-d", tag], capture_output=True)
-        subprocess.run(
-            ["git", "-C", str(repo), "reset", "-q", "--hard", str(head)], capture_output=True
-        )
-        subprocess.run(["git", "-C", str(repo), "clean", "-qfdx"], capture_output=True)
+        run = ["git", "-C", str(repo)]
+        subprocess.run([*run, "tag", "-d", tag], capture_output=True)
+        if head is None:
+            subprocess.run([*run, "update-ref", "-d", "HEAD"], capture_output=True)
+            subprocess.run(
+                [*run, "rm", "-rq", "--cached", "--ignore-unmatch", "."], capture_output=True
+            )
+        else:
+            subprocess.run([*run, "reset", "-q", "--hard", head], capture_output=True)
+        subprocess.run([*run, "clean", "-qfdx"], capture_output=True)
 
     try:
         for child in repo.iterdir():
