@@ -484,9 +484,9 @@ def adjudicate_pull(ctx: typer.Context) -> None:
 @app.command()
 def demo(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Option("--dir", help="Demo folder (corpus + release).")] = Path(
-        "demo"
-    ),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Demo folder (corpus + release).")
+    ] = Path("demo"),
     sample_port: Annotated[int, typer.Option(help="Port of the local sample server.")] = 8765,
     studio_port: Annotated[int, typer.Option(help="Port of the local Label Studio.")] = 8080,
 ) -> None:
@@ -502,14 +502,21 @@ def demo(
         for table in agreement_tables(r.agreement):
             out.print(table)
         out.print()
-        out.print(f"[bold]Label Studio[/]  {r.studio_url}  (admin: {r.admin_email or 'from LABEL_STUDIO_URL'};"
-                  f" password in {r.credentials_file or 'your server'})")
-        out.print(f"  annotate as an annotator: {ANNOTATORS[0]}@demo.newscorpus.invalid / {DEMO_PASSWORD}")
+        out.print(
+            f"[bold]Label Studio[/]  {r.studio_url}  (admin: {r.admin_email or 'from LABEL_STUDIO_URL'};"
+            f" password in {r.credentials_file or 'your server'})"
+        )
+        out.print(
+            f"  annotate as an annotator: {ANNOTATORS[0]}@demo.newscorpus.invalid / {DEMO_PASSWORD}"
+        )
         out.print(f"[bold]Release[/]       {r.release.resolve()}  (tag v0.1.0)")
-        out.print("[bold]Load it[/]       "
-                  f"datasets.load_dataset({str(r.release.resolve())!r}, \"stance\")")
-        out.print("  once published with --hub ORG/NAME: "
-                  'datasets.load_dataset("ORG/NAME", "stance", revision="v0.1.0")')
+        out.print(
+            f'[bold]Load it[/]       datasets.load_dataset({str(r.release.resolve())!r}, "stance")'
+        )
+        out.print(
+            "  once published with --hub ORG/NAME: "
+            'datasets.load_dataset("ORG/NAME", "stance", revision="v0.1.0")'
+        )
 
 
 def main() -> None:

@@ -28,8 +28,18 @@ def test_demo_runs_end_to_end_and_again(
     result = run_demo(tmp_path / "demo", lambda s, m: steps.append((s, m)), sample_port=port)
 
     names = [s for s, _ in steps]
-    assert names == ["serve", "init", "gather", "push", "annotate", "pull", "agree",
-                     "aggregate", "release", "load"]
+    assert names == [
+        "serve",
+        "init",
+        "gather",
+        "push",
+        "annotate",
+        "pull",
+        "agree",
+        "aggregate",
+        "release",
+        "load",
+    ]
     cfg = load_config(result.corpus)
     arts = load_articles(cfg)
     # 32 synthetic pages + the seed, less the off-topic and the broken page
@@ -51,7 +61,9 @@ def test_demo_runs_end_to_end_and_again(
 
     # the release is a git repository with the tag, loadable with datasets alone
     rel = result.release
-    tags = subprocess.run(["git", "-C", str(rel), "tag"], capture_output=True, text=True, check=True)
+    tags = subprocess.run(
+        ["git", "-C", str(rel), "tag"], capture_output=True, text=True, check=True
+    )
     assert tags.stdout.split() == ["v0.1.0"]
     manifest = json.loads((rel / "manifest.json").read_text())
     for config in ("articles", "stance", "claims", "annotations"):
@@ -61,11 +73,17 @@ def test_demo_runs_end_to_end_and_again(
     assert result.loaded["articles"] == 31
     assert result.loaded["stance"] == 30 * 2  # one row per cluster and target
     assert manifest["version"] == "0.1.0"
-    text = "\n".join(p.read_text(errors="ignore") for p in rel.rglob("*") if p.is_file() and ".git" not in p.parts)
+    text = "\n".join(
+        p.read_text(errors="ignore")
+        for p in rel.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    )
     assert "@demo.newscorpus.invalid" not in text and studio_server.token not in text
 
     # running it again is safe: nothing new, the corpus and the release unchanged
-    before_corpus = {k: v for k, v in snapshot(result.corpus).items() if not k.startswith(".newscorpus")}
+    before_corpus = {
+        k: v for k, v in snapshot(result.corpus).items() if not k.startswith(".newscorpus")
+    }
     before_release = snapshot(rel)
     steps.clear()
     again = run_demo(tmp_path / "demo", lambda s, m: steps.append((s, m)), sample_port=port)
@@ -74,7 +92,9 @@ def test_demo_runs_end_to_end_and_again(
     assert "0 tasks imported" in said["push"]
     assert "0 annotations submitted" in said["annotate"]
     assert "reused" in said["release"]
-    after_corpus = {k: v for k, v in snapshot(result.corpus).items() if not k.startswith(".newscorpus")}
+    after_corpus = {
+        k: v for k, v in snapshot(result.corpus).items() if not k.startswith(".newscorpus")
+    }
     assert after_corpus == before_corpus
     assert snapshot(rel) == before_release
     assert again.loaded == result.loaded

@@ -18,7 +18,7 @@ from typing import Any
 from ..config import Config, load_config
 from ..corpus import iter_articles
 from ..errors import StudioError
-from ..records import Annotation, utcnow
+from ..records import Annotation, Article, utcnow
 from ..resources import repo_root
 from ..store import atomic_write_text
 from .serve import SAMPLES, serve_samples
@@ -107,8 +107,12 @@ def _annotators(cfg: Config, client: Any) -> dict[str, Any]:
         if name not in known:
             email = f"{name}@demo.newscorpus.invalid"
             known[name] = client.create_annotator(email, DEMO_PASSWORD)
-    payload = {"server": client.url,
-               "annotators": {k: {"id": a.id, "email": a.email, "token": a.token} for k, a in known.items()}}
+    payload = {
+        "server": client.url,
+        "annotators": {
+            k: {"id": a.id, "email": a.email, "token": a.token} for k, a in known.items()
+        },
+    }
     atomic_write_text(path, json.dumps(payload, indent=2), mode=0o600)
     return known
 
@@ -127,7 +131,7 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
     from ..quality.adjudicate import annotation_result
 
     specs = json.loads((SAMPLES / "annotations.json").read_text(encoding="utf-8"))
-    by_page = {}
+    by_page: dict[str, Article] = {}
     for art in iter_articles(cfg):
         if art.url:
             by_page[art.url.split("/", 3)[-1]] = art
@@ -136,11 +140,12 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
     done: dict[str, int] = json.loads(done_path.read_text()) if done_path.is_file() else {}
     counts = {"submitted": 0, "already": 0, "skipped_no_task": 0}
     for spec in specs:
-        art = by_page.get(spec["page"])
-        task_id = task_ids.get(art.dup_cluster) if art else None
-        if art is None or task_id is None:
+        page = by_page.get(spec["page"])
+        task_id = task_ids.get(page.dup_cluster) if page else None
+        if page is None or task_id is None:
             counts["skipped_no_task"] += 1
             continue
+        art = page
         key = f"{client.url}|{task_id}|{spec['annotator']}"
         if key in done:
             counts["already"] += 1
@@ -148,14 +153,29 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
         spans: list[dict[str, Any]] = []
         for i, s in enumerate(spec["spans"]):
             start, end = _offsets(art.text, s["quote"], s.get("occurrence", 1), spec["page"])
-            spans.append({"id": f"s{i}", "start": start, "end": end, "label": s["label"],
-                          "text": art.text[start:end], "checkworthy": s.get("checkworthy"),
-                          "claim_type": s.get("claim_type"), "speaker": None})
+            spans.append(
+                {
+                    "id": f"s{i}",
+                    "start": start,
+                    "end": end,
+                    "label": s["label"],
+                    "text": art.text[start:end],
+                    "checkworthy": s.get("checkworthy"),
+                    "claim_type": s.get("claim_type"),
+                    "speaker": None,
+                }
+            )
         for i, s in enumerate(spec["spans"]):
             if s.get("speaker_of") is not None:
                 spans[s["speaker_of"]]["speaker"] = f"s{i}"
-        record = Annotation(id="demo", kind="annotation", article_id=art.id, annotator=None,
-                            stance=dict(spec["stance"]), spans=spans)
+        record = Annotation(
+            id="demo",
+            kind="annotation",
+            article_id=art.id,
+            annotator=None,
+            stance=dict(spec["stance"]),
+            spans=spans,
+        )
         user = client.as_user(accounts[spec["annotator"]].token)
         try:
             result = [] if spec.get("cancelled") else annotation_result(record, art.text)
@@ -165,8 +185,11 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
         done[key] = int(answer["id"])
         atomic_write_text(done_path, json.dumps(done, indent=1))
         counts["submitted"] += 1
-    say("annotate", f"{counts['submitted']} annotations submitted as {len(accounts)} demo accounts"
-        f" ({counts['already']} already there)")
+    say(
+        "annotate",
+        f"{counts['submitted']} annotations submitted as {len(accounts)} demo accounts"
+        f" ({counts['already']} already there)",
+    )
     return counts
 
 
@@ -190,7 +213,10 @@ def run_demo(
     corpus_dir, release_dir = workdir / "corpus", workdir / "release"
     result = DemoResult(corpus=corpus_dir, release=release_dir)
     with serve_samples(sample_port) as base:
-        say("serve", f"bundled sample sources served at {base}/feed.xml (synthetic articles + the seed)")
+        say(
+            "serve",
+            f"bundled sample sources served at {base}/feed.xml (synthetic articles + the seed)",
+        )
         if not (corpus_dir / "corpus.toml").is_file():
             (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
             (corpus_dir / "annotations").mkdir(exist_ok=True)
@@ -203,20 +229,29 @@ def run_demo(
             started = server.start(cfg)
             result.studio_url, result.admin_email = started.url, started.email
             result.credentials_file = started.credentials_file
-            say("studio", f"Label Studio {'reused' if started.already_running else 'started'} at {started.url}")
+            say(
+                "studio",
+                f"Label Studio {'reused' if started.already_running else 'started'} at {started.url}",
+            )
 
         g = gather(cfg)
         result.steps["gather"] = g
-        say("gather", f"{g.new} new articles; rejected: "
-            + (", ".join(f"{k} {v}" for k, v in sorted(g.rejected.items())) or "none"))
+        say(
+            "gather",
+            f"{g.new} new articles; rejected: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(g.rejected.items())) or "none"),
+        )
 
     client = connect(cfg)
     result.studio_url = result.studio_url or client.url
     try:
         p = push(cfg, PushOptions(overlap=3), client=client)
         result.steps["push"] = p
-        say("push", f"{p.imported} tasks imported, {p.already} already there (one per near-duplicate cluster)"
-            f" in project {p.project_id}")
+        say(
+            "push",
+            f"{p.imported} tasks imported, {p.already} already there (one per near-duplicate cluster)"
+            f" in project {p.project_id}",
+        )
         tasks = dict(p.task_ids)
         by_cluster: dict[str, int] = {}
         for art in iter_articles(cfg):
@@ -225,8 +260,11 @@ def run_demo(
         result.steps["annotate"] = _submit(cfg, client, by_cluster, say)
         pr = pull(cfg, client=client)
         result.steps["pull"] = pr
-        say("pull", f"{pr.new_versions} new annotation versions pulled from {pr.tasks} tasks"
-            f" ({pr.cancelled} skipped by their annotator)")
+        say(
+            "pull",
+            f"{pr.new_versions} new annotation versions pulled from {pr.tasks} tasks"
+            f" ({pr.cancelled} skipped by their annotator)",
+        )
     finally:
         client.close()
 
@@ -238,7 +276,10 @@ def run_demo(
 
     tag = f"v{VERSION}"
     if release_dir.exists() and tag in local_tags(release_dir):
-        say("release", f"{tag} exists in {release_dir}: reused (run `make demo-clean` to start over)")
+        say(
+            "release",
+            f"{tag} exists in {release_dir}: reused (run `make demo-clean` to start over)",
+        )
     else:
         rel = make_release(cfg, version=VERSION, to=release_dir)
         result.steps["release"] = rel

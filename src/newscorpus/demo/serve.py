@@ -18,8 +18,11 @@ from urllib.parse import unquote, urlsplit
 from ..errors import UsageError
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/rss+xml; charset=utf-8",
-         ".txt": "text/plain; charset=utf-8"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/rss+xml; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -29,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.root = root
         super().__init__(*args, **kw)  # type: ignore[arg-type]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: the demo prints its own account of what happened."""
 
     def do_GET(self) -> None:
@@ -45,8 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", TYPES[".txt"])
             return
         body = path.read_bytes()
-        host, port = self.server.server_address[:2]
-        base = f"http://{host!s}:{port}".encode()
+        port = self.server.server_port  # type: ignore[attr-defined]
+        base = f"http://127.0.0.1:{port}".encode()
         if path.suffix in (".html", ".xml"):
             body = body.replace(b"{BASE}", base)
         self._send(200, body, TYPES.get(path.suffix, "application/octet-stream"))
@@ -65,7 +68,9 @@ def serve_samples(port: int = 0, root: Path = SAMPLES) -> Iterator[str]:
     try:
         httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler, root=root.resolve()))
     except OSError as exc:
-        raise UsageError(f"127.0.0.1:{port}: cannot serve the demo samples: {exc.strerror}") from None
+        raise UsageError(
+            f"127.0.0.1:{port}: cannot serve the demo samples: {exc.strerror}"
+        ) from None
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
