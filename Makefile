@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml requirements.lock
 STUDIO_STAMP := $(NEWSCORPUS_STUDIO_ENV)/.installed
 studio-env: $(STUDIO_STAMP)
 
-$(STUDIO_STAMP): $(STAMP)
+$(STUDIO_STAMP): $(STAMP) requirements-studio.lock
 	@test -x $(NEWSCORPUS_STUDIO_ENV)/bin/python || $(BIN)/uv venv -q -p $(BIN)/python $(NEWSCORPUS_STUDIO_ENV)
-	$(BIN)/uv pip install -q -p $(NEWSCORPUS_STUDIO_ENV)/bin/python label-studio==1.23.2
+	$(BIN)/uv pip sync -q -p $(NEWSCORPUS_STUDIO_ENV)/bin/python requirements-studio.lock
 	@touch $@
 
 # Debian packages the tests need: Chromium for the annotator's-view browser test, git for releases.
@@ -33,6 +33,7 @@ system-deps:
 
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev -p 3.11 -o requirements.lock
+	echo "label-studio==1.23.2" | $(BIN)/uv pip compile -q - -p 3.11 -o requirements-studio.lock
 
 # The main job: the shipped corpus checked, then the whole pipeline on the bundled samples.
 demo: $(STAMP) studio-env
