@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonlines
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -187,13 +188,23 @@ def write_jsonlines(path: Path, records: Iterable[dict[str, Any]]) -> None:
 # --- schema validation -----------------------------------------------------------------------
 
 
+def _schema(kind: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((schemas_dir() / SCHEMAS[kind]).read_text(encoding="utf-8"))
+    return schema
+
+
 @cache
 def validator(kind: str) -> Draft202012Validator:
     """The JSON Schema validator of a record kind (article, annotation, rejected)."""
-    path = schemas_dir() / SCHEMAS[kind]
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema = _schema(kind)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+@cache
+def _fast_validator(kind: str) -> Any:
+    """jsonschema-rs (Rust, ~50x faster) answers "valid?"; jsonschema words the errors."""
+    return jsonschema_rs.validator_for(_schema(kind))
 
 
 def _field(err: ValidationError) -> str:
@@ -222,6 +233,8 @@ def _problem(err: ValidationError) -> str:
 
 def record_errors(kind: str, record: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, problem) for every way ``record`` breaks its schema, in a stable order."""
+    if _fast_validator(kind).is_valid(record):
+        return []
     errs = sorted(
         validator(kind).iter_errors(record),
         key=lambda e: (list(map(str, e.absolute_path)), e.message),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,47 +27,45 @@ class Report:
         return not self.errors
 
 
-def _records(path: Path, report: Report) -> list[tuple[int, dict[str, Any]]]:
-    out: list[tuple[int, dict[str, Any]]] = []
-    try:
-        lines = path.read_bytes().decode("utf-8").split("\n")
-    except UnicodeDecodeError as exc:
-        report.errors.append(f"{path}:1: (file): not UTF-8: {exc.reason}")
-        return out
-    if lines and lines[-1] == "":
-        lines.pop()
-    elif lines:
-        report.errors.append(
-            f"{path}:{len(lines)}: (line): no newline at the end (interrupted write?)"
-        )
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            report.errors.append(
-                f"{path}:{number}: (line): malformed JSON: {exc.msg} (column {exc.colno})"
-            )
-            continue
-        if not isinstance(obj, dict):
-            report.errors.append(f"{path}:{number}: (line): expected a JSON object")
-            continue
-        out.append((number, obj))
-    return out
+def _records(path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Stream (line number, record); malformed lines become errors, not exceptions."""
+    number = 0
+    with path.open("rb") as fh:
+        for number, raw_bytes in enumerate(fh, start=1):
+            if not raw_bytes.endswith(b"\n"):
+                report.errors.append(
+                    f"{path}:{number}: (line): no newline at the end (interrupted write?)"
+                )
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                report.errors.append(f"{path}:{number}: (line): not UTF-8: {exc.reason}")
+                continue
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                report.errors.append(
+                    f"{path}:{number}: (line): malformed JSON: {exc.msg} (column {exc.colno})"
+                )
+                continue
+            if not isinstance(obj, dict):
+                report.errors.append(f"{path}:{number}: (line): expected a JSON object")
+                continue
+            yield number, obj
 
 
-def _check(kind: str, path: Path, report: Report) -> list[tuple[int, dict[str, Any]]]:
+def _check(kind: str, path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Stream the records of ``path`` that pass their schema; count and report the others."""
     report.files[kind] += 1
-    good = []
     for number, rec in _records(path, report):
         report.records[kind] += 1
         errs = record_errors(kind, rec)
         for fld, problem in errs:
             report.errors.append(f"{path}:{number}: {fld}: {problem}")
         if not errs:
-            good.append((number, rec))
-    return good
+            yield number, rec
 
 
 def validate_corpus(root: Path) -> Report:
@@ -121,5 +120,6 @@ def validate_loaded(cfg: Config) -> Report:
                         f"{where}: spans.{i}.text: does not match the article text at {s}-{e}"
                     )
     if cfg.rejected_path.exists():
-        _check("rejected", cfg.rejected_path, report)
+        for _ in _check("rejected", cfg.rejected_path, report):
+            pass
     return report
