@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade uv
-	$(BIN)/uv pip sync -q -p $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync -q --compile-bytecode -p $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	@touch $@
 
@@ -23,7 +23,7 @@ studio-env: $(STUDIO_STAMP)
 
 $(STUDIO_STAMP): $(STAMP) requirements-studio.lock
 	@test -x $(NEWSCORPUS_STUDIO_ENV)/bin/python || $(BIN)/uv venv -q -p $(BIN)/python $(NEWSCORPUS_STUDIO_ENV)
-	$(BIN)/uv pip sync -q -p $(NEWSCORPUS_STUDIO_ENV)/bin/python requirements-studio.lock
+	$(BIN)/uv pip sync -q --compile-bytecode -p $(NEWSCORPUS_STUDIO_ENV)/bin/python requirements-studio.lock
 	@touch $@
 
 # Debian packages the tests need: Chromium for the annotator's-view browser test, git for releases.

@@ -6,6 +6,7 @@ import hashlib
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,8 +41,15 @@ def article_id(canonical_url: str | None, text: str = "") -> str:
     return sha256_hex(basis)[:16]
 
 
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = _field_names(cls)  # type: ignore[arg-type]
+    if names.issuperset(data):  # the common case: no extra fields
+        return cls(**data)
     known = {k: v for k, v in data.items() if k in names}
     extra = {k: v for k, v in data.items() if k not in names}
     obj = cls(**known)

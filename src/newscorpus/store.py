@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonlines
 import jsonschema_rs
+import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -143,10 +144,11 @@ def iter_lines(path: Path) -> Iterator[Line]:
                 if not raw.strip():
                     continue
                 try:
-                    obj = json.loads(raw)
-                except json.JSONDecodeError as exc:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    why = json_error(raw)
                     raise DataError(
-                        f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})"
+                        f"{path}:{number}: malformed JSON: {why.msg} (column {why.colno})"
                     ) from None
                 if not isinstance(obj, dict):
                     raise DataError(
@@ -155,6 +157,15 @@ def iter_lines(path: Path) -> Iterator[Line]:
                 yield Line(path, number, obj)
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}:{number + 1}: not UTF-8: {exc.reason}") from None
+
+
+def json_error(raw: str | bytes) -> json.JSONDecodeError:
+    """The stdlib's wording of why a line is not JSON (orjson parses; json explains)."""
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return exc
+    return json.JSONDecodeError("not valid JSON", str(raw), 0)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

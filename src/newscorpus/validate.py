@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .config import Config, load_config
 from .corpus import annotation_files, article_files
-from .store import record_errors
+from .store import json_error, record_errors
 
 
 @dataclass
@@ -44,10 +45,11 @@ def _records(path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                why = json_error(raw)
                 report.errors.append(
-                    f"{path}:{number}: (line): malformed JSON: {exc.msg} (column {exc.colno})"
+                    f"{path}:{number}: (line): malformed JSON: {why.msg} (column {why.colno})"
                 )
                 continue
             if not isinstance(obj, dict):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 import statistics
 import subprocess
 import tempfile
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,8 +316,14 @@ def build_release(
     date = utcnow()
     commit, dirty = corpus_commit(cfg.root)
     scanner = Scanner()
-    _raise_invalid(*validation_errors(cfg))  # before anything is written; fails fast
-    counts, facts = write_tables(cfg, out, previous, scanner)
+    # validate runs in a second process while the tables are written (into a temporary
+    # folder); its verdict is awaited before anything is checked further or committed
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        verdict = pool.submit(validation_errors, cfg)
+        try:
+            counts, facts = write_tables(cfg, out, previous, scanner)
+        finally:
+            _raise_invalid(*verdict.result())
     agreement_md, pngs = load_agreement(cfg)
     for png in pngs:
         (out / "reports").mkdir(exist_ok=True)
