@@ -332,7 +332,16 @@ def test_release_into_an_empty_git_repository_and_undo_on_failure(
     assert git(repo, "tag", "--list").split() == ["v1.0.0"]
 
 
-def test_invalid_corpus_stops_the_release(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 2], ids=["validate-in-forked-process", "validate-first"])
+def test_invalid_corpus_stops_the_release(
+    tmp_path: Path, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from newscorpus.release import build
+
+    monkeypatch.setattr(build.threading, "active_count", lambda: threads)
+    assert threading.active_count() == threads
     cfg, arts = build_corpus(tmp_path / "corpus", n=6)
     bad = labels_for(arts[:1])[0]
     bad.id, bad.annotator = "bad", "annotator-09"

@@ -9,6 +9,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -89,6 +90,26 @@ def validation_errors(cfg: Config) -> tuple[int, str]:
     """Run validate.validate_loaded: the number of errors and the first one."""
     report = validate_loaded(cfg)
     return len(report.errors), report.errors[0] if report.errors else ""
+
+
+def _validate_and_write(
+    cfg: Config, out: Path, previous: Previous | None, scanner: Scanner
+) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """Validate the corpus and write the tables into the (temporary) release folder.
+
+    With no other thread running, validation runs in a forked process while the tables are
+    written; its verdict is awaited before anything else. Otherwise (forking a threaded
+    process is unsafe) it runs first.
+    """
+    if threading.active_count() > 1:
+        _raise_invalid(*validation_errors(cfg))
+        return write_tables(cfg, out, previous, scanner)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        verdict = pool.submit(validation_errors, cfg)
+        try:
+            return write_tables(cfg, out, previous, scanner)
+        finally:
+            _raise_invalid(*verdict.result())
 
 
 def _raise_invalid(n: int, first: str) -> None:
@@ -316,14 +337,7 @@ def build_release(
     date = utcnow()
     commit, dirty = corpus_commit(cfg.root)
     scanner = Scanner()
-    # validate runs in a second process while the tables are written (into a temporary
-    # folder); its verdict is awaited before anything is checked further or committed
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        verdict = pool.submit(validation_errors, cfg)
-        try:
-            counts, facts = write_tables(cfg, out, previous, scanner)
-        finally:
-            _raise_invalid(*verdict.result())
+    counts, facts = _validate_and_write(cfg, out, previous, scanner)
     agreement_md, pngs = load_agreement(cfg)
     for png in pngs:
         (out / "reports").mkdir(exist_ok=True)
