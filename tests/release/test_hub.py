@@ -124,6 +124,11 @@ def test_hub_release_is_one_commit_then_a_tag(hub: RecordedHub, tmp_path: Path) 
     assert 'load_dataset("synthetic-org/newscorpus-test", "articles", revision="v1.0.0")' in (
         hub.files["README.md"].decode()
     )
+    assert "ORG/NAME" not in hub.files["README.md"].decode()
+    assert (
+        json.loads(hub.files["croissant.json"])["url"]
+        == "https://huggingface.co/datasets/synthetic-org/newscorpus-test"
+    )
     every = b"".join(hub.files.values())
     assert TOKEN.encode() not in every
 

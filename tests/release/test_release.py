@@ -156,10 +156,11 @@ def test_card_yaml_sections_and_agreement(released: Any) -> None:
         "us_forces_in_mexico: against",
         "| us_forces_in_mexico | 0.61 |",
         "](reports/alpha.png)",
-        'revision="v1.0.0"',
+        "git -C DIR checkout v1.0.0",
         "## Known limitations",
     ):
         assert needle in text, needle
+    assert "ORG/NAME" not in text and 'revision="' not in text  # no Hub id: no made-up Hub recipe
     assert (repo / "reports" / "alpha.png").read_bytes().startswith(b"\x89PNG")
     m = manifest(repo)
     assert m["agreement"] == {"alpha": {"us_forces_in_mexico": 0.61}}
@@ -183,6 +184,11 @@ def test_croissant_validates_with_mlcroissant(released: Any) -> None:
     assert "http://mlcommons.org/croissant/RAI/1.0" in (md.conforms_to or [])
     assert md.annotations_per_item and "3 to 3" in md.annotations_per_item
     assert md.data_annotation_protocol and md.personal_sensitive_information
+    assert md.data_preprocessing_protocol and md.data_annotation_analysis
+    assert any("synthetic" in x for x in md.data_limitations or [])
+    assert md.url is None and (md.cite_as or "").startswith("@misc{release_test_v1_0_0,")
+    for rs in md.record_sets:
+        assert all(f.description for f in rs.fields), rs.name
     assert md.data_collection_timeframe and md.data_collection_timeframe[0].year >= 2026
     assert [r.name for r in md.record_sets] == list(CONFIGS)
     stance = list(ds.records("stance"))
@@ -367,6 +373,27 @@ def test_cli_release_dry_run_and_bad_version(tmp_path: Path, cli: Any) -> None:
     assert r.exit_code == 1 and "exists" in r.stderr
     assert "No agreement report was found" in (repo / "README.md").read_text()
     assert manifest(repo)["agreement"] is None
+
+
+def test_cli_release_to_a_bad_target_is_one_line_and_builds_nothing(
+    tmp_path: Path, cli: Any
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=4)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    before = snapshot(tmp_path)
+    for target, code, message in (
+        (afile, 2, f"{afile}: release target exists and is not a folder"),
+        (afile / "sub", 2, f"{afile / 'sub'}: cannot create the release folder"),
+        (full, 1, f"{full}: exists, is not empty and is not a git repository"),
+    ):
+        r = cli("--corpus", cfg.root, "release", "--version", "0.1.0", "--to", target)
+        assert r.exit_code == code, r.output
+        assert r.stderr.startswith(f"error: {message}") and r.stderr.count("\n") == 1
+        assert snapshot(tmp_path) == before
 
 
 def test_empty_split_is_left_out_of_the_card_and_the_rest_loads(tmp_path: Path) -> None:

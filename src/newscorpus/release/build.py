@@ -160,6 +160,7 @@ def write_tables(
         "language": Counter(),
         "source": Counter(),
         "label": Counter(),
+        "synthetic": Counter(),
     }
     articles: dict[str, dict[str, str]] = {}
     labels: dict[str, dict[str, str]] = {}
@@ -174,6 +175,7 @@ def write_tables(
         split = assigner.assign(art.id, art.dup_cluster)
         articles[art.id] = {"split": split, "dup_cluster": art.dup_cluster}
         facets["language"][art.language] += 1
+        facets["synthetic"]["true" if art.synthetic else "false"] += 1
         facets["source"][f"{art.source} ({policy})"] += 1
         first_seen = min(first_seen or art.fetched_at, art.fetched_at)
         last_seen = max(last_seen or art.fetched_at, art.fetched_at)
@@ -366,6 +368,7 @@ def build_release(
         "Claims come from aggregated or gold spans only; stance falls back to a majority of raw "
         "labels (ties: unresolved) where no aggregate or gold label exists."
     )
+    per_item = _per_item_text(facts["per_item"])
     readme = render_card(
         cfg,
         version,
@@ -375,12 +378,12 @@ def build_release(
         [p.name for p in pngs],
         limitations,
         hub,
+        per_item=per_item,
     )
     (out / "README.md").write_text(readme, encoding="utf-8")
     diff = changes(previous, version, facts)
     _write_json(out / "changes" / f"v{version}.json", diff)
     (out / "CHANGELOG.md").write_text(changelog(previous, diff, date), encoding="utf-8")
-    per_item = _per_item_text(facts["per_item"])
     _write_json(
         out / "croissant.json",
         croissant(cfg, version, date, counts, facts["timeframe"], per_item, hub),

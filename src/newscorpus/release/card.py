@@ -8,14 +8,110 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import yaml
 
-from ..config import Config
+from ..config import STANCE_VALUES, Config
+from ..records import utcnow
 from ..resources import repo_root
+from .tables import SCHEMAS
 
 CARD_FILE = "DATA_CARD.md"
 _FALLBACK_PROSE = "## Dataset description\n\nSee the generated sections below.\n"
 _COMMENT = re.compile(r"\A\s*<!--.*?-->\s*", re.S)
+
+CONFIG_DOCS = {
+    "articles": "One row per article; text is null for sources with text_policy = hydrate.",
+    "stance": "One row per article and target: gold, aggregated or majority label, label shares, number of annotators.",
+    "claims": "Claim, Quote and Speaker spans (gold or aggregated) with offsets into the article text.",
+    "annotations": "Every annotator's current labels of each article, under a stable pseudonym.",
+}
+_SPAN_DOCS = {
+    "start": "Character offset (Python string index) of the span's first character in `articles.text`.",
+    "end": "Character offset just after the span's last character: `text[start:end]` is the span.",
+    "label": "`Claim`, `Quote` or `Speaker`.",
+    "text": "The span's text; null for text_policy = hydrate sources (restored by `newscorpus hydrate`).",
+    "checkworthy": "Claims only: `yes` or `no` (would a fact-checker want to check it?); else null.",
+    "claim_type": "Claims only: statistical, causal, event, prediction, policy or other; else null.",
+}
+FIELD_DOCS: dict[str, dict[str, str]] = {
+    "articles": {
+        "id": "Stable article id: 16 hex digits of SHA-256 of the canonical URL (of the text when there is none).",
+        "url": "Address the article was fetched from.",
+        "canonical_url": "The page's canonical address (used for the id).",
+        "source": "Name of the source in the corpus configuration (see Source data).",
+        "site": "Name of the outlet or site.",
+        "title": "Headline.",
+        "text": "Main text extracted from the page (paragraphs separated by a blank line); null when text_policy = hydrate.",
+        "text_sha256": "SHA-256 of the UTF-8 text: `newscorpus hydrate` checks re-fetched text against it.",
+        "text_policy": "`full` (text released) or `hydrate` (text withheld for copyright; fetch it yourself).",
+        "language": "ISO 639-1 code of the text (es, fr or en), detected from the text.",
+        "authors": "Bylines as printed by the outlet (may be empty).",
+        "published": "Publication date or time as given by the page (ISO 8601 string; may be null).",
+        "dup_cluster": "Near-duplicate cluster id (the id of one member); copies share it and a split.",
+        "topic_terms": "Topic keywords found in the title or text (why the article was kept).",
+        "fetched_at": "When the page was fetched (UTC, ISO 8601).",
+        "extractor": "Tool and version that extracted the text.",
+        "synthetic": "True for articles written for tests or demonstrations: they are NOT real news.",
+    },
+    "stance": {
+        "article_id": "`articles.id` of the article.",
+        "target": "Stance target id (see Label values).",
+        "label": "favor, against, neutral or unrelated; `unresolved` when annotators tied.",
+        "label_source": "`gold` (adjudicated), `aggregate` (aggregation run) or `majority` (fallback over raw labels).",
+        "method": "How the label was decided: adjudicated, majority or dawid-skene.",
+        "n_annotators": "How many annotators labelled this article for this target (null for gold rows).",
+        "language": "Language of the article.",
+    },
+    "claims": {
+        "article_id": "`articles.id` of the article the span belongs to.",
+        "span_id": "Span id, unique within the article.",
+        **_SPAN_DOCS,
+        "speaker": "Claim or Quote: `span_id` of the Speaker span linked to it by `said`; else null.",
+        "label_source": "`gold` (adjudicated) or `aggregate` (majority of annotators' spans).",
+        "language": "Language of the article.",
+    },
+    "annotations": {
+        "article_id": "`articles.id` of the annotated article.",
+        "annotator": "Stable pseudonym (`ann-` + 10 hex digits, a keyed hash); no name or e-mail.",
+        "stance": "The annotator's label for each target: a list of {target, label}.",
+        "spans": "The annotator's spans: {id, start, end, label, text, checkworthy, claim_type, speaker}; "
+        "`speaker` is the `id` of a Speaker span in the same list.",
+        "created_at": "When the annotation was first submitted (UTC, ISO 8601).",
+        "updated_at": "When it was last changed (UTC, ISO 8601).",
+        "language": "Language of the article.",
+    },
+}
+for _v in STANCE_VALUES:
+    FIELD_DOCS["stance"][f"p_{_v}"] = (
+        f"Share of annotators who chose `{_v}` (soft label); null for gold rows and where none chose it."
+    )
+LABEL_DOCS = {
+    "favor": "the article argues for the target or presents it mainly in a positive light",
+    "against": "the article argues against it, or presents mainly its rejection",
+    "neutral": "the article discusses the target without taking a side, or gives both sides similar weight",
+    "unrelated": "the article does not discuss the target",
+    "unresolved": "annotators tied and no adjudicated label exists (exclude or adjudicate before training)",
+}
+
+
+def type_name(t: pa.DataType) -> str:
+    """A column type as `datasets` shows it: string, int32, float32, bool, list[...]."""
+    if pa.types.is_list(t):
+        return f"list[{type_name(t.value_type)}]"
+    if pa.types.is_struct(t):
+        return "{" + ", ".join(f.name for f in t) + "}"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_floating(t):
+        return f"float{t.bit_width}"
+    return str(t)
+
+
+def field_docs(config: str) -> list[tuple[str, str, str]]:
+    """(column, type, meaning) of every column of a config, in schema order."""
+    docs = FIELD_DOCS[config]
+    return [(f.name, type_name(f.type), docs[f.name]) for f in SCHEMAS[config]]
 
 
 def size_category(n: int) -> str:
@@ -79,7 +175,7 @@ def card_yaml(
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +194,184 @@ def agreement_section(report_md: str | None, pngs: list[str]) -> str:
     return text
 
 
+def _listed(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    return [c for c in counts if sum(counts[c].values())]
+
+
+def structure_section(cfg: Config, counts: Mapping[str, Mapping[str, int]]) -> str:
+    """Configs, a Data fields table per config, label values, and how the splits were made."""
+    configs = _listed(counts)
+    out = ["## Dataset structure\n"]
+    out.append(
+        _table(
+            ("config", "rows", "what one row is"),
+            [(f"`{c}`", sum(counts[c].values()), CONFIG_DOCS[c]) for c in configs],
+        )
+    )
+    out.append(
+        "\nRows of `stance`, `claims` and `annotations` refer to their article by `article_id` "
+        "(= `articles.id`) and are in the same split as it.\n"
+    )
+    for c in configs:
+        out.append(f"### Data fields: `{c}`\n")
+        out.append(
+            _table(
+                ("field", "type", "meaning"), [(f"`{n}`", f"`{t}`", d) for n, t, d in field_docs(c)]
+            )
+        )
+    out.append("### Label values\n")
+    out.append("Stance targets (`stance.target`, `annotations.stance.target`):\n")
+    out.append(_table(("target", "statement"), [(f"`{t.id}`", t.text) for t in cfg.targets]))
+    out.append("\nStance labels, for the article as a whole, as its text presents it:\n")
+    out.append("".join(f"- `{k}`: {v}.\n" for k, v in LABEL_DOCS.items()))
+    out.append(
+        "\nSpan labels (`claims.label`, `annotations.spans.label`): `Claim` (a checkable "
+        "statement: figure, event, cause, prediction or policy), `Quote` (words reported as said "
+        "or written by someone), `Speaker` (who said a Claim or Quote). The annotation "
+        "guidelines above give the full definitions.\n"
+    )
+    shares = ", ".join(f"{s} {share:g}" for s, share in cfg.release.splits)
+    out.append("### Splits\n")
+    out.append(
+        f"Shares: {shares}. Each article's split is drawn from a SHA-256 hash of its "
+        "near-duplicate cluster (`dup_cluster`), so near copies of one story are never in two "
+        "splits (unless clusters merged after an earlier release: see Known limitations). "
+        "Splits are stable across versions: an article keeps the split it had in the previous "
+        "release (read from its `manifest.json`), and only new articles are assigned; "
+        "a new article whose cluster was released before joins that cluster's split. "
+        "`manifest.json` lists the split of every article. With few articles the shares are "
+        "only approximate.\n"
+    )
+    return "\n".join(out)
+
+
+def _source_counts(facets: Mapping[str, Counter[str]]) -> list[tuple[str, str, int]]:
+    """(source, text_policy, articles) from the build's 'name (policy)' facet."""
+    rows = []
+    for key, n in sorted(facets.get("source", Counter()).items()):
+        name, _, policy = key.rpartition(" (")
+        rows.append((name or key, policy.rstrip(")") if name else "", n))
+    return rows
+
+
+def sources_section(cfg: Config, facets: Mapping[str, Counter[str]], per_item: str | None) -> str:
+    """Source data (kind, text policy, counts), synthetic articles, annotators per item."""
+    kinds = {s.name: s.kind for s in cfg.sources}
+    rows = [
+        (
+            f"`{name}`",
+            kinds.get(name, "added by hand"),
+            f"`{policy}`",
+            n,
+            "yes" if policy == "full" else "no: run `newscorpus hydrate`",
+        )
+        for name, policy, n in _source_counts(facets)
+    ]
+    out = ["## Source data\n"]
+    out.append(
+        "Articles were gathered from the sources below, their main text extracted with "
+        "trafilatura, kept when in a corpus language and on topic (keyword list), and "
+        "near duplicates clustered, not deleted (`dup_cluster`). A source with text_policy "
+        "`hydrate` has its text withheld: rows keep the url, title, `text_sha256` and the "
+        "annotations with their offsets.\n"
+    )
+    out.append(
+        _table(("source", "kind", "text_policy", "articles", "text in this release"), rows)
+        if rows
+        else "No articles in this version.\n"
+    )
+    syn = facets.get("synthetic")
+    total = sum(facets.get("language", Counter()).values())
+    if syn is not None:
+        n = syn.get("true", 0)
+        out.append(
+            f"\n**Synthetic articles: {n} of {total}** (column `synthetic`): written for tests "
+            "or demonstrations, not real news. "
+            + (
+                "Drop them for research on real reporting: `ds.filter(lambda r: not r['synthetic'])`.\n"
+                if n
+                else "\n"
+            )
+        )
+    else:
+        out.append(
+            "\nThe `synthetic` column marks articles written for tests or demonstrations (not "
+            "real news); drop them for research on real reporting: "
+            "`ds.filter(lambda r: not r['synthetic'])`.\n"
+        )
+    out.append("\n### Annotation process\n")
+    out.append(
+        "Annotators label articles in Label Studio, following the guidelines above; suggested "
+        "quotes and figures (pre-annotations) are only suggestions they correct or delete. "
+        "Each annotator appears in `annotations` under a stable pseudonym. Labels are "
+        "aggregated across annotators (majority or Dawid–Skene, column `method`); adjudicated "
+        "gold labels override aggregates (`label_source`). Agreement is reported below.\n"
+    )
+    if per_item:
+        out.append(f"\nAnnotators per item in this version: {per_item}.\n")
+    return "\n".join(out)
+
+
+def load_section(
+    counts: Mapping[str, Mapping[str, int]], version: str, hub: str | None, hydrate: bool
+) -> str:
+    """How to load this exact version: from the Hub when published there, else from its git repository."""
+    configs = _listed(counts) or ["articles"]
+    tag = f"v{version}"
+    out = ["## How to load this version\n"]
+    local = "".join(f'{c} = load_dataset(DIR, "{c}")\n' for c in configs)
+    if hub:
+        lines = "".join(f'{c} = load_dataset("{hub}", "{c}", revision="{tag}")\n' for c in configs)
+        out.append(
+            f"From the Hugging Face Hub (`{hub}`, tag `{tag}`):\n\n"
+            f"```python\nfrom datasets import load_dataset\n\n{lines}```\n"
+        )
+        out.append(
+            "A local copy of exactly this version:\n\n"
+            "```python\nfrom huggingface_hub import snapshot_download\n\n"
+            f'DIR = snapshot_download("{hub}", repo_type="dataset", revision="{tag}", '
+            f'local_dir="{hub.split("/")[-1]}-{tag}")\n{local}```\n'
+        )
+    else:
+        out.append(
+            "This version was released to a git repository of dataset files (one commit and "
+            f"an annotated tag `{tag}` per version), not to the Hugging Face Hub. `revision=` "
+            "only applies to the Hub: a local folder is read as it is checked out, so check "
+            "out the tag first (DIR is your clone of the release repository):\n\n"
+            f"```bash\ngit -C DIR checkout {tag}\n```\n\n"
+            f'```python\nfrom datasets import load_dataset\n\nDIR = "path/to/release"\n{local}```\n'
+        )
+    out.append(
+        "Each config has the splits listed under Counts; join the other configs to `articles` "
+        "on `article_id` = `id`.\n"
+    )
+    if hydrate:
+        out.append(
+            "\nArticles from text_policy = hydrate sources carry no text (nor span text): run "
+            "`newscorpus hydrate DIR` on the local copy. It fetches each page again, checks "
+            "the text against `text_sha256` and fills it in, so span offsets line up; pages "
+            "that changed are listed in `DIR/hydrate.json`, not guessed.\n"
+        )
+    return "\n".join(out)
+
+
+def bibtex(cfg: Config, version: str, year: str, hub: str | None) -> str:
+    """A BibTeX entry for one version (also Croissant's citeAs)."""
+    key = re.sub(r"\W+", "_", f"{cfg.corpus.name}_v{version}")
+    where = f"  howpublished = {{\\url{{https://huggingface.co/datasets/{hub}}}}},\n" if hub else ""
+    return (
+        f"@misc{{{key},\n  title = {{{{{cfg.corpus.pretty_name}}}}},\n"
+        f"  version = {{{version}}},\n  year = {{{year}}},\n{where}"
+        f"  note = {{Dataset version v{version}; license {cfg.corpus.license}}}\n}}\n"
+    )
+
+
+def citation_section(cfg: Config, version: str, hub: str | None) -> str:
+    """The Citation section: BibTeX of this version."""
+    entry = bibtex(cfg, version, utcnow()[:4], hub)
+    return f"## Citation\n\nCite the version you used:\n\n```bibtex\n{entry}```\n"
+
+
 def render_card(
     cfg: Config,
     version: str,
@@ -107,15 +381,21 @@ def render_card(
     pngs: list[str],
     limitations: list[str],
     hub: str | None,
+    per_item: str | None = None,
 ) -> str:
-    """The whole README.md of a release."""
+    """The whole README.md of a release (``per_item``: annotators per item, when known)."""
     languages = sorted(facets.get("language", Counter()))
     header = yaml.safe_dump(
         card_yaml(cfg, counts, languages), sort_keys=False, allow_unicode=True, width=1000
     )
     parts = [f"---\n{header}---\n", f"# {cfg.corpus.pretty_name}\n", f"{cfg.corpus.description}\n"]
-    parts.append(f"Version **v{version}**. Configs: articles, stance, claims, annotations.\n")
+    listed = ", ".join(f"`{c}`" for c in _listed(counts)) or "none"
+    parts.append(f"Version **v{version}**. Configs: {listed} (default `articles`).\n")
+    hydrate = any(policy == "hydrate" for _, policy, _ in _source_counts(facets))
+    parts.append(load_section(counts, version, hub, hydrate))
     parts.append(card_prose(cfg))
+    parts.append(structure_section(cfg, counts))
+    parts.append(sources_section(cfg, facets, per_item))
     parts.append("## Counts in this version\n")
     split_rows = [
         (c, *(counts[c].get(s, 0) for s, _ in cfg.release.splits), sum(counts[c].values()))
@@ -134,17 +414,7 @@ def render_card(
     parts.append(agreement_section(agreement_md, pngs))
     parts.append("## Known limitations of this version\n")
     parts.append("".join(f"- {line}\n" for line in limitations) or "- None recorded.\n")
-    repo = hub or "ORG/NAME"
-    first = next((c for c in counts if sum(counts[c].values())), "articles")
-    parts.append(
-        "## How to load this version\n\n"
-        "```python\nfrom datasets import load_dataset\n\n"
-        f'ds = load_dataset("{repo}", "{first}", revision="v{version}")\n'
-        "```\n\n"
-        "From a local copy of this folder: `load_dataset(PATH, CONFIG)`. Articles from sources "
-        "with `text_policy = hydrate` have no text: run `newscorpus hydrate PATH` to fetch and "
-        "check them against `text_sha256`.\n"
-    )
+    parts.append(citation_section(cfg, version, hub))
     return "\n".join(parts)
 
 

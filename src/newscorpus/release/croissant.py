@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..config import Config
+from .card import CONFIG_DOCS, FIELD_DOCS, bibtex
 from .tables import SCHEMAS
 
 CONTEXT: dict[str, Any] = {
@@ -49,13 +50,6 @@ CONTEXT: dict[str, Any] = {
     "transform": "cr:transform",
 }
 
-_DESCRIPTIONS = {
-    "articles": "One row per article; text is null for sources with text_policy = hydrate.",
-    "stance": "One row per article and target: gold, aggregated or majority label, label shares, number of annotators.",
-    "claims": "Claim, Quote and Speaker spans (gold or aggregated) with offsets into the article text.",
-    "annotations": "Every annotator's current labels of each article, under a stable pseudonym.",
-}
-
 
 def _datatype(t: pa.DataType) -> str:
     if pa.types.is_boolean(t):
@@ -71,7 +65,12 @@ def _fields(config: str) -> list[dict[str, Any]]:
     fields: list[dict[str, Any]] = []
     for f in SCHEMAS[config]:
         source = {"fileSet": {"@id": f"parquet-{config}"}, "extract": {"column": f.name}}
-        entry: dict[str, Any] = {"@type": "cr:Field", "@id": f"{config}/{f.name}", "name": f.name}
+        entry: dict[str, Any] = {
+            "@type": "cr:Field",
+            "@id": f"{config}/{f.name}",
+            "name": f.name,
+            "description": FIELD_DOCS[config][f.name],
+        }
         t = f.type
         if pa.types.is_list(t) and pa.types.is_struct(t.value_type):
             entry["repeated"] = True
@@ -124,11 +123,7 @@ def croissant(
 ) -> dict[str, Any]:
     """The Croissant document of a release (only configs that have rows get a RecordSet)."""
     configs = [c for c in counts if sum(counts[c].values())]
-    url = (
-        f"https://huggingface.co/datasets/{hub}"
-        if hub
-        else f"https://huggingface.co/datasets/{cfg.corpus.name}"
-    )
+    url = f"https://huggingface.co/datasets/{hub}" if hub else None  # no made-up address
     distribution: list[dict[str, Any]] = [
         {
             "@type": "cr:FileSet",
@@ -145,7 +140,7 @@ def croissant(
             "@type": "cr:RecordSet",
             "@id": c,
             "name": c,
-            "description": _DESCRIPTIONS[c],
+            "description": CONFIG_DOCS[c],
             "field": _fields(c),
         }
         for c in configs
@@ -161,10 +156,9 @@ def croissant(
         "name": cfg.corpus.name,
         "description": cfg.corpus.description,
         "license": f"https://spdx.org/licenses/{cfg.corpus.license}.html",
-        "url": url,
         "version": version,
         "datePublished": date[:10],
-        "citeAs": f"{cfg.corpus.pretty_name}, version {version} ({date[:4]}). {url}",
+        "citeAs": bibtex(cfg, version, date[:4], hub),
         "inLanguage": list(cfg.corpus.languages),
         "keywords": ["stance detection", "claim detection", "news", "multilingual"],
         "distribution": distribution,
@@ -175,6 +169,13 @@ def croissant(
             "on topic and in a corpus language; near duplicates clustered (dup_cluster)."
         ),
         "rai:dataCollectionType": ["Web Scraping"],
+        "rai:dataPreprocessingProtocol": [
+            "Main text extracted with trafilatura; Unicode NFC, one space inside lines, one blank line between paragraphs.",
+            "Language detected with py3langid; articles outside the corpus languages rejected.",
+            "Kept when the title or text contains a topic keyword (case- and accent-insensitive); matches listed in topic_terms.",
+            "Exact duplicates (canonical URL, text hash) dropped; near duplicates (MinHash LSH over word shingles) kept and clustered in dup_cluster.",
+            "Splits by a SHA-256 hash of dup_cluster, stable across versions; stance, claims and annotations follow their article.",
+        ],
         "rai:dataCollectionRawData": "Public news web pages; raw bytes are not released.",
         "rai:dataAnnotationProtocol": [
             f"Stance (favor, against, neutral, unrelated) of each article towards each target: {targets}.",
@@ -182,6 +183,14 @@ def croissant(
             "Labels aggregated across annotators; adjudicated gold labels override aggregates.",
         ],
         "rai:dataAnnotationPlatform": ["Label Studio"],
+        "rai:dataAnnotationAnalysis": [
+            "Stance: Krippendorff's alpha (nominal) per target with bootstrap 95% confidence intervals, and pairwise Cohen's kappa.",
+            "Spans: mean exact and overlap F1 over annotator pairs; each annotator's agreement with the majority of the others.",
+            "Figures in the README (Agreement) and in manifest.json (agreement).",
+        ],
+        "rai:machineAnnotationTools": [
+            "Rule-based pre-annotations (quotes with their speakers, sentences with figures) shown to annotators as suggestions; never counted as annotations."
+        ],
         "rai:annotationsPerItem": per_item,
         "rai:annotatorDemographics": [
             "Not collected. Annotators appear only under stable pseudonyms."
@@ -189,12 +198,15 @@ def croissant(
         "rai:dataLimitations": [
             "Keyword topic selection favours articles naming the drug, the cartels or officials.",
             "Articles from text_policy = hydrate sources carry no text; pages changed since gathering cannot be restored.",
+            "Rows with synthetic = true were written for tests or demonstrations and are not real news.",
+            "Stance labels equal to 'unresolved' mark annotator ties without adjudication.",
         ],
         "rai:dataBiases": [
             "Outlets were chosen by hand; coverage across countries and languages is uneven."
         ],
         "rai:dataUseCases": [
-            "Training and evaluating stance and claim detection; research on annotator disagreement."
+            "Training and evaluating stance and claim detection; research on annotator disagreement.",
+            "Not for judging whether claims are true (no claim was fact-checked) or for profiling people or outlets.",
         ],
         "rai:personalSensitiveInformation": [
             "Articles name public figures and officials.",
@@ -205,6 +217,8 @@ def croissant(
             "Semantic versions tagged vX.Y.Z; splits stay stable across versions; each release has a CHANGELOG."
         ),
     }
+    if url:
+        doc["url"] = url
     start, end = timeframe
     if start and end:
         doc["rai:dataCollectionTimeFrame"] = [start, end] if start != end else [start]

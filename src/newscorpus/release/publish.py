@@ -282,9 +282,21 @@ def make_release(
     if previous is not None and parse_version(new) <= parse_version(previous.version):
         raise ReleaseError(f"version {tag} is not after the previous release v{previous.version}")
     parent = repo.parent if repo is not None else None
+    if repo is not None and not dry_run:
+        if repo.exists() and not repo.is_dir():
+            raise ConfigError(f"{repo}: release target exists and is not a folder")
+        if repo.is_dir() and not _is_repo(repo) and any(repo.iterdir()):
+            raise ReleaseError(f"{repo}: exists, is not empty and is not a git repository")
     if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".newscorpus-release-", dir=parent) as tmp:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{repo}: cannot create the release folder: {exc.strerror}") from None
+    try:
+        workdir = tempfile.TemporaryDirectory(prefix=".newscorpus-release-", dir=parent)
+    except OSError as exc:
+        raise ConfigError(f"{repo}: cannot write beside the release folder: {exc.strerror}") from None
+    with workdir as tmp:
         built: Built = build_release(cfg, Path(tmp) / "release", new, previous, hub_id)
         result = ReleaseResult(
             version=new,
