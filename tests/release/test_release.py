@@ -100,6 +100,9 @@ def test_stance_prefers_gold_then_aggregate_then_majority(released: Any, tmp_pat
         "majority",
     )
     assert agg["p_neutral"] == pytest.approx(0.67) and agg["n_annotators"] == 3
+    shares = [agg[f"p_{v}"] for v in ("favor", "against", "neutral", "unrelated")]
+    assert None not in shares and sum(shares) == pytest.approx(1.0, abs=0.02)
+    assert got[(arts[0].id, t)]["p_favor"] is None  # gold rows have no distribution
     assert got[(arts[2].id, "cartels_as_terrorists")]["label"] == "unresolved"
     maj = got[(arts[3].id, t)]  # no aggregate, no gold: majority of the 3 raw labels
     assert maj["label_source"] == "majority" and maj["n_annotators"] == 3

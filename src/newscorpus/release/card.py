@@ -84,7 +84,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
 }
 for _v in STANCE_VALUES:
     FIELD_DOCS["stance"][f"p_{_v}"] = (
-        f"Share of annotators who chose `{_v}` (soft label); null for gold rows and where none chose it."
+        f"Share of annotators who chose `{_v}` (soft label: the four shares sum to 1); null for gold rows, which have no distribution."
     )
 LABEL_DOCS = {
     "favor": "the article argues for the target or presents it mainly in a positive light",

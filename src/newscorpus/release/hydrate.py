@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import GatherSettings
-from ..errors import ReleaseError
+from ..errors import DataError, ReleaseError
 from ..records import sha256_hex
 from ..store import atomic_write_text
 
@@ -113,7 +113,13 @@ def hydrate_release(
     report = HydrateReport()
     wanted: dict[str, tuple[str, str]] = {}
     for path in files:
-        table = pq.read_table(path, columns=["id", "url", "text", "text_sha256", "text_policy"])
+        try:
+            table = pq.read_table(
+                path, columns=["id", "url", "text", "text_sha256", "text_policy"]
+            )
+        except (pa.ArrowException, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"{path}: not a readable articles table: {first}") from None
         for row in table.to_pylist():
             if row["text_policy"] != "hydrate":
                 continue

@@ -183,9 +183,8 @@ def stance_row(
         "label_source": source,
         "method": method,
     }
-    for v in STANCE_VALUES:
-        p = soft.get(v)
-        row[f"p_{v}"] = float(p) if p is not None else None
+    for v in STANCE_VALUES:  # a distribution sums to 1: labels nobody chose get 0.0
+        row[f"p_{v}"] = float(soft.get(v, 0.0)) if soft else None
     row["n_annotators"] = n
     row["language"] = language
     return row
