@@ -146,6 +146,7 @@ def test_guard_unit() -> None:
         "file:///etc/passwd",
         "ftp://example.org/x",
         "http:///nohost",
+        "http://[::1/x",  # urllib's ValueError must become a refusal, not a traceback
     ):
         with pytest.raises(HostRefused):
             guard.check(url)
@@ -162,3 +163,20 @@ def test_per_host_delay(
     # robots.txt and three pages, one host: at least three gaps of 0.4 s
     assert time.monotonic() - t0 >= 1.2
     assert [p for p, _ in server.log] == ["/robots.txt", "/d/0.html", "/d/1.html", "/d/2.html"]
+
+
+def test_a_host_that_does_not_resolve_is_a_dns_error_not_a_refusal() -> None:
+    """No lookup is made here (tests send no traffic off loopback): the guard's verdict on no address."""
+    import pytest as _pytest
+
+    from newscorpus.gather.fetch import TRANSIENT
+    from newscorpus.gather.guard import HostGuard, HostRefused, HostUnresolved
+
+    with _pytest.raises(HostUnresolved, match="does not resolve") as exc:
+        HostGuard()._verdict("http://news.invalid/a", "news.invalid", 80, [])
+    assert exc.value.reason == "dns_error" and "dns_error" in TRANSIENT
+    with _pytest.raises(HostRefused) as refused:
+        HostGuard()._verdict(
+            "http://x.test/", "x.test", 80, [__import__("ipaddress").ip_address("127.0.0.2")]
+        )
+    assert refused.value.reason == "host_refused"

@@ -41,7 +41,7 @@ BACKOFF_CAP = 30.0
 # Reasons a later run tries again (recorded in rejected.jsonl only once): transient failures,
 # and host_refused, since the allowed hosts may change between runs.
 TRANSIENT = frozenset(
-    {"timeout", "connect_error", "http_429", "robots_unavailable", "host_refused"}
+    {"timeout", "connect_error", "dns_error", "http_429", "robots_unavailable", "host_refused"}
 )
 
 
@@ -204,7 +204,7 @@ class Fetcher:
             try:
                 await self.guard.acheck(current)
             except HostRefused as exc:
-                raise FetchFailed(current, "host_refused", str(exc).split(": ", 1)[-1]) from None
+                raise FetchFailed(current, exc.reason, str(exc).split(": ", 1)[-1]) from None
             if kind != "robots" and not await self._robots_allow(current):
                 raise FetchFailed(current, "robots", "disallowed by robots.txt")
             conditional = cached if cached is not None and cached.final_url == current else None

@@ -24,6 +24,12 @@ class HostRefused(FetchError):
     reason = "host_refused"
 
 
+class HostUnresolved(HostRefused):
+    """The host does not resolve (DNS): nothing to connect to, perhaps only for now."""
+
+    reason = "dns_error"
+
+
 def is_public(addr: IPAddress) -> bool:
     """True when an address is a global unicast address (not loopback, private, reserved, ...)."""
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
@@ -55,7 +61,10 @@ class HostGuard:
     @staticmethod
     def split(url: str) -> tuple[str, str, int]:
         """(scheme, host, port) of an http(s) URL; HostRefused for anything else."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise HostRefused(f"{url}: not a valid URL ({exc})") from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise HostRefused(f"{url}: scheme {scheme or '(none)'!r} is not fetched")
@@ -70,7 +79,7 @@ class HostGuard:
 
     def _verdict(self, url: str, host: str, port: int, addrs: list[IPAddress]) -> None:
         if not addrs:
-            raise HostRefused(f"{url}: {host} does not resolve")
+            raise HostUnresolved(f"{url}: {host} does not resolve")
         bad = [a for a in addrs if not is_public(a)]
         if bad:
             raise HostRefused(
