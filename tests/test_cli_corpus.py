@@ -39,6 +39,24 @@ def test_init_refuses_existing(tmp_path: Path, cli: Cli) -> None:
     assert snapshot(root) == before
 
 
+def test_init_under_a_file_is_one_line_config_error(tmp_path: Path, cli: Cli) -> None:
+    (tmp_path / "afile").write_text("x")
+    before = snapshot(tmp_path)
+    res = cli("init", tmp_path / "afile" / "sub")
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "afile/sub" in lines[0] and "cannot create" in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_init_non_ascii_folder_name_gives_a_valid_slug(tmp_path: Path, cli: Cli) -> None:
+    root = tmp_path / "Café Corpus"
+    assert cli("init", root).exit_code == 0
+    res = cli("--corpus", root, "validate")
+    assert res.exit_code == 0, res.output
+    assert load_config(root).corpus.name == "caf--corpus"
+
+
 def test_validate_ok_and_summary(corpus_dir: Path, cli: Cli) -> None:
     cfg = load_config(corpus_dir)
     add_articles(cfg, [make_article(1), make_article(2)])
@@ -135,6 +153,58 @@ def test_malformed_jsonl_is_data_error_for_stats(corpus_dir: Path, cli: Cli) -> 
     assert res.exit_code == 1
     assert f"{corpus_dir / 'articles' / 'x.jsonl'}:1: malformed JSON" in res.stderr
     assert "Traceback" not in res.output
+
+
+def test_wrongly_typed_fields_are_one_line_data_errors(corpus_dir: Path, cli: Cli) -> None:
+    cfg = load_config(corpus_dir)
+    art = make_article(1)
+    add_articles(cfg, [art])
+    good = Annotation(
+        id="a1", kind="annotation", article_id=art.id, annotator="x", stance={}, spans=[]
+    ).to_dict()
+    apath = corpus_dir / "annotations" / "pulled.jsonl"
+    for field, value, problem in (
+        ("stance", ["favor"], "stance: ['favor'] is not of type 'object'"),
+        ("spans", ["x"], "spans.0: 'x' is not of type 'object'"),
+    ):
+        apath.write_text(json.dumps(dict(good, **{field: value})) + "\n")
+        before = snapshot(corpus_dir)
+        for cmd in ("stats", "agree", "aggregate"):
+            res = cli("--corpus", corpus_dir, cmd)
+            assert res.exit_code == 1, res.output
+            assert res.stderr.strip() == f"error: {apath}:1: {problem}", cmd
+            assert snapshot(corpus_dir) == before
+    apath.unlink()
+    path = corpus_dir / "articles" / "test.jsonl"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), language=["en"])) + "\n")
+    res = cli("--corpus", corpus_dir, "stats")
+    assert res.exit_code == 1
+    assert res.stderr.strip() == f"error: {path}:1: language: ['en'] is not of type 'string'"
+
+
+def test_unreadable_files_are_one_line_errors(corpus_dir: Path, cli: Cli) -> None:
+    (corpus_dir / "articles" / "dir.jsonl").mkdir()
+    before = snapshot(corpus_dir)
+    res = cli("--corpus", corpus_dir, "stats")
+    assert res.exit_code == 1, res.output
+    assert (
+        res.stderr.strip()
+        == f"error: {corpus_dir / 'articles' / 'dir.jsonl'}: cannot read: Is a directory"
+    )
+    res = cli("--corpus", corpus_dir, "validate")
+    assert res.exit_code == 1, res.output
+    assert f"{corpus_dir / 'articles' / 'dir.jsonl'}: (file): cannot read" in res.stderr
+    assert snapshot(corpus_dir) == before
+    (corpus_dir / "articles" / "dir.jsonl").rmdir()
+    (corpus_dir / "corpus.toml").write_bytes(b"\xff\xfe[corpus]\n")
+    before = snapshot(corpus_dir)
+    res = cli("--corpus", corpus_dir, "validate")
+    assert res.exit_code == 2, res.output
+    assert (
+        res.stderr.strip()
+        == f"error: {corpus_dir / 'corpus.toml'}: not UTF-8: invalid start byte at byte 0"
+    )
+    assert snapshot(corpus_dir) == before
 
 
 def test_corpus_from_environment(corpus_dir: Path, cli: Cli) -> None:

@@ -122,6 +122,17 @@ def test_missing_required_key(tmp_path: Path) -> None:
             '\n[[sources]]\nname = "a"\nkind = "feed"\nurl = "u"\ntext_policy = "some"\n',
             "not one of full, hydrate",
         ),
+        (
+            '\n[[sources]]\nname = "a"\nkind = "feed"\nurl = "http://[::1/"\n',
+            r"sources.url: 'http://\[::1/' is not an http\(s\) URL",
+        ),
+        (
+            '\n[[sources]]\nname = "a"\nkind = "feed"\nurl = "file:///etc/passwd"\n',
+            r"sources.url: 'file:///etc/passwd' is not an http\(s\) URL",
+        ),
+        ("\n[studio]\nport = 70000\n", "studio.port: must be at most 65535"),
+        ('\n[release]\nhub = "bad name"\n', "release.hub: 'bad name' is not ORG/NAME"),
+        ('\n[studio]\nurl = "localhost:8080"\n', "studio.url: 'localhost:8080' is not an http"),
         ("\n[gather]\nconcurrency = 0\n", "gather.concurrency: must be positive"),
         ('\n[gather]\nconcurrency = "4"\n', "gather.concurrency: expected int, got str"),
         ('\n[gather]\nallow_hosts = ["http://x"]\n', "is not host or host:port"),

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import ConfigError
@@ -28,6 +29,16 @@ _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _LANG = re.compile(r"^[a-z]{2}$")
 _HOST = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 _SPDX = re.compile(r"^[A-Za-z0-9.+-]+$")
+
+
+def _http_url(url: str) -> bool:
+    """True for an http(s) URL that urllib can split, with a host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 @dataclass(frozen=True)
@@ -256,7 +267,12 @@ def load_config(root: Path | str) -> Config:
     path = root / CONFIG_NAME
     if not path.is_file():
         raise ConfigError(f"{path}: not found (create one with `newscorpus init {root}`)")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -350,6 +366,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         policy = r.get(s, "sources", "text_policy", str, i) if "text_policy" in s else "full"
         if policy not in TEXT_POLICIES:
             raise r.fail(f"{policy!r} is not one of full, hydrate", "sources", "text_policy", i)
+        if url is not None and not _http_url(url):
+            raise r.fail(f"{url!r} is not an http(s) URL with a host", "sources", "url", i)
         resolved = None
         if spath is not None:
             p = Path(spath)
@@ -400,7 +418,11 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                 v = r.get(st, "studio", key, int)
                 if v < 1:
                     raise r.fail("must be positive", "studio", key)
+                if key == "port" and v > 65535:
+                    raise r.fail("must be at most 65535", "studio", key)
                 svals[key] = v
+        if "url" in svals and not _http_url(svals["url"]):
+            raise r.fail(f"{svals['url']!r} is not an http(s) URL with a host", "studio", "url")
         studio = StudioSettings(**svals)
 
     release = ReleaseSettings()
@@ -413,6 +435,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             rvals["to"] = p if p.is_absolute() else root / p
         if "hub" in rel:
             rvals["hub"] = r.get(rel, "release", "hub", str)
+            if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", rvals["hub"]):
+                raise r.fail(f"{rvals['hub']!r} is not ORG/NAME", "release", "hub")
         if "splits" in rel:
             sp = r.get(rel, "release", "splits", dict)
             if not sp or not all(isinstance(v, (int, float)) and v >= 0 for v in sp.values()):

@@ -27,13 +27,32 @@ def annotation_files(cfg: Config) -> list[Path]:
     return sorted(cfg.annotations_dir.glob("*.jsonl"))
 
 
+_STR_FIELDS = {"article": ("id", "source", "title", "text", "language"), "annotation": ("id",)}
+
+
+def _shape_ok(kind: str, rec: dict[str, Any]) -> bool:
+    """Cheap check of the field types that readers rely on (the full schema is validate's job)."""
+    if not all(isinstance(rec.get(f), str) for f in _STR_FIELDS[kind]):
+        return False
+    if kind == "article":
+        return isinstance(rec.get("authors", []), list)
+    spans = rec.get("spans", [])
+    return (
+        isinstance(rec.get("stance", {}), dict)
+        and isinstance(spans, list)
+        and all(isinstance(s, dict) for s in spans)
+    )
+
+
 def _parse(build: Callable[[dict[str, Any]], R], kind: str, line: Line) -> R:
     """Build a record; a record missing fields gets the schema's file:line: field: problem."""
     try:
-        return build(line.record)
+        if _shape_ok(kind, line.record):
+            return build(line.record)
     except TypeError:
-        check_record(kind, line.record, line.where)
-        raise DataError(f"{line.where}: (record): not a valid {kind}") from None
+        pass
+    check_record(kind, line.record, line.where)
+    raise DataError(f"{line.where}: (record): not a valid {kind}") from None
 
 
 def iter_articles(cfg: Config, validate: bool = False) -> Iterator[Article]:
@@ -112,11 +131,16 @@ def init_corpus(root: Path) -> Path:
         raise ConfigError(f"{root}: exists and is not a folder")
     template = (schemas_dir() / "corpus.template.toml").read_text(encoding="utf-8")
     name = (
-        "".join(c if c.isalnum() else "-" for c in root.resolve().name.lower()).strip("-")
+        "".join(
+            c if c.isascii() and c.isalnum() else "-" for c in root.resolve().name.lower()
+        ).strip("-")
         or "corpus"
     )
     for sub in ("articles", "annotations"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{root}: cannot create the corpus folder: {exc.strerror}") from None
     atomic_write_text(root / ".gitignore", GITIGNORE)
     atomic_write_text(cfg_path, template.replace("{name}", name))
     return cfg_path

@@ -137,7 +137,11 @@ def iter_lines(path: Path) -> Iterator[Line]:
     """Yield each record of a JSONL file with its line number; DataError on a malformed line."""
     if not path.exists():
         return
-    with path.open("r", encoding="utf-8") as fh:
+    try:
+        fh = path.open("r", encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
         number = 0
         try:
             for number, raw in enumerate(fh, start=1):

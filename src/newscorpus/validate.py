@@ -31,7 +31,12 @@ class Report:
 def _records(path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]:
     """Stream (line number, record); malformed lines become errors, not exceptions."""
     number = 0
-    with path.open("rb") as fh:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        report.errors.append(f"{path}: (file): cannot read: {exc.strerror}")
+        return
+    with fh:
         for number, raw_bytes in enumerate(fh, start=1):
             if not raw_bytes.endswith(b"\n"):
                 report.errors.append(

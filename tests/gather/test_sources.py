@@ -79,6 +79,10 @@ def test_urls_file(tmp_path: Path) -> None:
     p.write_text("http://a.example/1\nnot a url\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"u\.txt:2: not an http\(s\) URL"):
         read_urls_file(p)
+    for bad in ("http://[::1/a", "http://a.example:99999/", "http:///nohost"):
+        p.write_text(f"http://a.example/1\n{bad}\n", encoding="utf-8")
+        with pytest.raises(SourceError, match=r"u\.txt:2: not an http\(s\) URL"):
+            read_urls_file(p)
 
 
 def write_warc(path: Path, gz: bool) -> None:

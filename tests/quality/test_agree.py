@@ -132,3 +132,21 @@ def test_unknown_target_is_an_error_naming_the_task(corpus: Path, cli: Callable[
     store(corpus, [ann(a0, "ann-d", {"no_such_target": "favor"}, task_id=77)], file="more")
     res = cli("--corpus", corpus, "agree", "--json")
     assert res.exit_code == 1 and "task 77" in res.stderr and "no_such_target" in res.stderr
+
+
+def test_span_outside_the_text_is_an_error_naming_the_task(
+    corpus: Path, cli: Callable[..., Any]
+) -> None:
+    a0 = articles(corpus)[0]
+    n = len(a0.text)
+    bad = ann(a0, "ann-d", {T1: "favor"}, [span("s9", n + 10, n + 20)], task_id=515).to_dict()
+    append_jsonl(corpus / "annotations" / "edited.jsonl", [bad])  # schema-valid, by hand
+    before = snapshot(corpus)
+    for cmd in ("agree", "aggregate"):
+        res = cli("--corpus", corpus, cmd)
+        assert res.exit_code == 1, res.output
+        lines = res.stderr.strip().splitlines()
+        assert (
+            len(lines) == 1 and "task 515" in lines[0] and "outside the article's text" in lines[0]
+        )
+        assert snapshot(corpus) == before

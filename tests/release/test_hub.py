@@ -168,3 +168,24 @@ def test_hub_needs_a_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     cfg, _ = build_corpus(tmp_path / "corpus", n=3)
     with pytest.raises(ConfigError, match="HF_TOKEN"):
         make_release(cfg, version="1.0.0", hub="synthetic-org/x")
+
+
+@pytest.mark.parametrize("method", ["list_repo_refs", "hf_hub_download"])
+def test_unreachable_hub_is_a_one_line_release_error(
+    hub: RecordedHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, method: str
+) -> None:
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def offline(self: HfApi, *args: Any, **kw: Any) -> Any:
+        raise LocalEntryNotFoundError("cannot reach the Hub\nsecond line")
+
+    monkeypatch.setattr(HfApi, method, offline)
+    cfg, _ = build_corpus(tmp_path / "corpus", n=3)
+    with pytest.raises(ReleaseError) as info:
+        make_release(cfg, bump="patch", hub="synthetic-org/x")
+    message = str(info.value)
+    assert message == (
+        "synthetic-org/x: cannot read the Hub repository (LocalEntryNotFoundError: cannot reach "
+        "the Hub); nothing was changed"
+    )
+    assert TOKEN not in message and not hub.tags

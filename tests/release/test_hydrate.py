@@ -144,6 +144,47 @@ def test_hydrate_refuses_a_folder_that_is_not_a_release(tmp_path: Path, cli: Any
     assert r.exit_code == 1 and "not a newscorpus release" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--delay", "-5"], "--delay -5.0: must be 0 or more seconds"),
+        (["--allow-host", "bad host"], "--allow-host 'bad host': expected HOST or HOST:PORT"),
+    ],
+)
+def test_hydrate_refuses_bad_options(
+    tmp_path: Path, cli: Any, args: list[str], message: str
+) -> None:
+    import pyarrow as pa
+
+    table = tmp_path / "data" / "articles" / "train-00000-of-00001.parquet"
+    table.parent.mkdir(parents=True)
+    cols = ("id", "url", "text", "text_sha256", "text_policy")
+    row = {c: ["x"] for c in cols} | {"text": [None], "text_policy": ["hydrate"]}
+    pq.write_table(pa.table(row), table)
+    r = cli("hydrate", tmp_path, *args)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == f"error: {message}"
+    assert not (tmp_path / "hydrate.json").exists()
+
+
+@pytest.mark.parametrize("broken", ["not parquet", "missing columns"])
+def test_hydrate_refuses_a_broken_articles_table(tmp_path: Path, cli: Any, broken: str) -> None:
+    import pyarrow as pa
+
+    table = tmp_path / "data" / "articles" / "train-00000-of-00001.parquet"
+    table.parent.mkdir(parents=True)
+    if broken == "not parquet":
+        table.write_bytes(b"garbage")
+    else:
+        pq.write_table(pa.table({"id": ["a"]}), table)
+    before = table.read_bytes()
+    r = cli("hydrate", tmp_path)
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith(f"error: {table}: not a readable articles table: ")
+    assert r.stderr.count("\n") == 1
+    assert table.read_bytes() == before and not (tmp_path / "hydrate.json").exists()
+
+
 def test_hydrate_goes_through_the_host_guard(
     server: tuple[str, Pages], tmp_path: Path, cli: Any
 ) -> None:

@@ -366,6 +366,11 @@ def test_cli_release_dry_run_and_bad_version(tmp_path: Path, cli: Any) -> None:
     repo = tmp_path / "repo"
     r = cli("--corpus", cfg.root, "release", "--version", "1.0", "--to", repo)
     assert r.exit_code == 2 and "not a semantic version" in r.stderr
+    r = cli("--corpus", cfg.root, "release", "--version", "1.0")  # no target either
+    assert (
+        r.exit_code == 2
+        and r.stderr.strip() == "error: --version '1.0': not a semantic version X.Y.Z"
+    )
     r = cli("--corpus", cfg.root, "release", "--bump", "patch", "--to", repo, "--dry-run")
     assert r.exit_code == 0, r.stderr
     assert "dry run: v0.0.1" in r.stdout and not repo.exists()
@@ -376,6 +381,20 @@ def test_cli_release_dry_run_and_bad_version(tmp_path: Path, cli: Any) -> None:
     assert r.exit_code == 1 and "exists" in r.stderr
     assert "No agreement report was found" in (repo / "README.md").read_text()
     assert manifest(repo)["agreement"] is None
+
+
+def test_cli_release_of_a_corpus_without_articles_is_refused(tmp_path: Path, cli: Any) -> None:
+    from tests.conftest import write_corpus
+
+    root = write_corpus(tmp_path / "corpus")
+    before = snapshot(tmp_path)
+    for extra in (["--dry-run"], ["--to", str(tmp_path / "repo")]):
+        r = cli("--corpus", root, "release", "--version", "0.1.0", *extra)
+        assert r.exit_code == 1, r.output
+        assert r.stderr.strip() == (
+            f"error: {root / 'articles'}: no articles, nothing to release (run `newscorpus gather`)"
+        )
+        assert snapshot(tmp_path) == before and not (tmp_path / "repo").exists()
 
 
 def test_cli_release_to_a_bad_target_is_one_line_and_builds_nothing(

@@ -72,6 +72,15 @@ def test_export_is_normalised_and_reread_appends_nothing(tmp_path: Path) -> None
     assert len(list(iter_annotations(cfg))) == 2
 
 
+def test_export_listing_a_task_twice_stores_each_version_once(tmp_path: Path) -> None:
+    cfg = studio_corpus(tmp_path / "c")
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export_tasks() * 2), encoding="utf-8")
+    assert pull_export(cfg, path).new_versions == 2
+    ids = [a.id for a in iter_annotations(cfg)]
+    assert len(ids) == 2 == len(set(ids))
+
+
 def _broken(kind: str) -> tuple[str, str]:
     tasks = export_tasks()
     ann = tasks[0]["annotations"][0]
@@ -95,12 +104,27 @@ def _broken(kind: str) -> tuple[str, str]:
     if kind == "text-mismatch":
         ann["result"][2]["value"]["text"] = "something else"
         return json.dumps(tasks), "task 11 annotation 101: span"
+    if kind == "drafts-not-a-list":
+        tasks[0]["drafts"] = 3
+        return json.dumps(tasks), "task 11: drafts must be a list"
+    if kind == "cancelled-not-a-bool":
+        ann["was_cancelled"] = "no"
+        return json.dumps(tasks), "task 11 annotation 101: was_cancelled must be true or false"
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize(
     "kind",
-    ["not-json", "wrong-shape", "outside", "unknown-label", "unknown-target", "text-mismatch"],
+    [
+        "not-json",
+        "wrong-shape",
+        "outside",
+        "unknown-label",
+        "unknown-target",
+        "text-mismatch",
+        "drafts-not-a-list",
+        "cancelled-not-a-bool",
+    ],
 )
 def test_bad_export_one_line_error_nothing_written(
     tmp_path: Path, kind: str, cli: Callable[..., Any]

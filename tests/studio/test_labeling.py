@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from defusedxml import ElementTree
@@ -139,6 +140,38 @@ def test_selection_one_task_per_cluster_filters_and_sample() -> None:
         x.id for x in select_articles(arts, PushOptions(sample=2, seed=7))
     ]
     assert len(s1) == 2 and b.id not in {x.id for x in s1}
+    # a time-zone aware --since against a naive published date (and the reverse) compares
+    e = make_article(5, published="2026-03-01")
+    assert select_articles([e], PushOptions(since="2026-02-01T00:00:00Z")) == [e]
+    assert select_articles([c], PushOptions(since="2026-04-01")) == []
+    bad = make_article(6, published="2026-13-45")
+    with pytest.raises(DataError, match=f"article {bad.id}: published: '2026-13-45'"):
+        select_articles([bad], PushOptions(since="2026-01-01"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--limit", "0"], "--limit must be at least 1, got 0"),
+        (["--sample", "0"], "--sample must be at least 1, got 0"),
+        (["--overlap", "0"], "--overlap must be at least 1, got 0"),
+        (["--since", "not-a-date"], "--since: 'not-a-date' is not an ISO date"),
+        (["--language", "english"], "--language 'english': not one of the corpus's languages"),
+    ],
+)
+def test_push_refuses_bad_options_before_contacting_the_server(
+    tmp_path: Path, cli: Any, args: list[str], message: str
+) -> None:
+    from tests.conftest import snapshot
+
+    cfg = studio_corpus(tmp_path / "c")
+    before = snapshot(cfg.root)
+    env = {"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "not-a-token"}
+    res = cli("--corpus", cfg.root, "push", *args, env=env)
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}")
+    assert snapshot(cfg.root) == before
 
 
 def test_start_refuses_a_busy_port(tmp_path: Path) -> None:
@@ -155,3 +188,40 @@ def test_start_refuses_a_busy_port(tmp_path: Path) -> None:
         with pytest.raises(StudioError, match=f"port {port} on 127.0.0.1 is busy"):
             start(cfg, port=port)
     assert not (cfg.state_dir / "studio.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": ""},
+            "LABEL_STUDIO_URL is set but LABEL_STUDIO_API_KEY is not",
+        ),
+        (
+            {"LABEL_STUDIO_URL": "http://[::1", "LABEL_STUDIO_API_KEY": "k"},
+            "LABEL_STUDIO_URL 'http://[::1': not an http(s) URL with a host",
+        ),
+    ],
+)
+def test_bad_label_studio_environment_is_a_config_error(
+    tmp_path: Path, cli: Any, env: dict[str, str], message: str
+) -> None:
+    from tests.conftest import snapshot
+
+    cfg = studio_corpus(tmp_path / "c")
+    before = snapshot(cfg.root)
+    for cmd in ("push", "pull"):
+        res = cli("--corpus", cfg.root, cmd, env=env)
+        assert res.exit_code == 2, res.output
+        assert res.stderr.startswith(f"error: {message}")
+        assert len(res.stderr.strip().splitlines()) == 1
+    assert snapshot(cfg.root) == before
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_studio_start_refuses_a_port_out_of_range(tmp_path: Path, cli: Any, port: str) -> None:
+    cfg = studio_corpus(tmp_path / "c")
+    res = cli("--corpus", cfg.root, "studio", "start", "--port", port)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == f"error: --port {port}: must be between 1 and 65535"
+    assert not (cfg.root / ".newscorpus").exists()

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..corpus import iter_articles
-from ..errors import StudioError
+from ..errors import StudioError, UsageError
 from ..records import Annotation, Article, utcnow
 from ..resources import repo_root
 from ..store import atomic_write_text
@@ -210,6 +210,12 @@ def run_demo(
     from ..studio.pull import pull
     from ..studio.push import PushOptions, push
 
+    if not 0 <= sample_port <= 65535:
+        raise UsageError(f"--sample-port {sample_port}: must be between 0 (any) and 65535")
+    if not 1 <= studio_port <= 65535:
+        raise UsageError(f"--studio-port {studio_port}: must be between 1 and 65535")
+    if workdir.exists() and not workdir.is_dir():
+        raise UsageError(f"{workdir}: exists and is not a folder (--dir)")
     corpus_dir, release_dir = workdir / "corpus", workdir / "release"
     result = DemoResult(corpus=corpus_dir, release=release_dir)
     with serve_samples(sample_port) as base:
@@ -226,7 +232,7 @@ def run_demo(
         cfg = load_config(corpus_dir)
 
         if start_studio and not os.environ.get("LABEL_STUDIO_URL"):
-            started = server.start(cfg)
+            started = server.start(cfg, port=studio_port)
             result.studio_url, result.admin_email = started.url, started.email
             result.credentials_file = started.credentials_file
             say(

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -141,6 +141,16 @@ def _absolute(urls: list[str], base: str) -> list[str]:
     return [u for u in out if u.startswith(("http://", "https://", "file:"))]
 
 
+def _well_formed(url: str) -> bool:
+    """True when urllib can split the URL and find its host and port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname)
+
+
 def read_urls_file(path: Path) -> list[str]:
     """URLs of a text file, one a line; blank lines and ``#`` comments skipped."""
     try:
@@ -155,7 +165,7 @@ def read_urls_file(path: Path) -> list[str]:
         if not line or line.startswith("#"):
             continue
         line = line.split(" #", 1)[0].strip()
-        if not line.startswith(("http://", "https://")):
+        if not line.startswith(("http://", "https://")) or not _well_formed(line):
             raise SourceError(f"{path}:{no}: not an http(s) URL: {line!r}", "bad_url")
         urls.append(line)
     return list(dict.fromkeys(urls))

@@ -90,4 +90,13 @@ def load_labels(cfg: Config) -> Labels:
     for ann in anns:
         check_annotation(cfg, ann)
     articles = {a.id: a for a in iter_articles(cfg)}
+    for ann in anns:
+        art = articles.get(ann.article_id)
+        size = len(art.text) if art is not None else None
+        for span in ann.spans if size is not None else ():
+            if span["end"] > size:
+                raise DataError(
+                    f"{_who(ann)}: span {span.get('id')!r} offsets {span['start']}..{span['end']} "
+                    f"are outside the article's text (length {size})"
+                )
     return Labels(cfg, anns, articles)

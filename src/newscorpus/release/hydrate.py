@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import GatherSettings
-from ..errors import DataError, ReleaseError
+from ..errors import DataError, ReleaseError, UsageError
 from ..records import sha256_hex
 from ..store import atomic_write_text
 
@@ -46,8 +46,15 @@ class HydrateReport:
 
 def gather_fetch(settings: GatherSettings) -> FetchPages:
     """Fetch pages with the gatherer's polite, host-guarded fetcher (no cache)."""
+    from ..config import _HOST
     from ..gather.fetch import FetchService
     from ..gather.guard import HostGuard
+
+    if settings.per_host_delay < 0:
+        raise UsageError(f"--delay {settings.per_host_delay}: must be 0 or more seconds")
+    for h in settings.allow_hosts:
+        if not _HOST.match(h.strip()):
+            raise UsageError(f"--allow-host {h!r}: expected HOST or HOST:PORT")
 
     def fetch(urls: list[str]) -> Iterator[Page]:
         service = FetchService(settings, HostGuard(settings.allow_hosts))
@@ -114,9 +121,7 @@ def hydrate_release(
     wanted: dict[str, tuple[str, str]] = {}
     for path in files:
         try:
-            table = pq.read_table(
-                path, columns=["id", "url", "text", "text_sha256", "text_policy"]
-            )
+            table = pq.read_table(path, columns=["id", "url", "text", "text_sha256", "text_policy"])
         except (pa.ArrowException, OSError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"{path}: not a readable articles table: {first}") from None

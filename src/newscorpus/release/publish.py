@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import ConfigError, ReleaseError
+from ..corpus import iter_articles
+from ..errors import ConfigError, DataError, ReleaseError
 from .build import Built, Previous, build_release
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -173,7 +174,17 @@ class Hub:
             refs = self.api.list_repo_refs(self.repo_id, repo_type="dataset")
         except RepositoryNotFoundError:
             return set()
+        except Exception as exc:
+            raise self._unreachable(exc) from None
         return {t.name for t in refs.tags}
+
+    def _unreachable(self, exc: Exception) -> ReleaseError:
+        """A one-line ReleaseError for a Hub that cannot be read (network, server, permissions)."""
+        first = (str(exc).splitlines() or [""])[0][:200]
+        return ReleaseError(
+            f"{self.repo_id}: cannot read the Hub repository ({type(exc).__name__}: {first}); "
+            "nothing was changed"
+        )
 
     def previous(self) -> Previous | None:
         """The manifest and changelog on the Hub's main branch, if any."""
@@ -190,6 +201,8 @@ class Hub:
                 )
             except (RepositoryNotFoundError, RemoteEntryNotFoundError, RevisionNotFoundError):
                 return None  # a new repository; any other error (network) stops the release
+            except Exception as exc:
+                raise self._unreachable(exc) from None
             manifest = json.loads(Path(path).read_text(encoding="utf-8"))
             try:
                 log = self.api.hf_hub_download(
@@ -263,6 +276,8 @@ def make_release(
     """Build, check and publish one version; a refused or failed release leaves nothing behind."""
     if (version is None) == (bump is None):
         raise ConfigError("give exactly one of --version X.Y.Z or --bump major|minor|patch")
+    if version is not None:
+        parse_version(version)  # a malformed version is named before anything else
     repo = to or cfg.release.to
     hub_id = hub or cfg.release.hub
     if repo is None and hub_id is None and not dry_run:
@@ -281,6 +296,10 @@ def make_release(
         raise ReleaseError(f"{target.repo_id}: tag {tag} exists on the Hub; nothing was changed")
     if previous is not None and parse_version(new) <= parse_version(previous.version):
         raise ReleaseError(f"version {tag} is not after the previous release v{previous.version}")
+    if next(iter_articles(cfg), None) is None:
+        raise DataError(
+            f"{cfg.articles_dir}: no articles, nothing to release (run `newscorpus gather`)"
+        )
     parent = repo.parent if repo is not None else None
     if repo is not None and not dry_run:
         if repo.exists() and not repo.is_dir():
@@ -295,7 +314,9 @@ def make_release(
     try:
         workdir = tempfile.TemporaryDirectory(prefix=".newscorpus-release-", dir=parent)
     except OSError as exc:
-        raise ConfigError(f"{repo}: cannot write beside the release folder: {exc.strerror}") from None
+        raise ConfigError(
+            f"{repo}: cannot write beside the release folder: {exc.strerror}"
+        ) from None
     with workdir as tmp:
         built: Built = build_release(cfg, Path(tmp) / "release", new, previous, hub_id)
         result = ReleaseResult(

@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from ..config import Config
-from ..errors import StudioError
+from ..config import Config, _http_url
+from ..errors import ConfigError, StudioError
 from .server import load_credentials, mask
 
 PAGE_SIZE = 500
@@ -281,7 +281,14 @@ def connect(cfg: Config) -> StudioClient:
     """Connect: LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY if set, else the corpus's local server."""
     url = os.environ.get("LABEL_STUDIO_URL")
     key = os.environ.get("LABEL_STUDIO_API_KEY")
-    if url and key:
+    if url:
+        if not key:
+            raise ConfigError(
+                "LABEL_STUDIO_URL is set but LABEL_STUDIO_API_KEY is not: set both "
+                "(or neither, to use the server of `newscorpus studio start`)"
+            )
+        if not _http_url(url):
+            raise ConfigError(f"LABEL_STUDIO_URL {url!r}: not an http(s) URL with a host")
         return StudioClient(url, key)
     creds = load_credentials(cfg)
     if creds is None:

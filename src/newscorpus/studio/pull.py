@@ -126,6 +126,8 @@ def normalize(
     if not isinstance(ann_id, int):
         raise DataError(f"{where}: annotation without an integer id")
     updated = ann.get("updated_at") or ann.get("created_at")
+    if not isinstance(ann.get("was_cancelled") or False, bool):
+        raise DataError(f"{where}: was_cancelled must be true or false")
     return Annotation(
         id=f"ls:{server}:{ann_id}:{updated}",
         kind="annotation",
@@ -164,7 +166,10 @@ def normalize_tasks(
         if not isinstance(anns, list):
             raise DataError(f"{origin}: task {tid}: annotations must be a list")
         report.tasks += 1
-        report.drafts_ignored += len(task.get("drafts") or [])
+        drafts = task.get("drafts") or []
+        if not isinstance(drafts, list):
+            raise DataError(f"{origin}: task {tid}: drafts must be a list")
+        report.drafts_ignored += len(drafts)
         for ann in anns:
             if not isinstance(ann, dict):
                 raise DataError(f"{origin}: task {tid}: annotation is not an object")
@@ -372,5 +377,6 @@ def pull_export(cfg: Config, path: Path) -> PullReport:
     iface = expected_interface(cfg)
     records = normalize_tasks(cfg, tasks, iface, EXPORT_SERVER, None, str(path), report, salt[0])
     ids, _ = _known(cfg, EXPORT_SERVER, None)
-    _store(cfg, [r for r in records if r.id not in ids], report, [], salt)
+    new = {r.id: r for r in records if r.id not in ids}  # a task listed twice is stored once
+    _store(cfg, list(new.values()), report, [], salt)
     return report

@@ -12,13 +12,13 @@ import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
 from ..corpus import iter_articles
-from ..errors import StudioError, UsageError
+from ..errors import DataError, StudioError, UsageError
 from ..records import Article
 from ..store import atomic_write_text
 from .client import StudioClient, connect
@@ -90,10 +90,28 @@ def save_ledger(cfg: Config, url: str, project_id: int, tasks: dict[str, int]) -
 
 
 def _date(value: str, what: str) -> datetime:
+    """An ISO date or datetime; a naive one is taken as UTC so that any two compare."""
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"{what}: {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def check_options(cfg: Config, opts: PushOptions) -> None:
+    """UsageError for a bad option, before anything is sent to the server."""
+    for flag, value in (("--limit", opts.limit), ("--sample", opts.sample)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}")
+    if opts.overlap is not None and opts.overlap < 1:
+        raise UsageError(f"--overlap must be at least 1, got {opts.overlap}")
+    if opts.since:
+        _date(opts.since, "--since")
+    if opts.language and opts.language not in cfg.corpus.languages:
+        raise UsageError(
+            f"--language {opts.language!r}: not one of the corpus's languages "
+            f"({', '.join(cfg.corpus.languages)} in {cfg.path})"
+        )
 
 
 def select_articles(articles: Iterable[Article], opts: PushOptions) -> list[Article]:
@@ -114,8 +132,11 @@ def select_articles(articles: Iterable[Article], opts: PushOptions) -> list[Arti
         if since is not None:
             if not art.published:
                 continue
-            pub = _date(art.published, f"article {art.id} published")
-            if (pub.replace(tzinfo=None) if since.tzinfo is None else pub) < since:
+            try:
+                pub = _date(art.published, f"article {art.id}: published")
+            except UsageError as exc:
+                raise DataError(str(exc)) from None
+            if pub < since:
                 continue
         chosen.append(art)
     if opts.sample is not None:
@@ -195,9 +216,8 @@ def push(
 ) -> PushReport:
     """Push the selected articles that are not on the server yet; safe to rerun at any point."""
     opts = opts or PushOptions()
-    overlap = opts.overlap or cfg.studio.overlap
-    if overlap < 1:
-        raise UsageError("--overlap must be at least 1")
+    check_options(cfg, opts)
+    overlap = opts.overlap if opts.overlap is not None else cfg.studio.overlap
     client = client or connect(cfg)
     project, updated = ensure_project(client, cfg, overlap)
     pid = int(project["id"])

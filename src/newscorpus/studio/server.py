@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from ..config import Config
-from ..errors import StudioError
+from ..errors import StudioError, UsageError
 from ..store import atomic_write_text
 
 LS_VERSION = "1.23.2"
@@ -219,11 +219,13 @@ class Started:
 
 def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) -> Started:
     """Start the corpus's Label Studio on 127.0.0.1 and wait for /health; refuse a busy port."""
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"--port {port}: must be between 1 and 65535")
     creds = load_credentials(cfg)
     pid = _running_pid(cfg)
     if creds and pid and healthy(creds.url):
         return Started(creds.url, creds.email, credentials_path(cfg), True)
-    wanted = port or (creds.port if creds else cfg.studio.port)
+    wanted = port if port is not None else (creds.port if creds else cfg.studio.port)
     if not port_is_free(wanted):
         raise StudioError(
             f"port {wanted} on {HOST} is busy: stop what uses it or pass --port "
