@@ -459,6 +459,9 @@ def adjudicate_push(
 
     with handled(ctx) as st:
         r = run_push(st.config(), method)
+        if r.project_id is None:
+            out.print("nothing disputed: every item has a majority; no review project created")
+            return
         out.print(
             f"adjudication project {r.project_id}: {r.disputed} disputed items, "
             f"{r.imported} imported, {r.already} already there"

@@ -151,3 +151,30 @@ def test_round_trip_on_the_real_label_studio(
         text = path.read_text(encoding="utf-8")
         assert adjudicator.email not in text and studio_server.token not in text
     assert json.loads(json.dumps(gold))  # plain JSON
+
+
+def test_nothing_disputed_creates_no_review_project(
+    tmp_path: Path, studio_server: Any, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    from newscorpus.config import load_config
+    from newscorpus.quality.adjudicate import project_title
+    from tests.quality.helpers import TWO_TARGETS
+
+    title = f"Agreed corpus {secrets.token_hex(4)}"
+    root = make_corpus(
+        tmp_path / "corpus", TWO_TARGETS.replace('"Test corpus"', f'"{title}"'), n_articles=1
+    )
+    (a0,) = articles(root)
+    store(root, [ann(a0, "ann-a", {T1: "neutral"}), ann(a0, "ann-b", {T1: "neutral"})])
+    monkeypatch.setenv("LABEL_STUDIO_URL", studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", studio_server.token)
+    res = cli("--corpus", root, "adjudicate", "push")
+    assert res.exit_code == 0, res.output
+    assert "nothing disputed" in res.stdout
+    client = studio_server.client()
+    try:
+        assert client.find_project(project_title(load_config(root))) is None
+    finally:
+        client.close()

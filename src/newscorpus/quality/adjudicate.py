@@ -46,9 +46,9 @@ def project_title(cfg: Config) -> str:
 
 @dataclass
 class AdjudicationPush:
-    """What `adjudicate push` did."""
+    """What `adjudicate push` did (``project_id`` is None when nothing was disputed)."""
 
-    project_id: int
+    project_id: int | None
     disputed: int = 0
     imported: int = 0
     already: int = 0
@@ -155,6 +155,8 @@ def push(
     """Send the disputed articles, with every annotator's labels as predictions; rerun-safe."""
     ids, labels = disputed(cfg, method)
     client = client or connect(cfg)
+    if not ids and client.find_project(project_title(cfg)) is None:
+        return AdjudicationPush(project_id=None)  # nothing disputed: no empty project
     project = ensure_review_project(client, cfg)
     pid = int(project["id"])
     report = AdjudicationPush(project_id=pid, disputed=len(ids))
