@@ -293,3 +293,22 @@ def test_shipped_corpus_validates_and_holds_the_seed(cli: Cli) -> None:
     assert "fentanil" in seed[0].title
     assert "Vidéos associées" not in seed[0].text
     assert {"fentanyl", "fentanilo", "fentanil", "Sheinbaum"} <= set(seed[0].topic_terms)
+
+
+def test_usage_errors_of_the_real_entry_point_are_one_line() -> None:
+    """Through `python -m newscorpus.cli` (the script's main), not CliRunner."""
+    import subprocess
+    import sys
+
+    for args, words in (
+        (["stats", "--json", "--nope"], "No such option"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["push", "--limit", "abc"], "Invalid value for '--limit'"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "newscorpus.cli", *args], capture_output=True, text=True
+        )
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
+        assert "Traceback" not in r.stderr

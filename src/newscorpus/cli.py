@@ -388,7 +388,8 @@ def hydrate(
 def gather(
     ctx: typer.Context,
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this [[sources]] name (repeatable).")
+        list[str] | None,
+        typer.Option("--source", help="Only this source (its name in corpus.toml; repeatable)."),
     ] = None,
     allow_host: Annotated[
         list[str] | None,
@@ -399,7 +400,7 @@ def gather(
         bool, typer.Option("--refresh", help="Revalidate cached responses (conditional requests).")
     ] = False,
 ) -> None:
-    """Fill articles/<source>.jsonl from the [[sources]] of corpus.toml (guarded, polite, resumable)."""
+    """Fill articles/<source>.jsonl from the sources in corpus.toml (guarded, polite, resumable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .gather.pipeline import gather as run_gather
@@ -523,9 +524,23 @@ def demo(
 
 
 def main() -> None:
-    """Entry point of the `newscorpus` script."""
+    """Entry point of the `newscorpus` script; usage errors are one line too (exit 2)."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors, as typer vendors them
+        message = str(exc.format_message() if hasattr(exc, "format_message") else exc).strip()
+        if "\n" in message:  # a bare command group shows its help (no_args_is_help)
+            sys.stderr.write(message + "\n")
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "newscorpus"
+            err.print(f"error: {message} (see `{where} --help`)", markup=False)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except typer.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
