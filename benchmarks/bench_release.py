@@ -23,35 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from tests.release.helpers import TOML  # noqa: E402  (the release tests' synthetic corpus.toml)
+
 N = int(os.environ.get("NEWSCORPUS_BENCH_RELEASE_ARTICLES", "100000"))
 GOAL_MB = 2048
-TOML = """\
-[corpus]
-name = "bench"
-pretty_name = "Benchmark corpus (synthetic)"
-description = "Synthetic articles for the release benchmark."
-languages = ["es", "fr", "en"]
-license = "CC-BY-4.0"
-
-[[targets]]
-id = "us_forces_in_mexico"
-text = "US forces in Mexico"
-
-[[targets]]
-id = "cartels_as_terrorists"
-text = "Cartels as terrorists"
-
-[[sources]]
-name = "open"
-kind = "urls"
-url = "http://news.test/list.txt"
-
-[[sources]]
-name = "paywalled"
-kind = "urls"
-url = "http://paywalled.test/list.txt"
-text_policy = "hydrate"
-"""
 WORDS = [
     "fentanyl",
     "cártel",
