@@ -80,21 +80,33 @@ def _version_key(ann: Annotation) -> tuple[str, str]:
     return (ann.updated_at or ann.created_at or "", ann.pulled_at)
 
 
+def current_by_kind(
+    cfg: Config, kinds: Iterable[str] = ("annotation", "aggregate", "gold")
+) -> dict[str, list[Annotation]]:
+    """The current records of several kinds in one pass over the files (see current_annotations)."""
+    wanted = tuple(kinds)
+    latest: dict[tuple[str, str, str | None], Annotation] = {}
+    for ann in iter_annotations(cfg):
+        if ann.kind not in wanted:
+            continue
+        key = (ann.kind, ann.article_id, None if ann.kind == "gold" else ann.annotator)
+        prev = latest.get(key)
+        if prev is None or _version_key(ann) >= _version_key(prev):
+            latest[key] = ann
+    out: dict[str, list[Annotation]] = {k: [] for k in wanted}
+    for (kind, _, _), ann in latest.items():
+        if not (ann.deleted or ann.cancelled):
+            out[kind].append(ann)
+    return out
+
+
 def current_annotations(cfg: Config, kind: str = "annotation") -> list[Annotation]:
     """Each annotator's latest version per article, without deleted or cancelled ones.
 
     For ``kind="annotation"`` (human labels), versions are grouped by (article, annotator);
     for aggregates by (article, method); for gold by article (the latest decision wins).
     """
-    latest: dict[tuple[str, str | None], Annotation] = {}
-    for ann in iter_annotations(cfg):
-        if ann.kind != kind:
-            continue
-        key = (ann.article_id, None if kind == "gold" else ann.annotator)
-        prev = latest.get(key)
-        if prev is None or _version_key(ann) >= _version_key(prev):
-            latest[key] = ann
-    return [a for a in latest.values() if not (a.deleted or a.cancelled)]
+    return current_by_kind(cfg, (kind,))[kind]
 
 
 def add_articles(cfg: Config, articles: Iterable[Article], file: str | None = None) -> int:

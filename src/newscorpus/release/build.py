@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import Config
-from ..corpus import iter_annotations, iter_articles
+from ..corpus import current_by_kind, iter_articles
 from ..errors import ReleaseError
 from ..records import Annotation, utcnow
 from ..validate import validate_loaded
@@ -118,25 +118,6 @@ def _raise_invalid(n: int, first: str) -> None:
             f"validate found {n} errors; first: {first} (run `newscorpus validate`); "
             "nothing was released"
         )
-
-
-def current_by_kind(cfg: Config) -> dict[str, list[Annotation]]:
-    """corpus.current_annotations for the three kinds, in one pass over the files."""
-    latest: dict[tuple[str, str, str | None], Annotation] = {}
-    for ann in iter_annotations(cfg):
-        key = (ann.kind, ann.article_id, None if ann.kind == "gold" else ann.annotator)
-        prev = latest.get(key)
-        if prev is None or _version_key(ann) >= _version_key(prev):
-            latest[key] = ann
-    out: dict[str, list[Annotation]] = {"annotation": [], "aggregate": [], "gold": []}
-    for (kind, _, _), ann in latest.items():
-        if not (ann.deleted or ann.cancelled) and kind in out:
-            out[kind].append(ann)
-    return out
-
-
-def _version_key(ann: Annotation) -> tuple[str, str]:
-    return (ann.updated_at or ann.created_at or "", ann.pulled_at)
 
 
 def write_tables(
