@@ -132,11 +132,12 @@ def child_release(corpus: Path, out: Path) -> None:
 
 
 def child_baseline(corpus: Path, out: Path) -> None:
+    """The obvious way: read records with the library, build row dicts, Dataset.from_list."""
     import datasets
 
     from newscorpus.config import load_config
     from newscorpus.corpus import current_annotations, iter_articles
-    from newscorpus.release.tables import annotation_row, article_row, text_policy
+    from newscorpus.release.tables import text_policy
 
     datasets.disable_progress_bars()
     cfg = load_config(corpus)
@@ -144,8 +145,22 @@ def child_baseline(corpus: Path, out: Path) -> None:
     arts = []
     for a in iter_articles(cfg):
         lang[a.id] = a.language
-        arts.append(article_row(a, text_policy(cfg, a.source)))
-    anns = [annotation_row(x, lang[x.article_id], True) for x in current_annotations(cfg)]
+        policy = text_policy(cfg, a.source)
+        row = {k: v for k, v in a.to_dict().items() if k != "sha256"}
+        row.update(text=a.text if policy == "full" else None, text_policy=policy)
+        arts.append(row)
+    anns = [
+        {
+            "article_id": x.article_id,
+            "annotator": x.annotator,
+            "stance": [{"target": t, "label": v} for t, v in sorted(x.stance.items())],
+            "spans": x.spans,
+            "created_at": x.created_at,
+            "updated_at": x.updated_at,
+            "language": lang[x.article_id],
+        }
+        for x in current_annotations(cfg)
+    ]
     out.mkdir(parents=True)
     datasets.Dataset.from_list(arts).to_parquet(str(out / "articles.parquet"))
     datasets.Dataset.from_list(anns).to_parquet(str(out / "annotations.parquet"))

@@ -10,32 +10,28 @@ import statistics
 import subprocess
 import tempfile
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pyarrow.parquet as pq
+
 from .. import __version__
 from ..config import Config
-from ..corpus import current_by_kind, iter_articles
 from ..errors import ReleaseError
-from ..records import Annotation, utcnow
+from ..records import utcnow
 from ..validate import validate_loaded
 from .card import load_agreement, render_card
 from .croissant import croissant
 from .scan import Scanner
 from .splits import SplitAssigner, previous_cluster_splits, straddling_clusters
-from .tables import (
-    CONFIGS,
-    TableWriter,
-    annotation_row,
-    article_row,
-    majority,
-    span_row,
-    stance_row,
-    text_policy,
-)
+from .tables import CONFIGS, build_tables, read_articles, to_arrow
+
+# Rows per parquet row group: small enough for streaming readers, large enough to compress well.
+ROW_GROUP_ROWS = 10_000
 
 
 @dataclass
@@ -75,17 +71,6 @@ def corpus_commit(root: Path) -> tuple[str | None, bool]:
         return None, False
 
 
-def _latest(anns: list[Annotation]) -> Annotation:
-    return max(anns, key=lambda a: (a.updated_at or a.created_at or "", a.pulled_at, a.id))
-
-
-def _group(anns: list[Annotation]) -> dict[str, list[Annotation]]:
-    out: dict[str, list[Annotation]] = defaultdict(list)
-    for a in anns:
-        out[a.article_id].append(a)
-    return out
-
-
 def validation_errors(cfg: Config) -> tuple[int, str]:
     """Run validate.validate_loaded: the number of errors and the first one."""
     report = validate_loaded(cfg)
@@ -123,112 +108,73 @@ def _raise_invalid(n: int, first: str) -> None:
 def write_tables(
     cfg: Config, out: Path, previous: Previous | None, scanner: Scanner
 ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
-    """Stream articles and labels into parquet; counts per config and split, and facts for the card."""
-    current = current_by_kind(cfg)
-    raw, agg, gold = (_group(current[k]) for k in ("annotation", "aggregate", "gold"))
-    del current
+    """Build the four configs column-wise and write them as parquet; counts per config and split, and facts for the card."""
+    arts = read_articles(cfg)
     prev_articles: dict[str, Any] = previous.manifest.get("articles", {}) if previous else {}
     prev_splits = {a: v["split"] for a, v in prev_articles.items()}
     prev_clusters = {a: v["dup_cluster"] for a, v in prev_articles.items()}
     assigner = SplitAssigner(
         cfg.release.splits, prev_splits, previous_cluster_splits(prev_splits, prev_clusters)
     )
-    writers = {c: TableWriter(out, c) for c in CONFIGS}
-    for w in writers.values():
-        w.scanner = scanner
-    targets = [t.id for t in cfg.targets]
-    facets: dict[str, Counter[str]] = {
-        "language": Counter(),
-        "source": Counter(),
-        "label": Counter(),
-        "synthetic": Counter(),
-    }
-    articles: dict[str, dict[str, str]] = {}
+    ids: list[str] = arts.get_column("id").to_list()
+    clusters: list[str] = arts.get_column("dup_cluster").to_list()
+    splits = [assigner.assign(a, c) for a, c in zip(ids, clusters, strict=True)]
+    tables = build_tables(cfg, arts, splits)
+    if tables.orphans:
+        raise ReleaseError(f"annotations refer to articles not in articles/: {tables.orphans[:5]}")
+    written = {c: write_config(out, c, tables.config(c), scanner) for c in CONFIGS}
+    counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in written.items()}
     labels: dict[str, dict[str, str]] = {}
-    per_item: list[int] = []
-    first_seen: str | None = None
-    last_seen: str | None = None
-    hydrate_n = 0
-    for art in iter_articles(cfg):
-        policy = text_policy(cfg, art.source)
-        keep = policy == "full"
-        hydrate_n += not keep
-        split = assigner.assign(art.id, art.dup_cluster)
-        articles[art.id] = {"split": split, "dup_cluster": art.dup_cluster}
-        facets["language"][art.language] += 1
-        facets["synthetic"]["true" if art.synthetic else "false"] += 1
-        facets["source"][f"{art.source} ({policy})"] += 1
-        first_seen = min(first_seen or art.fetched_at, art.fetched_at)
-        last_seen = max(last_seen or art.fetched_at, art.fetched_at)
-        writers["articles"].add(split, article_row(art, policy))
-        mine = raw.pop(art.id, [])
-        if mine:
-            per_item.append(len(mine))
-        for ann in sorted(mine, key=lambda a: a.annotator or ""):
-            writers["annotations"].add(split, annotation_row(ann, art.language, keep))
-        a = _latest(agg.pop(art.id)) if art.id in agg else None
-        g = _latest(gold.pop(art.id)) if art.id in gold else None
-        decided: dict[str, str] = {}
-        for t in targets:
-            row = None
-            if g is not None and g.stance.get(t):
-                row = stance_row(
-                    art.id, t, str(g.stance[t]), "gold", "adjudicated", {}, None, art.language
-                )
-            elif a is not None and a.stance.get(t):
-                soft = a.extra.get("soft", {}).get(t, {})
-                n = a.extra.get("n_annotators", {}).get(t)
-                method = a.extra.get("method") or a.annotator
-                row = stance_row(
-                    art.id, t, str(a.stance[t]), "aggregate", method, soft, n, art.language
-                )
-            elif mine:
-                label, shares, n = majority(x.stance.get(t) for x in mine)
-                if label is not None:
-                    row = stance_row(
-                        art.id, t, label, "majority", "majority", shares, n, art.language
-                    )
-            if row is not None:
-                writers["stance"].add(split, row)
-                decided[t] = row["label"]
-                facets["label"][f"{t}: {row['label']}"] += 1
-        if decided:
-            labels[art.id] = decided
-        spans, src = (
-            (g.spans, "gold")
-            if g is not None and g.spans
-            else (a.spans, "aggregate")
-            if a is not None
-            else ([], "")
-        )
-        for s in spans:
-            r = span_row(s, keep)
-            r = {
-                "article_id": art.id,
-                "span_id": r.pop("id"),
-                **r,
-                "label_source": src,
-                "language": art.language,
-            }
-            writers["claims"].add(split, r)
-    closed = {c: w.close() for c, w in writers.items()}
-    counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in closed.items()}
-    orphans = sorted(set(raw) | set(agg) | set(gold))
-    if orphans:
-        raise ReleaseError(f"annotations refer to articles not in articles/: {orphans[:5]}")
-    straddle = straddling_clusters((v["dup_cluster"], v["split"]) for v in articles.values())
+    stance = tables.stance.select("article_id", "target", "label")
+    for aid, t, label in stance.iter_rows():
+        labels.setdefault(aid, {})[t] = label
+    facets: dict[str, Counter[str]] = {
+        "language": _counter(arts.get_column("language")),
+        "source": _counter(arts.select(pl.format("{} ({})", "source", "text_policy")).to_series()),
+        "label": _counter(stance.select(pl.format("{}: {}", "target", "label")).to_series()),
+        "synthetic": _counter(
+            arts.select(
+                pl.when("synthetic").then(pl.lit("true")).otherwise(pl.lit("false"))
+            ).to_series()
+        ),
+    }
+    per_item = tables.annotations.group_by("_ord").len().get_column("len").to_list()
+    fetched = arts.get_column("fetched_at").drop_nulls()
+    straddle = straddling_clusters(zip(clusters, splits, strict=True))
     facts = {
-        "articles": articles,
+        "articles": {
+            a: {"split": s, "dup_cluster": c} for a, s, c in zip(ids, splits, clusters, strict=True)
+        },
         "labels": labels,
         "facets": facets,
-        "timeframe": (first_seen, last_seen),
+        "timeframe": (fetched.min(), fetched.max()) if len(fetched) else (None, None),
         "per_item": per_item,
-        "hydrate": hydrate_n,
+        "hydrate": int((arts.get_column("text_policy") != "full").sum()),
         "kept": assigner.kept,
         "new": assigner.new,
         "straddling": sorted(straddle),
     }
     return counts, facts
+
+
+def _counter(values: pl.Series) -> Counter[str]:
+    """Counts of a column's values, most frequent first."""
+    counts = values.value_counts(sort=True)
+    return Counter(dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True)))
+
+
+def write_config(out: Path, config: str, frame: pl.DataFrame, scanner: Scanner) -> dict[str, int]:
+    """``data/<config>/<split>-00000-of-00001.parquet`` for each split, scanned before writing."""
+    rows: dict[str, int] = {}
+    for (split,), part in frame.partition_by("split", as_dict=True, maintain_order=True).items():
+        table = to_arrow(part, config)
+        for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS):
+            scanner.scan_batch(f"data/{config}/{split}", batch)
+        path = out / "data" / config / f"{split}-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        rows[str(split)] = table.num_rows
+    return rows
 
 
 def _per_item_text(per_item: list[int]) -> str:
