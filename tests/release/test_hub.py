@@ -1,7 +1,8 @@
 """The Hub path, tested at the huggingface_hub API boundary: HfApi methods record their calls.
 
 No Hub server runs here: the methods of a real ``HfApi`` (built by our code from HF_TOKEN) are
-monkeypatched to record what they receive and to answer like the Hub would.
+monkeypatched to record what they receive and to answer like the Hub would, and the reachability
+check of the endpoint (one HEAD, see test_hub_http.py) is skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
 
 from newscorpus.errors import ConfigError, ReleaseError
-from newscorpus.release.publish import make_release
+from newscorpus.release.publish import Hub, make_release
 from tests.release.helpers import build_corpus
 
 TOKEN = "hf_SyntheticTokenForTests0123456789abcd"
@@ -44,6 +45,8 @@ class RecordedHub:
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordedHub:
     state = RecordedHub()
     monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setattr(Hub, "check_reachable", lambda self: None)  # no network here
 
     def list_repo_refs(self: HfApi, repo_id: str, **kw: Any) -> Any:
         state.calls.append(("list_repo_refs", {"repo_id": repo_id, **kw}))
@@ -163,6 +166,23 @@ def test_hub_failure_rolls_back_the_local_release(hub: RecordedHub, tmp_path: Pa
     assert r.commit and r.hub_commit and set(hub.tags) == {"v1.0.0"}
 
 
+def test_hub_failure_message_is_one_line_without_the_token(
+    hub: RecordedHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def leaky(self: HfApi, *args: Any, **kw: Any) -> Any:
+        raise OSError(f"proxy refused Authorization: Bearer {TOKEN}\nsecond line {TOKEN}")
+
+    monkeypatch.setattr(HfApi, "create_commit", leaky)
+    cfg, _ = build_corpus(tmp_path / "corpus", n=3)
+    with pytest.raises(ReleaseError) as info:
+        make_release(cfg, version="1.0.0", to=tmp_path / "repo", hub="synthetic-org/x")
+    assert str(info.value) == (
+        "synthetic-org/x: publishing to the Hub failed at https://huggingface.co (OSError: proxy "
+        "refused Authorization: Bearer ***); the local release was undone"
+    )
+    assert not (tmp_path / "repo").exists() and not hub.tags
+
+
 def test_hub_needs_a_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     cfg, _ = build_corpus(tmp_path / "corpus", n=3)
@@ -185,7 +205,7 @@ def test_unreachable_hub_is_a_one_line_release_error(
         make_release(cfg, bump="patch", hub="synthetic-org/x")
     message = str(info.value)
     assert message == (
-        "synthetic-org/x: cannot read the Hub repository (LocalEntryNotFoundError: cannot reach "
-        "the Hub); nothing was changed"
+        "synthetic-org/x: cannot read the Hub repository from https://huggingface.co "
+        "(LocalEntryNotFoundError: cannot reach the Hub); nothing was changed"
     )
     assert TOKEN not in message and not hub.tags

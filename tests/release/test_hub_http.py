@@ -1,7 +1,7 @@
 """The Hub path over HTTP: huggingface_hub talks to a local server (HF_ENDPOINT on 127.0.0.1)
 that implements the few Hub endpoints a release uses: create repo, validate-yaml, preupload,
 commit (NDJSON), tag, refs, tree and resolve. Every file is sent inline ("regular" upload mode);
-LFS and Xet uploads are not emulated.
+LFS and Xet uploads are not emulated. An unreachable Hub is a closed port on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -9,8 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +45,7 @@ class HubServer:
     url: str = ""
     repos: dict[str, Repo] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    refuse_commits: bool = False
 
 
 def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
@@ -107,6 +113,9 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                         ]
                     },
                 )
+            if kind == "commit" and hub.refuse_commits:  # echoes the token, as a careless proxy
+                who = self.headers.get("Authorization")
+                return self._send(403, {"error": f"Forbidden: {who} cannot write"})
             if kind == "commit":
                 lines = [json.loads(x) for x in body.splitlines() if x.strip()]
                 for item in lines:
@@ -209,3 +218,96 @@ def test_release_to_a_hub_over_http(hub_server: HubServer, tmp_path: Path) -> No
     assert (
         "changes/v1.0.0.json" in repo.files and "## v1.0.0" in repo.files["CHANGELOG.md"].decode()
     )
+
+
+def _closed_port() -> int:
+    """A loopback port that nothing listens on (bound, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes, git internals aside (checked through git)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["with-local-repo", "hub-only"])
+def test_unreachable_hub_fails_fast_in_one_line_and_leaves_nothing(
+    tmp_path: Path, local: bool
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=6)
+    repo = tmp_path / "repo"
+    if local:  # a previous local release that must stay exactly as it is
+        make_release(cfg, version="1.0.0", to=repo)
+        head = _git(repo, "rev-parse", "HEAD")
+    before = _snapshot(tmp_path)
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "NEWSCORPUS_"))}
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_TOKEN=TOKEN,
+        HF_HUB_DISABLE_XET="1",
+        HF_HOME=str(tmp_path.parent / f"{tmp_path.name}-hf-home"),
+    )
+    args = ["--bump", "minor", "--to", str(repo)] if local else ["--version", "1.0.0"]
+    cmd = [sys.executable, "-m", "newscorpus.cli", "--corpus", str(tmp_path / "corpus")]
+    start = time.monotonic()
+    proc = subprocess.run(
+        [*cmd, "release", *args, "--hub", "synthetic-org/news"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - start
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert elapsed < 8, f"took {elapsed:.1f}s: {output}"
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"error: synthetic-org/news: cannot reach the Hub at {endpoint} "
+        "(ConnectError: [Errno 111] Connection refused); nothing was changed"
+    ]
+    assert "Retry" not in output and "thrown while requesting" not in output
+    assert TOKEN not in output
+    assert _snapshot(tmp_path) == before
+    if local:
+        assert _git(repo, "rev-parse", "HEAD") == head
+        assert _git(repo, "tag", "--list").split() == ["v1.0.0"]
+        assert _git(repo, "status", "--porcelain") == ""
+    else:
+        assert not repo.exists()
+    assert not list(tmp_path.glob(".newscorpus-release-*"))
+
+
+def test_hub_refusing_the_commit_is_one_line_without_the_token(
+    hub_server: HubServer, tmp_path: Path
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=6)
+    hub_server.refuse_commits = True
+    with pytest.raises(ReleaseError) as info:
+        make_release(cfg, version="1.0.0", to=tmp_path / "repo", hub="synthetic-org/news")
+    message = str(info.value)
+    assert "\n" not in message and TOKEN not in message
+    assert message.startswith(
+        f"synthetic-org/news: publishing to the Hub failed at {hub_server.url} ("
+    )
+    assert message.endswith(
+        "(HfHubHTTPError: 403 Forbidden: None. Forbidden: Bearer *** cannot write); "
+        "the local release was undone"
+    )
+    assert not (tmp_path / "repo").exists()
+    assert hub_server.repos["synthetic-org/news"].commits == []
+    assert hub_server.repos["synthetic-org/news"].tags == {}
+    assert hub_server.log[0] == "HEAD /"  # the reachability check, without the token

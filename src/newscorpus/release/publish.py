@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config
 from ..corpus import iter_articles
@@ -148,12 +151,37 @@ def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[
 # --- the Hub -----------------------------------------------------------------------------------
 
 
+REACH_TIMEOUT = 5.0  # seconds for the HEAD of the Hub endpoint that precedes every Hub call
+
+
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """huggingface_hub's warnings off while we call it, unless HF_HUB_VERBOSITY asks for more.
+
+    Its HTTP calls retry network errors and 5xx answers with backoff (``http_backoff`` in
+    huggingface_hub/utils/_http.py) and log a warning at every try; our one-line error says
+    what failed in the end.
+    """
+    from huggingface_hub.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    if level < logging.WARNING:  # HF_HUB_VERBOSITY=info or debug: the user wants to see them
+        yield
+        return
+    hf_logging.set_verbosity(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 @dataclass
 class Hub:
     """A dataset repository on the Hugging Face Hub, through huggingface_hub.HfApi."""
 
     repo_id: str
     api: Any = None
+    token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", self.repo_id):
@@ -164,27 +192,69 @@ class Hub:
             token = os.environ.get("HF_TOKEN")
             if not token:
                 raise ConfigError("--hub: set HF_TOKEN to a Hugging Face write token")
+            self.token = token
             self.api = HfApi(token=token, endpoint=os.environ.get("HF_ENDPOINT") or None)
+
+    @property
+    def endpoint(self) -> str:
+        """The Hub's URL (HF_ENDPOINT or huggingface.co), without any user:password part."""
+        from huggingface_hub import constants
+
+        url = str(getattr(self.api, "endpoint", None) or constants.ENDPOINT).rstrip("/")
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        return urlunsplit(parts)
+
+    def check_reachable(self) -> None:
+        """One HEAD of the endpoint, before any Hub call: a Hub that does not answer fails fast.
+
+        huggingface_hub retries connection errors and timeouts 5 times over about 25 s and has no
+        setting to lower that, so a Hub that cannot be reached is told apart here, through its own
+        HTTP session (its proxies, certificates and HF_HUB_OFFLINE), with no retry and no token,
+        in at most REACH_TIMEOUT seconds (or HF_HUB_ETAG_TIMEOUT when that is lower). Any HTTP
+        answer, even an error status, counts as reachable.
+        """
+        if getattr(self.api, "endpoint", None) is None:
+            return  # an api given by the caller that talks to no endpoint
+        from huggingface_hub import constants, get_session
+
+        timeout = min(float(constants.HF_HUB_ETAG_TIMEOUT), REACH_TIMEOUT)
+        try:
+            get_session().head(self.endpoint, timeout=timeout)
+        except Exception as exc:
+            raise self._failed(f"cannot reach the Hub at {self.endpoint}", exc) from None
+
+    def _failed(
+        self, what: str, exc: BaseException, then: str | None = "nothing was changed"
+    ) -> ReleaseError:
+        """One line: the repository, what failed, the first line of the error; never the token."""
+        text = (str(exc).strip().splitlines() or [""])[0]
+        server = getattr(exc, "server_message", None)  # HfHubHTTPError: what the Hub said
+        if isinstance(server, str) and server.strip():
+            text = f"{text} {' '.join(server.split())}"
+        if self.token:
+            text = text.replace(self.token, "***")
+        first = text[:300]
+        end = f"; {then}" if then else ""
+        return ReleaseError(f"{self.repo_id}: {what} ({type(exc).__name__}: {first}){end}")
+
+    def _unreachable(self, exc: Exception) -> ReleaseError:
+        """A one-line ReleaseError for a Hub that cannot be read (network, server, permissions)."""
+        return self._failed(f"cannot read the Hub repository from {self.endpoint}", exc)
 
     def tags(self) -> set[str]:
         """Tags of the Hub repository (none when it does not exist)."""
         from huggingface_hub.errors import RepositoryNotFoundError
 
         try:
-            refs = self.api.list_repo_refs(self.repo_id, repo_type="dataset")
+            with _quiet_hub():
+                refs = self.api.list_repo_refs(self.repo_id, repo_type="dataset")
         except RepositoryNotFoundError:
             return set()
         except Exception as exc:
             raise self._unreachable(exc) from None
         return {t.name for t in refs.tags}
-
-    def _unreachable(self, exc: Exception) -> ReleaseError:
-        """A one-line ReleaseError for a Hub that cannot be read (network, server, permissions)."""
-        first = (str(exc).splitlines() or [""])[0][:200]
-        return ReleaseError(
-            f"{self.repo_id}: cannot read the Hub repository ({type(exc).__name__}: {first}); "
-            "nothing was changed"
-        )
 
     def previous(self) -> Previous | None:
         """The manifest and changelog on the Hub's main branch, if any."""
@@ -194,7 +264,7 @@ class Hub:
             RevisionNotFoundError,
         )
 
-        with tempfile.TemporaryDirectory(prefix="newscorpus-hub-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="newscorpus-hub-") as tmp, _quiet_hub():
             try:
                 path = self.api.hf_hub_download(
                     self.repo_id, "manifest.json", repo_type="dataset", cache_dir=tmp
@@ -211,10 +281,16 @@ class Hub:
                 changelog = Path(log).read_text(encoding="utf-8")
             except RemoteEntryNotFoundError:
                 changelog = ""
+            except Exception as exc:
+                raise self._unreachable(exc) from None
         return Previous(version=str(manifest["version"]), manifest=manifest, changelog=changelog)
 
     def publish(self, folder: Path, version: str) -> str:
         """One commit with every file (and deletions of files no longer released), then the tag."""
+        with _quiet_hub():
+            return self._publish(folder, version)
+
+    def _publish(self, folder: Path, version: str) -> str:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
         tag = f"v{version}"
@@ -283,6 +359,8 @@ def make_release(
     if repo is None and hub_id is None and not dry_run:
         raise ConfigError(f"{cfg.path}: no release target: set [release].to or give --to / --hub")
     target = Hub(hub_id, hub_api) if hub_id else None
+    if target is not None:
+        target.check_reachable()  # before anything is read or written
     previous = local_previous(repo) if repo is not None else None
     if previous is None and target is not None:
         previous = target.previous()
@@ -339,9 +417,10 @@ def make_release(
             except BaseException as exc:
                 if undo is not None:
                     undo()
-                if isinstance(exc, ReleaseError | ConfigError):
+                if not isinstance(exc, Exception) or isinstance(exc, ReleaseError | ConfigError):
                     raise
-                raise ReleaseError(
-                    f"{target.repo_id}: publishing to the Hub failed: {exc}"
+                then = "the local release was undone" if undo is not None else None
+                raise target._failed(
+                    f"publishing to the Hub failed at {target.endpoint}", exc, then
                 ) from None
     return result
