@@ -340,14 +340,12 @@ def build_release(
     }
     _write_manifest(out / "manifest.json", manifest)
     scanner.allow |= set(hashes.values()) | ({commit} if commit else set())
-    for name in (
-        "README.md",
-        "CHANGELOG.md",
-        "croissant.json",
-        "manifest.json",
-        f"changes/v{version}.json",
-    ):
+    for name in ("README.md", "CHANGELOG.md", "croissant.json"):
         scanner.scan_file(out / name, name)
+    # The per-article maps and id lists hold ids, clusters, splits and labels: values of the
+    # parquet columns scanned above. Scanning their ~16 MB again took 1.5 s per 100,000 articles.
+    _scan_json(scanner, "manifest.json", manifest, ID_MAPS)
+    _scan_json(scanner, f"changes/v{version}.json", diff, ("added", "removed", "labels_changed"))
     if scanner.findings:
         raise ReleaseError(
             f"{len(scanner.findings)} e-mail addresses or token-like strings found, release stopped: "
@@ -355,6 +353,15 @@ def build_release(
         )
     load_back(out, counts)
     return Built(folder=out, version=version, manifest=manifest, changes=diff)
+
+
+ID_MAPS = ("articles", "labels")
+
+
+def _scan_json(scanner: Scanner, where: str, data: dict[str, Any], skip: tuple[str, ...]) -> None:
+    """Scan a JSON document without the keys in ``skip`` (values already scanned elsewhere)."""
+    rest = {k: v for k, v in data.items() if k not in skip}
+    scanner.scan_text(where, json.dumps(rest, ensure_ascii=False))
 
 
 def load_back(folder: Path, counts: dict[str, dict[str, int]]) -> None:
