@@ -145,7 +145,7 @@ def child_baseline(corpus: Path, out: Path) -> None:
     arts = []
     for a in iter_articles(cfg):
         lang[a.id] = a.language
-        policy = text_policy(cfg, a.source)
+        policy = text_policy(cfg, a.source, a.synthetic)
         row = {k: v for k, v in a.to_dict().items() if k != "sha256"}
         row.update(text=a.text if policy == "full" else None, text_policy=policy)
         arts.append(row)

@@ -129,6 +129,27 @@ def test_claims_and_annotations_keep_offsets_and_hide_hydrate_text(
     assert hidden and all(s["text"] is None for r in hidden for s in r["spans"])
 
 
+def test_real_articles_of_unlisted_sources_are_withheld(tmp_path: Path) -> None:
+    """The seed (a real report, no [[sources]] entry, so no terms on record) ships no text."""
+    from tests.conftest import make_article
+
+    cfg, _ = build_corpus(tmp_path / "corpus", n=6)
+    real = make_article(100, source="seed", synthetic=False, url=None)
+    hand = make_article(101, source="handmade")  # synthetic: released in full
+    add_articles(cfg, [real, hand], file="extra")
+    make_release(cfg, version="1.0.0", to=tmp_path / "repo")
+    rows = {
+        r["id"]: r
+        for p in (tmp_path / "repo" / "data" / "articles").glob("*.parquet")
+        for r in pq.read_table(p).to_pylist()
+    }
+    assert (rows[real.id]["text_policy"], rows[real.id]["text"]) == ("hydrate", None)
+    assert rows[real.id]["text_sha256"] == real.text_sha256
+    assert (rows[hand.id]["text_policy"], rows[hand.id]["text"]) == ("full", hand.text)
+    card = (tmp_path / "repo" / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"\| `seed` \| added by hand \| `hydrate` \| 1 \| no: withheld", card)
+
+
 def test_near_duplicate_clusters_never_straddle_splits(released: Any) -> None:
     _, arts, repo = released
     m = manifest(repo)

@@ -263,7 +263,11 @@ def sources_section(cfg: Config, facets: Mapping[str, Counter[str]], per_item: s
             kinds.get(name, "added by hand"),
             f"`{policy}`",
             n,
-            "yes" if policy == "full" else "no: run `newscorpus hydrate`",
+            "yes"
+            if policy == "full"
+            else "no: run `newscorpus hydrate`"
+            if name in kinds
+            else "no: withheld (not a corpus.toml source: no terms on record)",
         )
         for name, policy, n in _source_counts(facets)
     ]

@@ -162,12 +162,16 @@ def _annotation_read(targets: list[str]) -> pa.Schema:
     )
 
 
-def text_policy(cfg: Config, source: str) -> str:
-    """The text policy of a source; sources not in corpus.toml (e.g. the seed) are 'full'."""
+def text_policy(cfg: Config, source: str, synthetic: bool) -> str:
+    """The text policy of an article's source.
+
+    A source that is not a [[sources]] entry (the seed, a hand import) has no terms on record:
+    its real articles are withheld (``hydrate``) and only synthetic ones are released in full.
+    """
     for s in cfg.sources:
         if s.name == source:
             return s.text_policy
-    return "full"
+    return "full" if synthetic else "hydrate"
 
 
 # Bytes per block of the multi-threaded JSON reader; a longer line makes it retry with more.
@@ -212,6 +216,7 @@ def read_articles(cfg: Config) -> pl.DataFrame:
     """Every article in store order (``_ord``), with its text policy; defaults filled like Article."""
     arts = _read(article_files(cfg), _ARTICLE_READ)
     policies = {s.name: s.text_policy for s in cfg.sources}
+    unlisted = pl.when(pl.col("synthetic").fill_null(False)).then(pl.lit("full"))
     arts = arts.with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_ord"),
         pl.when(pl.col("dup_cluster").fill_null("") == "")
@@ -219,7 +224,7 @@ def read_articles(cfg: Config) -> pl.DataFrame:
         .otherwise(pl.col("dup_cluster"))
         .alias("dup_cluster"),
         pl.col("source")
-        .replace_strict(policies, default="full", return_dtype=_S)
+        .replace_strict(policies, default=unlisted.otherwise(pl.lit("hydrate")), return_dtype=_S)
         .alias("text_policy"),
         pl.col("authors").fill_null([]),
         pl.col("topic_terms").fill_null([]),
