@@ -335,7 +335,8 @@ def release(
             out.print(f"{config}: " + ", ".join(f"{s} {n}" for s, n in splits.items()))
         out.print(
             f"changes: {r.changes['added']} added, {r.changes['removed']} removed, "
-            f"{r.changes['labels_changed']} with changed labels"
+            f"{r.changes['labels_changed']} with changed stance labels, "
+            f"{r.changes['claims_changed']} with changed claims"
         )
         if r.dry_run:
             out.print(f"dry run: v{r.version} built and checked; nothing was published")

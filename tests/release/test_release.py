@@ -22,7 +22,13 @@ from newscorpus.release.publish import make_release
 from newscorpus.release.scan import EMAIL
 from newscorpus.store import iter_lines, rewrite_jsonl
 from tests.conftest import snapshot
-from tests.release.helpers import build_corpus, gold_for, labels_for, synthetic_articles
+from tests.release.helpers import (
+    aggregate_for,
+    build_corpus,
+    gold_for,
+    labels_for,
+    synthetic_articles,
+)
 
 CONFIGS = ("articles", "stance", "claims", "annotations")
 
@@ -244,7 +250,11 @@ def test_splits_stable_and_changelog_when_articles_are_added(tmp_path: Path) -> 
     more = synthetic_articles(100, 30)
     for i, a in enumerate(more[:10]):  # near copies of stories already released
         a.dup_cluster = arts[i * 3].dup_cluster
-    _add(cfg, more, [*labels_for(more), gold_for(arts[5], "unrelated")])
+    moved = aggregate_for(arts[2])  # a later aggregate: same labels, the claim shifted
+    moved.created_at = "2026-05-01T00:00:00Z"
+    moved.spans[0].update(start=moved.spans[0]["start"] + 1, text=moved.spans[0]["text"][1:])
+    moved.spans[0]["text"] = arts[2].text[moved.spans[0]["start"] : moved.spans[0]["end"]]
+    _add(cfg, more, [*labels_for(more), gold_for(arts[5], "unrelated"), moved])
     r = make_release(cfg, bump="minor", to=repo)
     assert r.version == "1.1.0"
     second = manifest(repo)["articles"]
@@ -255,10 +265,13 @@ def test_splits_stable_and_changelog_when_articles_are_added(tmp_path: Path) -> 
     diff = json.loads((repo / "changes" / "v1.1.0.json").read_text())
     assert diff["added"] == sorted(a.id for a in more) and diff["removed"] == []
     assert diff["labels_changed"] == [arts[5].id]
+    assert diff["claims_changed"] == [arts[2].id]
     assert (repo / "changes" / "v1.0.0.json").is_file()
     log = (repo / "CHANGELOG.md").read_text()
     assert log.index("## v1.1.0") < log.index("## v1.0.0")
-    assert "30 articles added, 0 removed, 1 with changed stance labels" in log
+    assert (
+        "30 articles added, 0 removed, 1 with changed stance labels, 1 with changed claims" in log
+    )
     assert git(repo, "tag", "--list").split() == ["v1.0.0", "v1.1.0"]
 
 

@@ -146,6 +146,7 @@ def write_tables(
             a: {"split": s, "dup_cluster": c} for a, s, c in zip(ids, splits, clusters, strict=True)
         },
         "labels": labels,
+        "claims": claim_digests(tables.claims),
         "facets": facets,
         "timeframe": (fetched.min(), fetched.max()) if len(fetched) else (None, None),
         "per_item": per_item,
@@ -196,17 +197,36 @@ def changes(previous: Previous | None, version: str, facts: dict[str, Any]) -> d
             "added": sorted(now),
             "removed": [],
             "labels_changed": [],
+            "claims_changed": [],
         }
     before: dict[str, Any] = previous.manifest.get("articles", {})
-    old_labels: dict[str, Any] = previous.manifest.get("labels", {})
-    new_labels: dict[str, Any] = facts["labels"]
     both = set(now) & set(before)
+
+    def changed(key: str) -> list[str]:
+        if key not in previous.manifest:  # a release made before this map existed
+            return []
+        old, new = previous.manifest[key], facts[key]
+        return sorted(a for a in both if old.get(a) != new.get(a))
+
     return {
         "version": version,
         "previous": previous.version,
         "added": sorted(set(now) - set(before)),
         "removed": sorted(set(before) - set(now)),
-        "labels_changed": sorted(a for a in both if old_labels.get(a, {}) != new_labels.get(a, {})),
+        "labels_changed": changed("labels"),
+        "claims_changed": changed("claims"),
+    }
+
+
+def claim_digests(claims: pl.DataFrame) -> dict[str, str]:
+    """Per article, a short digest of its released claims (offsets, labels, attributes)."""
+    fields = ["start", "end", "label", "checkworthy", "claim_type", "speaker"]
+    spans: dict[str, list[Any]] = {}
+    for aid, *span in claims.select("article_id", *fields).iter_rows():
+        spans.setdefault(aid, []).append(span)
+    return {
+        aid: hashlib.sha256(json.dumps(v, ensure_ascii=False).encode()).hexdigest()[:16]
+        for aid, v in spans.items()
     }
 
 
@@ -219,7 +239,8 @@ def changelog(previous: Previous | None, diff: dict[str, Any], date: str) -> str
     else:
         head += (
             f"- Against v{diff['previous']}: {len(diff['added'])} articles added, "
-            f"{len(diff['removed'])} removed, {len(diff['labels_changed'])} with changed stance labels.\n"
+            f"{len(diff['removed'])} removed, {len(diff['labels_changed'])} with changed stance labels, "
+            f"{len(diff.get('claims_changed', []))} with changed claims.\n"
         )
     head += f"- The ids are listed in `changes/v{v}.json`.\n"
     older = (
@@ -337,6 +358,7 @@ def build_release(
         "files": hashes,
         "articles": facts["articles"],
         "labels": facts["labels"],
+        "claims": facts["claims"],
     }
     _write_manifest(out / "manifest.json", manifest)
     scanner.allow |= set(hashes.values()) | ({commit} if commit else set())
@@ -345,7 +367,7 @@ def build_release(
     # The per-article maps and id lists hold ids, clusters, splits and labels: values of the
     # parquet columns scanned above. Scanning their ~16 MB again took 1.5 s per 100,000 articles.
     _scan_json(scanner, "manifest.json", manifest, ID_MAPS)
-    _scan_json(scanner, f"changes/v{version}.json", diff, ("added", "removed", "labels_changed"))
+    _scan_json(scanner, f"changes/v{version}.json", diff, CHANGE_LISTS)
     if scanner.findings:
         raise ReleaseError(
             f"{len(scanner.findings)} e-mail addresses or token-like strings found, release stopped: "
@@ -355,7 +377,8 @@ def build_release(
     return Built(folder=out, version=version, manifest=manifest, changes=diff)
 
 
-ID_MAPS = ("articles", "labels")
+ID_MAPS = ("articles", "labels", "claims")
+CHANGE_LISTS = ("added", "removed", "labels_changed", "claims_changed")
 
 
 def _scan_json(scanner: Scanner, where: str, data: dict[str, Any], skip: tuple[str, ...]) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..config import Config
 from ..corpus import iter_articles
 from ..errors import ConfigError, DataError, ReleaseError
-from .build import Built, Previous, build_release
+from .build import CHANGE_LISTS, Built, Previous, build_release
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 PARTS = ("major", "minor", "patch")
@@ -401,7 +401,7 @@ def make_release(
             version=new,
             dry_run=dry_run,
             counts=built.manifest["counts"],
-            changes={k: len(built.changes[k]) for k in ("added", "removed", "labels_changed")},
+            changes={k: len(built.changes[k]) for k in CHANGE_LISTS},
             repo=repo,
             hub=hub_id,
         )
