@@ -146,9 +146,27 @@ def child_baseline(corpus: Path, out: Path) -> None:
     for a in iter_articles(cfg):
         lang[a.id] = a.language
         policy = text_policy(cfg, a.source, a.synthetic)
-        row = {k: v for k, v in a.to_dict().items() if k != "sha256"}
-        row.update(text=a.text if policy == "full" else None, text_policy=policy)
-        arts.append(row)
+        arts.append(
+            {
+                "id": a.id,
+                "url": a.url,
+                "canonical_url": a.canonical_url,
+                "source": a.source,
+                "site": a.site,
+                "title": a.title,
+                "text": a.text if policy == "full" else None,
+                "text_sha256": a.text_sha256,
+                "text_policy": policy,
+                "language": a.language,
+                "authors": a.authors,
+                "published": a.published,
+                "dup_cluster": a.dup_cluster,
+                "topic_terms": a.topic_terms,
+                "fetched_at": a.fetched_at,
+                "extractor": a.extractor,
+                "synthetic": a.synthetic,
+            }
+        )
     anns = [
         {
             "article_id": x.article_id,
@@ -225,14 +243,12 @@ def main() -> int:
         f"{base['wall']:7.1f} s, peak {base['peak_mb']:6.0f} MB, {base['rows']:.0f} rows"
     )
     print(
-        f"of which validate.validate_loaded alone: {val['wall']:7.1f} s, peak "
-        f"{val['peak_mb']:6.0f} MB ({val['rows']:.0f} records); release without it: "
-        f"{rel['wall'] - val['wall']:7.1f} s"
+        f"validate.validate_loaded alone (the release runs it in a forked process beside the "
+        f"build): {val['wall']:7.1f} s, peak {val['peak_mb']:6.0f} MB ({val['rows']:.0f} records)"
     )
     ratio = rel["wall"] / base["wall"]
     print(
         f"release / baseline wall time: {ratio:.2f} (goal <= 1.00); "
-        f"without validate: {(rel['wall'] - val['wall']) / base['wall']:.2f}; "
         f"release peak {rel['peak_mb']:.0f} MB (goal < {GOAL_MB} MB)"
     )
     ok = ratio <= 1.0 and rel["peak_mb"] < GOAL_MB
