@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,8 @@ def test_missing_required_key(tmp_path: Path) -> None:
         ("\n[gather]\nconcurrency = 0\n", "gather.concurrency: must be positive"),
         ('\n[gather]\nconcurrency = "4"\n', "gather.concurrency: expected int, got str"),
         ('\n[gather]\nallow_hosts = ["http://x"]\n', "is not host or host:port"),
+        ('\n[gather]\nuser_agent = ""\n', r"corpus.toml:\d+: gather.user_agent: must name"),
+        ('\n[gather]\nuser_agent = "a\\nb"\n', "gather.user_agent: must name"),
     ],
 )
 def test_bad_values(tmp_path: Path, extra: str, message: str) -> None:
@@ -153,3 +156,17 @@ def test_bad_target_id_and_language(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match="'spa' is not an ISO 639-1 code"):
         load_config(write_corpus(tmp_path / "b", MINIMAL_TOML.replace('"es", "fr"', '"spa", "fr"')))
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        ("[]", r"corpus.toml:\d+: topic.any: empty list would reject every article"),
+        ('["fentanyl", " "]', r"corpus.toml:\d+: topic.any: a term is empty"),
+    ],
+)
+def test_topic_terms_must_be_given(tmp_path: Path, terms: str, message: str) -> None:
+    toml = re.sub(r"(?m)^any = .*$", f"any = {terms}", MINIMAL_TOML)
+    assert toml != MINIMAL_TOML
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_corpus(tmp_path / "c", toml))

@@ -339,7 +339,17 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     if "topic" in data:
         r.check_keys(data["topic"], "topic")
         if "any" in data["topic"]:
-            topic = Topic(any=r.str_list(data["topic"], "topic", "any"))
+            terms = r.str_list(data["topic"], "topic", "any")
+            if not terms:
+                raise r.fail(
+                    "empty list would reject every article; list terms, or remove [topic] "
+                    "to accept every article",
+                    "topic",
+                    "any",
+                )
+            if any(not t.strip() for t in terms):
+                raise r.fail("a term is empty", "topic", "any")
+            topic = Topic(any=terms)
 
     sources: list[Source] = []
     for i, s in enumerate(data.get("sources", [])):
@@ -403,7 +413,15 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                     raise r.fail("out of range", "gather", key)
                 values[key] = fv
         if "user_agent" in g:
-            values["user_agent"] = r.get(g, "gather", "user_agent", str)
+            agent = r.get(g, "gather", "user_agent", str)
+            if not agent.strip() or any(c in agent for c in "\r\n"):
+                raise r.fail(
+                    "must name the tool and a contact (one line), as robots.txt and site "
+                    "operators read it",
+                    "gather",
+                    "user_agent",
+                )
+            values["user_agent"] = agent
         gather = GatherSettings(**values)
 
     studio = StudioSettings()
