@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from newscorpus.config import STANCE_VALUES, load_config
 from newscorpus.corpus import add_annotations, add_articles, current_by_kind
-from newscorpus.records import Annotation
+from newscorpus.records import Annotation, sha256_hex
 from newscorpus.release.tables import build_tables, current_records, label_lists, read_articles
+from newscorpus.store import rewrite_jsonl
 from tests.conftest import write_corpus
 from tests.release.helpers import TOML, quote_span, synthetic_articles
 
@@ -185,3 +186,24 @@ def test_label_lists_keep_labelled_targets_sorted() -> None:
         [],
         [{"target": "a", "label": "neutral"}, {"target": "b", "label": "against"}],
     ]
+
+
+def test_long_lines_and_empty_files_are_read(tmp_path: Path, monkeypatch: Any) -> None:
+    """A line longer than the JSON reader's block retries with larger blocks; empty files count 0."""
+    from newscorpus.release import tables
+
+    monkeypatch.setattr(tables, "BLOCK_BYTES", 1024)
+    write_corpus(tmp_path / "c", TOML)
+    cfg = load_config(tmp_path / "c")
+    arts = synthetic_articles(0, 3)
+    arts[1].text = "fentanyl " * 2000  # ~18 KB: longer than a block
+    arts[1].text_sha256 = sha256_hex(arts[1].text)
+    records = [a.to_dict() for a in arts]
+    del records[2]["text_sha256"]  # optional in the schema: computed when missing
+    rewrite_jsonl(cfg.articles_dir / "a.jsonl", records)
+    (cfg.articles_dir / "b.jsonl").write_text("", encoding="utf-8")
+    (cfg.annotations_dir / "empty.jsonl").write_text("\n", encoding="utf-8")
+    got = read_articles(cfg)
+    assert got.get_column("text").to_list() == [a.text for a in arts]
+    assert got.get_column("text_sha256").to_list() == [a.text_sha256 for a in arts]
+    assert all(f.height == 0 for f in current_records(cfg, TARGETS).values())
