@@ -138,6 +138,11 @@ def test_missing_required_key(tmp_path: Path) -> None:
         ('\n[gather]\nconcurrency = "4"\n', "gather.concurrency: expected int, got str"),
         ('\n[gather]\nallow_hosts = ["http://x"]\n', "is not host or host:port"),
         ('\n[gather]\nuser_agent = ""\n', r"corpus.toml:\d+: gather.user_agent: must name"),
+        (
+            '\n[release]\nannotations_creators = ["people"]\n',
+            r"corpus.toml:\d+: release.annotations_creators: 'people' is not one of crowdsourced",
+        ),
+        ("\n[release]\nlanguage_creators = []\n", "release.language_creators: give at least one"),
         ('\n[gather]\nuser_agent = "a\\nb"\n', "gather.user_agent: must name"),
     ],
 )

@@ -96,6 +96,14 @@ class ReleaseSettings:
     to: Path | None = None
     hub: str | None = None
     splits: tuple[tuple[str, float], ...] = (("train", 0.8), ("validation", 0.1), ("test", 0.1))
+    # the dataset card's YAML header (Hugging Face's vocabularies) and an optional notice on top
+    annotations_creators: tuple[str, ...] = ("expert-generated",)
+    language_creators: tuple[str, ...] = ("found",)
+    notice: str = ""
+
+
+# Values the Hugging Face Hub accepts in a dataset card's header.
+CREATORS = ("crowdsourced", "expert-generated", "found", "machine-generated", "other")
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "near_dup_threshold",
     ),
     "studio": ("url", "port", "overlap", "batch_size"),
-    "release": ("to", "hub", "splits"),
+    "release": ("to", "hub", "splits", "annotations_creators", "language_creators", "notice"),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "": ("corpus", "targets"),
@@ -463,6 +471,20 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             if abs(total - 1.0) > 1e-6:
                 raise r.fail(f"shares add up to {total:g}, not 1", "release", "splits")
             rvals["splits"] = tuple((k, float(v)) for k, v in sp.items())
+        for key in ("annotations_creators", "language_creators"):
+            if key in rel:
+                allowed = (
+                    (*CREATORS, "no-annotation") if key == "annotations_creators" else CREATORS
+                )
+                creators = r.str_list(rel, "release", key)
+                if not creators:
+                    raise r.fail("give at least one value", "release", key)
+                for v in creators:
+                    if v not in allowed:
+                        raise r.fail(f"{v!r} is not one of {', '.join(allowed)}", "release", key)
+                rvals[key] = creators
+        if "notice" in rel:
+            rvals["notice"] = r.get(rel, "release", "notice", str).strip()
         release = ReleaseSettings(**rvals)
 
     return Config(

@@ -154,3 +154,33 @@ def test_hub_id_synthetic_count_and_no_hydrate_note_when_all_text_is_released(ca
     assert "**Synthetic articles: 3 of 5**" in text
     assert "Annotators per item in this version: 2 to 3." in text
     assert "\\url{https://huggingface.co/datasets/some-org/some-data}" in text
+
+
+def test_notice_creators_period_unlabelled_copies_and_changelog_rows(tmp_path: Path) -> None:
+    extra = (
+        '\n[release]\nnotice = "Demo: labels were submitted by scripts."\n'
+        'annotations_creators = ["machine-generated"]\n'
+        'language_creators = ["expert-generated", "found"]\n'
+    )
+    cfg, arts = build_corpus(tmp_path / "corpus", n=6, extra_toml=extra)
+    more = synthetic_articles(50, 3)
+    more[0].dup_cluster = arts[0].dup_cluster  # a near copy of an annotated story
+    more[2].published = None
+    add_articles(cfg, more, file="later")
+    make_release(cfg, version="1.0.0", to=tmp_path / "repo")
+    text = (tmp_path / "repo" / "README.md").read_text(encoding="utf-8")
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["annotations_creators"] == ["machine-generated"]
+    assert header["language_creators"] == ["expert-generated", "found"]
+    assert "fact-checking" not in header["task_ids"]
+    title = text.index(f"# {cfg.corpus.pretty_name}\n")
+    assert text.index("> **Note:** Demo: labels were submitted by scripts.") > title
+    dates = sorted(a.published[:10] for a in arts + more if a.published)
+    assert (
+        f"Articles published from {dates[0]} to {dates[-1]} (1 without a publication date)" in text
+    )
+    limits = section(text, "## Known limitations of this version")
+    assert "3 of 9 articles have no stance label: 1 of them are near copies" in limits
+    log = (tmp_path / "repo" / "CHANGELOG.md").read_text(encoding="utf-8")
+    stance = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "repo/data/stance").glob("*"))
+    assert f"- Rows: 9 articles, {stance} stance labels," in log

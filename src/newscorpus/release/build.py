@@ -140,6 +140,13 @@ def write_tables(
     }
     per_item = tables.annotations.group_by("_ord").len().get_column("len").to_list()
     fetched = arts.get_column("fetched_at").drop_nulls()
+    published = arts.get_column("published").drop_nulls().str.slice(0, 10)
+    labelled = set(labels)
+    unlabelled = arts.filter(~pl.col("id").is_in(list(labelled)))
+    labelled_clusters = set(
+        arts.filter(pl.col("id").is_in(list(labelled))).get_column("dup_cluster").to_list()
+    )
+    copies = int(unlabelled.get_column("dup_cluster").is_in(list(labelled_clusters)).sum())
     straddle = straddling_clusters(zip(clusters, splits, strict=True))
     facts = {
         "articles": {
@@ -149,6 +156,10 @@ def write_tables(
         "claims": claim_digests(tables.claims),
         "facets": facets,
         "timeframe": (fetched.min(), fetched.max()) if len(fetched) else (None, None),
+        "published": (published.min(), published.max(), arts.height - len(published))
+        if len(published)
+        else (None, None, arts.height),
+        "unlabelled": (unlabelled.height, copies),
         "per_item": per_item,
         "hydrate": int((arts.get_column("text_policy") != "full").sum()),
         "kept": assigner.kept,
@@ -185,6 +196,20 @@ def _per_item_text(per_item: list[int]) -> str:
         f"{min(per_item)} to {max(per_item)} annotators per annotated article "
         f"(median {statistics.median(per_item):g}, {len(per_item)} annotated articles)"
     )
+
+
+def _period_text(published: tuple[Any, Any, int], fetched: tuple[Any, Any]) -> str | None:
+    """When the articles were published and fetched, in one sentence."""
+    first, last, undated = published
+    parts = []
+    if first:
+        parts.append(
+            f"Articles published from {first} to {last}"
+            + (f" ({undated} without a publication date)" if undated else "")
+        )
+    if fetched[0]:
+        parts.append(f"fetched from {fetched[0][:10]} to {fetched[1][:10]}")
+    return "; ".join(parts) + "." if parts else None
 
 
 def changes(previous: Previous | None, version: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -230,10 +255,23 @@ def claim_digests(claims: pl.DataFrame) -> dict[str, str]:
     }
 
 
-def changelog(previous: Previous | None, diff: dict[str, Any], date: str) -> str:
+def changelog(
+    previous: Previous | None,
+    diff: dict[str, Any],
+    date: str,
+    counts: dict[str, dict[str, int]] | None = None,
+) -> str:
     """CHANGELOG.md: this version's section on top of the previous ones."""
     v = diff["version"]
     head = f"## v{v} ({date[:10]})\n\n"
+    rows = ""
+    if counts:
+        total = {c: sum(n.values()) for c, n in counts.items()}
+        rows = (
+            f"- Rows: {total.get('articles', 0)} articles, {total.get('stance', 0)} stance "
+            f"labels, {total.get('claims', 0)} claims, {total.get('annotations', 0)} "
+            "annotations.\n"
+        )
     if diff["previous"] is None:
         head += f"- First release: {len(diff['added'])} articles.\n"
     else:
@@ -242,7 +280,7 @@ def changelog(previous: Previous | None, diff: dict[str, Any], date: str) -> str
             f"{len(diff['removed'])} removed, {len(diff['labels_changed'])} with changed stance labels, "
             f"{len(diff.get('claims_changed', []))} with changed claims.\n"
         )
-    head += f"- The ids are listed in `changes/v{v}.json`.\n"
+    head += rows + f"- The ids are listed in `changes/v{v}.json`.\n"
     older = (
         previous.changelog.split("\n", 1)[1].lstrip("\n")
         if previous and previous.changelog.startswith("# ")
@@ -316,6 +354,14 @@ def build_release(
         "Claims come from aggregated or gold spans only; stance falls back to a majority of raw "
         "labels (ties: unresolved) where no aggregate or gold label exists."
     )
+    unlabelled, copies = facts["unlabelled"]
+    if unlabelled:
+        limitations.append(
+            f"{unlabelled} of {sum(counts['articles'].values())} articles have no stance label: "
+            f"{copies} of them are near copies whose cluster has a labelled article (one "
+            "Label Studio task per `dup_cluster`; stance can be carried over through "
+            "`dup_cluster`, span offsets cannot), the others are not annotated yet."
+        )
     per_item = _per_item_text(facts["per_item"])
     readme = render_card(
         cfg,
@@ -327,11 +373,12 @@ def build_release(
         limitations,
         hub,
         per_item=per_item,
+        period=_period_text(facts["published"], facts["timeframe"]),
     )
     (out / "README.md").write_text(readme, encoding="utf-8")
     diff = changes(previous, version, facts)
     _write_json(out / "changes" / f"v{version}.json", diff)
-    (out / "CHANGELOG.md").write_text(changelog(previous, diff, date), encoding="utf-8")
+    (out / "CHANGELOG.md").write_text(changelog(previous, diff, date, counts), encoding="utf-8")
     _write_json(
         out / "croissant.json",
         croissant(cfg, version, date, counts, facts["timeframe"], per_item, hub),

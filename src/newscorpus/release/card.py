@@ -31,12 +31,12 @@ _SPAN_DOCS = {
     "end": "Character offset just after the span's last character: `text[start:end]` is the span.",
     "label": "`Claim`, `Quote` or `Speaker`.",
     "text": "The span's text; null for text_policy = hydrate sources (restored by `newscorpus hydrate`).",
-    "checkworthy": "Claims only: `yes` or `no` (would a fact-checker want to check it?); else null.",
-    "claim_type": "Claims only: statistical, causal, event, prediction, policy or other; else null.",
+    "checkworthy": "Claims only: `yes` or `no` (would a fact-checker want to check it?); null for other labels, and in `claims` when the annotators had no majority.",
+    "claim_type": "Claims only: statistical, causal, event, prediction, policy or other; null as for `checkworthy`.",
 }
 FIELD_DOCS: dict[str, dict[str, str]] = {
     "articles": {
-        "id": "Stable article id: 16 hex digits of SHA-256 of the canonical URL (of the text when there is none).",
+        "id": "Stable article id: the first 16 hex digits of SHA-256 of `url:` + canonical URL, or of `text:` + the normalised text when there is no URL.",
         "url": "Address the article was fetched from.",
         "canonical_url": "The page's canonical address (used for the id).",
         "source": "Name of the source in the corpus configuration (see Source data).",
@@ -58,8 +58,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "article_id": "`articles.id` of the article.",
         "target": "Stance target id (see Label values).",
         "label": "favor, against, neutral or unrelated; `unresolved` when annotators tied.",
-        "label_source": "`gold` (adjudicated), `aggregate` (aggregation run) or `majority` (fallback over raw labels).",
-        "method": "How the label was decided: adjudicated, majority or dawid-skene.",
+        "label_source": "Where the label comes from: `gold` (an adjudicator's decision), `aggregate` (the corpus's `aggregate` run) or `majority` (no aggregate yet: the plain majority of the raw labels, computed at release).",
+        "method": "With `gold`: `adjudicated`; with `aggregate`: the aggregation method (`majority` vote or `dawid-skene`); with `majority`: `majority`.",
         "n_annotators": "How many annotators labelled this article for this target (null for gold rows).",
         "language": "Language of the article.",
     },
@@ -68,7 +68,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "span_id": "Span id, unique within the article.",
         **_SPAN_DOCS,
         "speaker": "Claim or Quote: `span_id` of the Speaker span linked to it by `said`; else null.",
-        "label_source": "`gold` (adjudicated) or `aggregate` (majority of annotators' spans).",
+        "label_source": "`gold` (an adjudicator's spans) or `aggregate`: annotators' spans grouped by overlap, a group kept when a strict majority of the article's annotators marked it, with the median boundaries and the majority's label and attributes (null when no majority); groups without a majority are left out.",
         "language": "Language of the article.",
     },
     "annotations": {
@@ -163,12 +163,12 @@ def card_yaml(
         "language": langs,
         "multilinguality": "multilingual" if len(langs) > 1 else "monolingual",
         "task_categories": ["text-classification", "token-classification"],
-        "task_ids": ["multi-class-classification", "fact-checking"],
+        "task_ids": ["multi-class-classification"],
         "size_categories": [size_category(n_articles)],
-        "annotations_creators": ["expert-generated"],
-        "language_creators": ["found"],
+        "annotations_creators": list(cfg.release.annotations_creators),
+        "language_creators": list(cfg.release.language_creators),
         "source_datasets": ["original"],
-        "tags": ["stance-detection", "claim-detection", "news"],
+        "tags": ["stance-detection", "claim-detection", "check-worthiness", "news"],
         "configs": configs,
     }
 
@@ -235,7 +235,8 @@ def structure_section(cfg: Config, counts: Mapping[str, Mapping[str, int]]) -> s
     out.append(
         f"Shares: {shares}. Each article's split is drawn from a SHA-256 hash of its "
         "near-duplicate cluster (`dup_cluster`), so near copies of one story are never in two "
-        "splits (unless clusters merged after an earlier release: see Known limitations). "
+        "splits (except clusters merged after an earlier release, whose articles keep their "
+        "splits: Known limitations of this version lists them when there are any). "
         "Splits are stable across versions: an article keeps the split it had in the previous "
         "release (read from its `manifest.json`), and only new articles are assigned; "
         "a new article whose cluster was released before joins that cluster's split. "
@@ -254,7 +255,12 @@ def _source_counts(facets: Mapping[str, Counter[str]]) -> list[tuple[str, str, i
     return rows
 
 
-def sources_section(cfg: Config, facets: Mapping[str, Counter[str]], per_item: str | None) -> str:
+def sources_section(
+    cfg: Config,
+    facets: Mapping[str, Counter[str]],
+    per_item: str | None,
+    period: str | None = None,
+) -> str:
     """Source data (kind, text policy, counts), synthetic articles, annotators per item."""
     kinds = {s.name: s.kind for s in cfg.sources}
     rows = [
@@ -284,6 +290,8 @@ def sources_section(cfg: Config, facets: Mapping[str, Counter[str]], per_item: s
         if rows
         else "No articles in this version.\n"
     )
+    if period:
+        out.append(f"\n{period}\n")
     syn = facets.get("synthetic")
     total = sum(facets.get("language", Counter()).values())
     if syn is not None:
@@ -309,7 +317,10 @@ def sources_section(cfg: Config, facets: Mapping[str, Counter[str]], per_item: s
         "quotes and figures (pre-annotations) are only suggestions they correct or delete. "
         "Each annotator appears in `annotations` under a stable pseudonym. Labels are "
         "aggregated across annotators (majority or Dawid–Skene, column `method`); adjudicated "
-        "gold labels override aggregates (`label_source`). Agreement is reported below.\n"
+        "gold labels override aggregates (`label_source`). Agreement is reported below. "
+        "Label Studio gets one task per near-duplicate cluster, so the other members of a "
+        "cluster (same `dup_cluster`) have no labels of their own: stance labels can be "
+        "carried over through `dup_cluster`; span offsets cannot.\n"
     )
     if per_item:
         out.append(f"\nAnnotators per item in this version: {per_item}.\n")
@@ -342,12 +353,14 @@ def load_section(
             f"an annotated tag `{tag}` per version), not to the Hugging Face Hub. `revision=` "
             "only applies to the Hub: a local folder is read as it is checked out, so check "
             "out the tag first (DIR is your clone of the release repository):\n\n"
-            f"```bash\ngit -C DIR checkout {tag}\n```\n\n"
+            f"```bash\ngit clone --branch {tag} URL_OF_THE_RELEASE_REPOSITORY DIR   # or, in a clone: "
+            f"git -C DIR checkout {tag}\n```\n\n"
             f'```python\nfrom datasets import load_dataset\n\nDIR = "path/to/release"\n{local}```\n'
         )
     out.append(
         "Each config has the splits listed under Counts; join the other configs to `articles` "
-        "on `article_id` = `id`.\n"
+        "on `article_id` = `id`. `manifest.json` in the same folder names the version you "
+        "loaded (`version`).\n"
     )
     if hydrate:
         out.append(
@@ -386,20 +399,24 @@ def render_card(
     limitations: list[str],
     hub: str | None,
     per_item: str | None = None,
+    period: str | None = None,
 ) -> str:
     """The whole README.md of a release (``per_item``: annotators per item, when known)."""
     languages = sorted(facets.get("language", Counter()))
     header = yaml.safe_dump(
         card_yaml(cfg, counts, languages), sort_keys=False, allow_unicode=True, width=1000
     )
-    parts = [f"---\n{header}---\n", f"# {cfg.corpus.pretty_name}\n", f"{cfg.corpus.description}\n"]
+    parts = [f"---\n{header}---\n", f"# {cfg.corpus.pretty_name}\n"]
+    if cfg.release.notice:
+        parts.append("> **Note:** " + " ".join(cfg.release.notice.split()) + "\n")
+    parts.append(f"{cfg.corpus.description}\n")
     listed = ", ".join(f"`{c}`" for c in _listed(counts)) or "none"
     parts.append(f"Version **v{version}**. Configs: {listed} (default `articles`).\n")
     hydrate = any(policy == "hydrate" for _, policy, _ in _source_counts(facets))
     parts.append(load_section(counts, version, hub, hydrate))
     parts.append(card_prose(cfg))
     parts.append(structure_section(cfg, counts))
-    parts.append(sources_section(cfg, facets, per_item))
+    parts.append(sources_section(cfg, facets, per_item, period))
     parts.append("## Counts in this version\n")
     split_rows = [
         (c, *(counts[c].get(s, 0) for s, _ in cfg.release.splits), sum(counts[c].values()))
