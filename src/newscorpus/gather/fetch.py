@@ -2,8 +2,10 @@
 
 Global and per-host concurrency, a delay between requests to one host, robots.txt per host,
 retries with exponential backoff and jitter (honouring Retry-After) on connection errors, 429 and
-5xx, redirects followed by hand (at most 5, the guard on every hop), ``max_bytes`` enforced while
-streaming, non-HTML refused, and a raw-response cache so that a rerun does not fetch again.
+5xx, redirects followed by hand (at most 5, the guard on every hop), the guard's rule applied again
+to the address each connection actually reached (DNS rebinding) before the status or the body is
+used, ``max_bytes`` enforced while streaming, non-HTML refused, and a raw-response cache so that a
+rerun does not fetch again.
 """
 
 from __future__ import annotations
@@ -135,6 +137,10 @@ def backoff(attempt: int) -> float:
 _UNAVAILABLE = urllib.robotparser.RobotFileParser()
 
 
+def _refused(url: str, exc: HostRefused) -> FetchFailed:
+    return FetchFailed(url, exc.reason, str(exc).split(": ", 1)[-1])
+
+
 class _Redirect(Exception):
     def __init__(self, location: str) -> None:
         self.location = location
@@ -158,7 +164,7 @@ class Fetcher:
         self._host_sems: dict[str, asyncio.Semaphore] = {}
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._next_time: dict[str, float] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | FetchFailed | None] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self.agent_token = settings.user_agent.split("/", 1)[0].split()[0] or "*"
         self.requests = 0
@@ -204,7 +210,7 @@ class Fetcher:
             try:
                 await self.guard.acheck(current)
             except HostRefused as exc:
-                raise FetchFailed(current, exc.reason, str(exc).split(": ", 1)[-1]) from None
+                raise _refused(current, exc) from None
             if kind != "robots" and not await self._robots_allow(current):
                 raise FetchFailed(current, "robots", "disallowed by robots.txt")
             conditional = cached if cached is not None and cached.final_url == current else None
@@ -238,6 +244,7 @@ class Fetcher:
                 self.requests += 1
                 try:
                     async with self._client.stream("GET", url, headers=headers) as r:
+                        self._check_peer(url, r)
                         status = r.status_code
                         if status in (301, 302, 303, 307, 308):
                             loc = r.headers.get("location")
@@ -266,6 +273,20 @@ class Fetcher:
             delay = backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
             attempt += 1
             await asyncio.sleep(delay)
+
+    def _check_peer(self, url: str, r: httpx.Response) -> None:
+        """Refuse a response whose connection reached an address the guard refuses.
+
+        The guard resolved the host before the request; the connection resolved it again, and a
+        rebinding name may have answered differently. Checked before the status, a redirect or
+        the body is used: a refused response is never read, followed, retried or cached.
+        """
+        stream = r.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        try:
+            self.guard.check_peer(url, peer)
+        except HostRefused as exc:
+            raise _refused(url, exc) from None
 
     async def _read(self, url: str, kind: str, r: httpx.Response) -> Response:
         ctype = r.headers.get("content-type")
@@ -302,17 +323,26 @@ class Fetcher:
         parser = self._robots[key]
         if parser is None:
             return True
+        if isinstance(parser, FetchFailed):  # the origin itself was refused
+            raise FetchFailed(url, parser.reason, parser.detail)
         if parser is _UNAVAILABLE:
             raise FetchFailed(url, "robots_unavailable", "robots.txt could not be fetched")
         return parser.can_fetch(self.agent_token, url)
 
-    async def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
-        rp = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+    async def _load_robots(
+        self, origin: str
+    ) -> urllib.robotparser.RobotFileParser | FetchFailed | None:
+        robots_url = origin + "/robots.txt"
+        rp = urllib.robotparser.RobotFileParser(robots_url)
         try:
-            resp = await self.fetch(origin + "/robots.txt", kind="robots")
+            resp = await self.fetch(robots_url, kind="robots")
         except FetchFailed as exc:
             if exc.reason.startswith("http_4"):
                 return None  # no robots.txt: everything allowed
+            if exc.reason == "host_refused" and exc.url == robots_url:
+                # the origin's own connection reached a refused address (DNS rebinding): its
+                # pages are refused for the same reason, not reported as robots_unavailable
+                return exc
             return _UNAVAILABLE  # unreachable: nothing fetched from this host now (RFC 9309)
         rp.parse(resp.body.decode("utf-8", "replace").splitlines())
         return rp

@@ -1,7 +1,10 @@
 """Host guard: refuse URLs whose host resolves to a loopback, private, link-local or reserved address.
 
 A refused URL is never connected to. A host (or host:port) listed in ``allow_hosts`` or given with
-``--allow-host`` passes. The fetcher calls the guard on the first URL and on every redirect hop.
+``--allow-host`` passes. The fetcher calls the guard on the first URL and on every redirect hop,
+and applies the same rule once more to the address each response's connection actually reached
+(:meth:`HostGuard.check_peer`): a name may resolve to a public address for the guard and to a
+private one when the connection is made (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -96,11 +99,7 @@ class HostGuard:
         if addrs is None:
             addrs = _parse_literal(host)
             if addrs is None:
-                try:
-                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-                except OSError:
-                    infos = []
-                addrs = _addresses(infos)
+                addrs = resolve(host, port)
             self._cache[host] = addrs
         self._verdict(url, host, port, addrs)
 
@@ -113,14 +112,47 @@ class HostGuard:
         if addrs is None:
             addrs = _parse_literal(host)
             if addrs is None:
-                loop = asyncio.get_running_loop()
-                try:
-                    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-                except OSError:
-                    infos = []
-                addrs = _addresses(infos)
+                addrs = await aresolve(host, port)
             self._cache[host] = addrs
         self._verdict(url, host, port, addrs)
+
+    def check_peer(self, url: str, server_addr: object) -> None:
+        """Raise HostRefused unless the address a connection for ``url`` reached may be used.
+
+        The rule of :meth:`check`, applied to ``server_addr`` (the socket's peer, as httpcore's
+        ``network_stream.get_extra_info("server_addr")`` gives it) instead of a DNS answer: a
+        listed host passes, otherwise the address must be public. An unknown address is refused.
+        """
+        _, host, port = self.split(url)
+        if self.is_allowed(host, port):
+            return
+        addr = _peer_address(server_addr)
+        if addr is None:
+            raise HostRefused(f"{url}: {host} connected to an unknown address")
+        if not is_public(addr):
+            raise HostRefused(
+                f"{url}: {host} connected to non-public address {addr}, not to the address "
+                f"checked before (allow it with --allow-host {host}:{port})"
+            )
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses of ``host`` (blocking DNS lookup); empty when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return _addresses(infos)
+
+
+async def aresolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses of ``host`` (DNS lookup off the event loop); empty when it does not resolve."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return _addresses(infos)
 
 
 def _parse_literal(host: str) -> list[IPAddress] | None:
@@ -130,13 +162,15 @@ def _parse_literal(host: str) -> list[IPAddress] | None:
         return None
 
 
+def _peer_address(sockaddr: object) -> IPAddress | None:
+    """The IP address of a socket address tuple (IPv4 or IPv6, zone id dropped), or None."""
+    if not isinstance(sockaddr, tuple) or not sockaddr:
+        return None
+    try:
+        return ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+    except ValueError:
+        return None
+
+
 def _addresses(infos: Sequence[tuple[Any, ...]]) -> list[IPAddress]:
-    out: list[IPAddress] = []
-    for info in infos:
-        sockaddr = info[4]
-        if isinstance(sockaddr, tuple) and sockaddr:
-            try:
-                out.append(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]))
-            except ValueError:
-                continue
-    return out
+    return [a for a in (_peer_address(info[4]) for info in infos) if a is not None]
