@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Label Studio runs from its own virtual environment (its pins clash with ours).
 export NEWSCORPUS_STUDIO_ENV ?= $(CURDIR)/.venv-studio
 
-.PHONY: install system-deps studio-env demo demo-clean test lint format bench lock clean
+.PHONY: install system-deps studio-env demo demo-clean test screenshot lint format bench lock clean
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ format: $(STAMP)
 
 test: $(STAMP) studio-env system-deps lint
 	$(BIN)/pytest -q
+
+# Refresh docs/labelstudio-task.png (the README's picture) from the browser test.
+screenshot: $(STAMP) studio-env system-deps
+	NEWSCORPUS_UPDATE_DOCS=1 $(BIN)/pytest -q tests/studio/test_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(ONLY)
