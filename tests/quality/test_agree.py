@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from newscorpus.config import load_config
+from newscorpus.corpus import add_articles
 from newscorpus.store import append_jsonl
-from tests.conftest import snapshot
-from tests.quality.helpers import T1, T2, ann, articles, make_corpus, span, store
+from tests.conftest import make_article, snapshot
+from tests.quality.helpers import LONG_TEXT, T1, T2, ann, articles, make_corpus, span, store
 
 
 @pytest.fixture
@@ -150,3 +152,47 @@ def test_span_outside_the_text_is_an_error_naming_the_task(
             len(lines) == 1 and "task 515" in lines[0] and "outside the article's text" in lines[0]
         )
         assert snapshot(corpus) == before
+
+
+def test_annotations_of_missing_articles_are_left_out_and_reported(
+    corpus: Path, cli: Callable[..., Any]
+) -> None:
+    base = cli("--corpus", corpus, "agree", "--json")
+    assert base.exit_code == 0 and base.stderr == "", base.output
+    baseline = json.loads(base.stdout)
+    by_base = json.loads(cli("--corpus", corpus, "agree", "--json", "--by", "language").stdout)
+    # an article annotated by three annotators who disagree, then removed from articles/
+    gone = make_article(9, text=f"{LONG_TEXT} (9)", language="es")
+    add_articles(load_config(corpus), [gone], file="removed")
+    claim = gone.text.index("fentanyl")
+    store(
+        corpus,
+        [
+            ann(gone, "ann-a", {T1: "favor", T2: "favor"}, [span("o1", claim, claim + 8)]),
+            ann(gone, "ann-b", {T1: "against", T2: "neutral"}, [span("o2", 0, 3)]),
+            ann(gone, "ann-c", {T1: "neutral"}),
+        ],
+        file="more",
+    )
+    (corpus / "articles" / "removed.jsonl").unlink()
+    res = cli("--corpus", corpus, "agree", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)  # stdout is JSON only: the warning is on stderr
+    assert data["stance"][T1]["alpha"] == baseline["stance"][T1]["alpha"]
+    assert data["stance"][T1]["units"] == 3 and data["stance"][T2]["units"] == 0
+    assert data["annotations"] == baseline["annotations"]
+    # reported: a count in the JSON (a new key; every other key is as without the orphans)
+    assert data.pop("orphans") == {"annotations": 3, "articles": 1}
+    assert baseline.pop("orphans") == {"annotations": 0, "articles": 0}
+    assert data == baseline
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: 3 annotations of 1 article "), lines
+    assert repr(gone.id) in lines[0] and "left out" in lines[0]
+    by = json.loads(cli("--corpus", corpus, "agree", "--json", "--by", "language").stdout)
+    assert by["by"] == by_base["by"]  # no "(unknown)" group of the missing article
+    res = cli("--corpus", corpus, "agree")
+    assert res.exit_code == 0 and "warning: 3 annotations" in res.stderr
+    md = (corpus / "reports" / "agreement.md").read_text(encoding="utf-8")
+    assert "left out of every figure below (annotations: 3, articles: 1)" in md
+    report = json.loads((corpus / "reports" / "agreement.json").read_text(encoding="utf-8"))
+    assert report["orphans"] == {"annotations": 3, "articles": 1}

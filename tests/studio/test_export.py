@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,14 +10,27 @@ from typing import Any
 
 import pytest
 
+from newscorpus.config import Config
 from newscorpus.corpus import iter_annotations
 from newscorpus.studio.pull import pull_export
 from tests.conftest import make_article, snapshot
-from tests.studio.helpers import QUOTE_TEXT, full_result, studio_corpus
+from tests.studio.helpers import QUOTE_TEXT, full_result, studio_corpus, with_articles
+
+
+def exported_article() -> Any:
+    """The article of the export's task (stored in the corpus by ``export_corpus``)."""
+    return make_article(1, text=QUOTE_TEXT)
+
+
+def export_corpus(root: Path) -> Config:
+    """A corpus holding the article that ``export_tasks`` refers to."""
+    cfg = studio_corpus(root)
+    with_articles(cfg, [exported_article()])
+    return cfg
 
 
 def export_tasks() -> list[dict[str, Any]]:
-    art = make_article(1, text=QUOTE_TEXT)
+    art = exported_article()
     data = {"article_id": art.id, "title": art.title, "text": art.text, "url": art.url}
     return [
         {
@@ -47,7 +61,7 @@ def export_tasks() -> list[dict[str, Any]]:
 
 
 def test_export_is_normalised_and_reread_appends_nothing(tmp_path: Path) -> None:
-    cfg = studio_corpus(tmp_path / "c")
+    cfg = export_corpus(tmp_path / "c")
     path = tmp_path / "export.json"
     path.write_text(json.dumps(export_tasks()), encoding="utf-8")
     report = pull_export(cfg, path)
@@ -73,7 +87,7 @@ def test_export_is_normalised_and_reread_appends_nothing(tmp_path: Path) -> None
 
 
 def test_export_listing_a_task_twice_stores_each_version_once(tmp_path: Path) -> None:
-    cfg = studio_corpus(tmp_path / "c")
+    cfg = export_corpus(tmp_path / "c")
     path = tmp_path / "export.json"
     path.write_text(json.dumps(export_tasks() * 2), encoding="utf-8")
     assert pull_export(cfg, path).new_versions == 2
@@ -129,7 +143,7 @@ def _broken(kind: str) -> tuple[str, str]:
 def test_bad_export_one_line_error_nothing_written(
     tmp_path: Path, kind: str, cli: Callable[..., Any]
 ) -> None:
-    cfg = studio_corpus(tmp_path / "c")
+    cfg = export_corpus(tmp_path / "c")
     content, message = _broken(kind)
     path = tmp_path / "export.json"
     path.write_text(content, encoding="utf-8")
@@ -139,3 +153,42 @@ def test_bad_export_one_line_error_nothing_written(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert snapshot(cfg.root) == before
+
+
+def foreign_task(task_id: int, n: int) -> dict[str, Any]:
+    """A task of another corpus's project: its article is not in this corpus's articles/."""
+    task = copy.deepcopy(export_tasks()[0])
+    other = make_article(n, text=QUOTE_TEXT, url=f"http://other-corpus.test/{n}")
+    task["id"] = task_id
+    task["data"].update(article_id=other.id, url=other.url)
+    for k, ann in enumerate(task["annotations"]):
+        ann["id"] = task_id * 10 + k
+    return task
+
+
+def test_export_of_another_corpus_is_refused_nothing_written(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    foreign = [foreign_task(21, 7), foreign_task(22, 8)]
+    path = tmp_path / "other-export.json"
+    # one task of this corpus, two of another one: nothing at all is stored
+    path.write_text(json.dumps(export_tasks() + foreign), encoding="utf-8")
+    before = snapshot(cfg.root)
+    result = cli("--corpus", cfg.root, "pull", "--from-export", path)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), lines
+    assert "2 of 3 tasks refer to articles not in" in lines[0]
+    first = foreign[0]["data"]["article_id"]
+    assert f"task 21 article_id {first!r}" in lines[0], lines
+    assert snapshot(cfg.root) == before
+    assert list(iter_annotations(cfg)) == []
+    # an empty corpus knows no article at all: this corpus's own export is refused too
+    empty = studio_corpus(tmp_path / "empty")
+    own = tmp_path / "export.json"
+    own.write_text(json.dumps(export_tasks()), encoding="utf-8")
+    before = snapshot(empty.root)
+    result = cli("--corpus", empty.root, "pull", "--from-export", own)
+    assert result.exit_code == 1 and "1 of 1 tasks refer to articles not in" in result.output
+    assert snapshot(empty.root) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..config import STANCE_VALUES, Config
 from ..errors import UsageError
+from ..records import Annotation
 from .labels import Labels, load_labels
 from .reliability import (
     BOOTSTRAP_RESAMPLES,
@@ -25,6 +27,7 @@ from .reliability import (
 from .spans import span_agreement
 
 BY_FIELDS = ("language", "source")
+FIRST_ORPHANS = 3  # article ids named in the warning about annotations of missing articles
 
 
 def _num(x: float | None) -> float | None:
@@ -133,14 +136,25 @@ def label_distribution(labels: Labels) -> dict[str, dict[str, dict[str, int]]]:
 def compute_agreement(
     labels: Labels, by: str | None = None, resamples: int = BOOTSTRAP_RESAMPLES
 ) -> dict[str, Any]:
-    """The whole agreement result (the `agree --json` shape, plus a few more keys)."""
+    """The whole agreement result (the `agree --json` shape, plus a few more keys).
+
+    Annotations of articles that are not in the corpus (``orphans``) are left out of every
+    number and counted in ``result["orphans"]``.
+    """
     if by is not None and by not in BY_FIELDS:
         raise UsageError(f"--by {by}: must be one of {', '.join(BY_FIELDS)}")
+    orphans = labels.orphans()
+    if orphans:
+        labels = labels.in_corpus()
     result = _section(labels, resamples)
     result["corpus"] = labels.cfg.corpus.name
     result["annotations"] = len(labels.annotations)
     result["bootstrap"] = {"resamples": resamples, "seed": BOOTSTRAP_SEED, "unit": "article"}
     result["label_distribution"] = label_distribution(labels)
+    result["orphans"] = {
+        "annotations": len(orphans),
+        "articles": len({a.article_id for a in orphans}),
+    }
     if by is not None:
         groups: dict[str, set[str]] = defaultdict(set)
         for ann in labels.annotations:
@@ -154,10 +168,37 @@ def compute_agreement(
     return result
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def orphan_warning(cfg: Config, orphans: list[Annotation]) -> str | None:
+    """One line on the annotations left out because their article is not in the corpus."""
+    if not orphans:
+        return None
+    ids = sorted({a.article_id for a in orphans})
+    first = ", ".join(repr(i) for i in ids[:FIRST_ORPHANS]) + (
+        ", ..." if len(ids) > FIRST_ORPHANS else ""
+    )
+    return (
+        f"warning: {_plural(len(orphans), 'annotation')} of {_plural(len(ids), 'article')} "
+        f"not in {cfg.articles_dir} left out of the agreement (first: {first}); "
+        "`newscorpus validate` lists them"
+    )
+
+
 def agree(cfg: Config, by: str | None = None, write_report: bool = True) -> dict[str, Any]:
-    """Compute agreement over the current labels; write reports/agreement.md and plots if asked."""
+    """Compute agreement over the current labels; write reports/agreement.md and plots if asked.
+
+    Annotations of articles missing from ``articles/`` are left out, counted in ``orphans`` and
+    reported by a warning line on stderr (stdout stays pure JSON with ``--json``).
+    """
     labels = load_labels(cfg)
     result = compute_agreement(labels, by)
+    warning = orphan_warning(cfg, labels.orphans())
+    if warning is not None:
+        sys.stderr.write(warning + "\n")
+        sys.stderr.flush()
     if write_report:
         from .reports import write_agreement_report
 

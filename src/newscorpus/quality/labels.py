@@ -78,6 +78,14 @@ class Labels:
         value: Any = getattr(art, by)
         return str(value) if value else "(unknown)"
 
+    def orphans(self) -> list[Annotation]:
+        """Annotations of articles that are not in the store (e.g. removed after annotation)."""
+        return [a for a in self.annotations if a.article_id not in self.articles]
+
+    def in_corpus(self) -> Labels:
+        """The same labels without the annotations of articles that are not in the store."""
+        return self.subset(set(self.articles))
+
     def subset(self, article_ids: set[str]) -> Labels:
         """The same labels restricted to some articles."""
         anns = [a for a in self.annotations if a.article_id in article_ids]

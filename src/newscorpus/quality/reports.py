@@ -89,6 +89,15 @@ def render_markdown(result: dict[str, Any], images: dict[str, list[str]]) -> str
         f"Corpus `{result['corpus']}`: {result['annotations']} current annotations "
         "(each annotator's latest, non-cancelled version of a task).",
         "",
+    ]
+    orphans = result.get("orphans") or {}
+    if orphans.get("annotations"):
+        lines += [
+            "Annotations of articles no longer in the corpus are left out of every figure "
+            f"below (annotations: {orphans['annotations']}, articles: {orphans['articles']}).",
+            "",
+        ]
+    lines += [
         "## Stance (Krippendorff's alpha, nominal)",
         "",
         f"95% confidence intervals from {b['resamples']} bootstrap resamples of articles "

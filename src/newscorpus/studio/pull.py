@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..corpus import iter_annotations
+from ..corpus import iter_annotations, iter_articles
 from ..errors import DataError, StudioError
 from ..records import Annotation, utcnow
 from ..store import append_jsonl, atomic_write_text, check_record
@@ -34,6 +34,7 @@ from .pseudonym import load_salt, pseudonym, save_salt, server_key
 ANNOTATIONS_FILE = "annotations"
 PAGE = 900  # ids per export request (Django accepts at most 1,000 query fields)
 EXPORT_SERVER = "export"
+FIRST_UNKNOWN = 3  # unknown articles named in the error of an export of another corpus
 
 
 @dataclass
@@ -369,9 +370,37 @@ def read_export(path: Path) -> list[Any]:
     return data
 
 
+def check_export_articles(cfg: Config, tasks: list[Any], path: Path) -> None:
+    """DataError when tasks of the export refer to articles that are not in this corpus.
+
+    An export of another corpus's project (or of articles since removed from ``articles/``)
+    would store annotations of articles the corpus does not have. Tasks without a string
+    ``data.article_id`` are left to ``normalize_tasks``, which names them.
+    """
+    known = {art.id for art in iter_articles(cfg)}
+    unknown: list[str] = []
+    for i, task in enumerate(tasks):
+        data = task.get("data") if isinstance(task, dict) else None
+        aid = data.get("article_id") if isinstance(data, dict) else None
+        if isinstance(aid, str) and aid not in known:
+            unknown.append(f"task {task.get('id', f'#{i}')} article_id {aid!r}")
+    if unknown:
+        first = ", ".join(unknown[:FIRST_UNKNOWN])
+        more = ", ..." if len(unknown) > FIRST_UNKNOWN else ""
+        raise DataError(
+            f"{path}: {len(unknown)} of {len(tasks)} tasks refer to articles not in "
+            f"{cfg.articles_dir} (first: {first}{more}); an export of another corpus's project? "
+            "nothing was changed"
+        )
+
+
 def pull_export(cfg: Config, path: Path) -> PullReport:
-    """Read a standard Label Studio JSON export file instead of the server."""
+    """Read a standard Label Studio JSON export file instead of the server.
+
+    Refused (DataError, nothing written) when any task refers to an article not in the corpus.
+    """
     tasks = read_export(path)
+    check_export_articles(cfg, tasks, path)
     report = PullReport()
     salt = load_salt(cfg)
     iface = expected_interface(cfg)
