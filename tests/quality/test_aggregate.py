@@ -112,3 +112,24 @@ def test_gold_overrides_the_aggregate(corpus: Path, cli: Callable[..., Any]) -> 
     final = final_labels(load_config(corpus))
     assert final[a1.id].kind == "gold" and final[a1.id].stance == {T1: "neutral"}
     assert final[a0.id].kind == "aggregate"
+
+
+def test_annotations_of_missing_articles_get_no_aggregate(
+    corpus: Path, cli: Callable[..., Any]
+) -> None:
+    """An article removed after annotation: no aggregate (it would refer to nothing)."""
+    from newscorpus.corpus import add_articles
+    from tests.conftest import make_article
+    from tests.quality.helpers import LONG_TEXT
+
+    gone = make_article(9, text=f"{LONG_TEXT} (9)", language="es")
+    add_articles(load_config(corpus), [gone], file="removed")
+    store(corpus, [ann(gone, "ann-a", {T1: "favor"}), ann(gone, "ann-b", {T1: "against"})], "more")
+    (corpus / "articles" / "removed.jsonl").unlink()
+    res = cli("--corpus", corpus, "aggregate")
+    assert res.exit_code == 0, res.output
+    assert {r["article_id"] for r in _records(corpus).values()} == {a.id for a in articles(corpus)}
+    from newscorpus.quality.adjudicate import disputed
+
+    ids, _ = disputed(load_config(corpus))  # the orphans' tie would be disputed
+    assert ids and gone.id not in ids

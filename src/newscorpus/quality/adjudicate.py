@@ -139,7 +139,7 @@ def ensure_review_project(client: StudioClient, cfg: Config) -> dict[str, Any]:
 
 def disputed(cfg: Config, method: str = "majority") -> tuple[list[str], Labels]:
     """Article ids whose aggregate is unresolved (stance tie or spans without a majority)."""
-    labels = load_labels(cfg)
+    labels = load_labels(cfg).in_corpus()
     records, _ = build_aggregates(labels, method)
     ids = [
         r.article_id

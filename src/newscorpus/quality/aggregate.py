@@ -216,8 +216,11 @@ def build_aggregates(labels: Labels, method: str) -> tuple[list[Annotation], dic
 
 
 def aggregate(cfg: Config, method: str = "majority") -> AggregateSummary:
-    """Write aggregate records (and, for Dawid–Skene, reports/annotator_reliability.json)."""
-    labels = load_labels(cfg)
+    """Write aggregate records (and, for Dawid–Skene, reports/annotator_reliability.json).
+
+    Annotations of articles no longer in ``articles/`` are left out, as in ``agree``.
+    """
+    labels = load_labels(cfg).in_corpus()
     records, reliability = build_aggregates(labels, method)
     path = cfg.annotations_dir / f"{AGGREGATE_FILE}.jsonl"
     keep = [r for r in read_jsonl(path) if r.get("annotator") != method]
