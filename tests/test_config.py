@@ -175,3 +175,17 @@ def test_topic_terms_must_be_given(tmp_path: Path, terms: str, message: str) -> 
     assert toml != MINIMAL_TOML
     with pytest.raises(ConfigError, match=message):
         load_config(write_corpus(tmp_path / "c", toml))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('authors = ["Ada <ada@example.org>"]', r"corpus.authors: names only"),
+        ('homepage = "example.org"', r"corpus.homepage: 'example.org' is not an http"),
+    ],
+)
+def test_authors_and_homepage_are_checked(tmp_path: Path, line: str, message: str) -> None:
+    toml = MINIMAL_TOML.replace("[corpus]\n", f"[corpus]\n{line}\n", 1)
+    assert toml != MINIMAL_TOML
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_corpus(tmp_path / "c", toml))

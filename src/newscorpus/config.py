@@ -48,6 +48,8 @@ class CorpusMeta:
     description: str
     languages: tuple[str, ...]
     license: str
+    authors: tuple[str, ...] = ()  # who made the corpus: the citation and the card
+    homepage: str | None = None  # project page or repository
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,15 @@ class Config:
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("corpus", "targets", "topic", "sources", "gather", "studio", "release"),
-    "corpus": ("name", "pretty_name", "description", "languages", "license"),
+    "corpus": (
+        "name",
+        "pretty_name",
+        "description",
+        "languages",
+        "license",
+        "authors",
+        "homepage",
+    ),
     "targets": ("id", "text"),
     "topic": ("any",),
     "sources": ("name", "kind", "url", "path", "text_policy"),
@@ -323,12 +333,20 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     lic = r.get(c, "corpus", "license", str)
     if not _SPDX.match(lic):
         raise r.fail(f"{lic!r} is not an SPDX license id", "corpus", "license")
+    authors = r.str_list(c, "corpus", "authors") if "authors" in c else ()
+    if any(not a.strip() or "@" in a for a in authors):
+        raise r.fail("names only: no empty entry and no e-mail address", "corpus", "authors")
+    homepage = r.get(c, "corpus", "homepage", str) if "homepage" in c else None
+    if homepage is not None and not _http_url(homepage):
+        raise r.fail(f"{homepage!r} is not an http(s) URL with a host", "corpus", "homepage")
     meta = CorpusMeta(
         name=name,
         pretty_name=r.get(c, "corpus", "pretty_name", str),
         description=r.get(c, "corpus", "description", str),
         languages=languages,
         license=lic,
+        authors=authors,
+        homepage=homepage,
     )
 
     targets: list[Target] = []

@@ -14,13 +14,14 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from newscorpus.config import STANCE_VALUES, Config
+from newscorpus.config import STANCE_VALUES, Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.records import Article
 from newscorpus.release.card import render_card
 from newscorpus.release.publish import make_release
 from newscorpus.release.tables import SCHEMAS
-from tests.release.helpers import build_corpus, labels_for, synthetic_articles
+from tests.conftest import write_corpus
+from tests.release.helpers import TOML, build_corpus, labels_for, synthetic_articles
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +155,30 @@ def test_hub_id_synthetic_count_and_no_hydrate_note_when_all_text_is_released(ca
     assert "**Synthetic articles: 3 of 5**" in text
     assert "Annotators per item in this version: 2 to 3." in text
     assert "\\url{https://huggingface.co/datasets/some-org/some-data}" in text
+
+
+def test_authors_and_homepage_reach_the_citation_and_croissant(tmp_path: Path) -> None:
+    import mlcroissant as mlc
+
+    toml = TOML.replace(
+        'license = "CC-BY-4.0"\n',
+        'license = "CC-BY-4.0"\nauthors = ["Ada Lovelace", "Example Lab"]\n'
+        'homepage = "https://example.org/corpus"\n',
+    )
+    write_corpus(tmp_path / "corpus", toml)
+    cfg = load_config(tmp_path / "corpus")
+    arts = synthetic_articles(0, 6)
+    add_articles(cfg, arts, file="synthetic")
+    add_annotations(cfg, labels_for(arts), "pulled")
+    make_release(cfg, version="1.0.0", to=tmp_path / "repo")
+    text = (tmp_path / "repo" / "README.md").read_text(encoding="utf-8")
+    cite = section(text, "## Citation")
+    assert "  author = {Ada Lovelace and Example Lab},\n" in cite
+    assert "howpublished = {\\url{https://example.org/corpus}}" in cite
+    assert "Corpus and card by Ada Lovelace, Example Lab." in cite
+    md = mlc.Dataset(jsonld=str(tmp_path / "repo" / "croissant.json")).metadata
+    assert md.url == "https://example.org/corpus"
+    assert [c.name for c in md.creators] == ["Ada Lovelace", "Example Lab"]
 
 
 def test_notice_creators_period_unlabelled_copies_and_changelog_rows(tmp_path: Path) -> None:

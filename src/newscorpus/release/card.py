@@ -375,9 +375,13 @@ def load_section(
 def bibtex(cfg: Config, version: str, year: str, hub: str | None) -> str:
     """A BibTeX entry for one version (also Croissant's citeAs)."""
     key = re.sub(r"\W+", "_", f"{cfg.corpus.name}_v{version}")
-    where = f"  howpublished = {{\\url{{https://huggingface.co/datasets/{hub}}}}},\n" if hub else ""
+    url = f"https://huggingface.co/datasets/{hub}" if hub else cfg.corpus.homepage
+    where = f"  howpublished = {{\\url{{{url}}}}},\n" if url else ""
+    author = (
+        "  author = {" + " and ".join(cfg.corpus.authors) + "},\n" if cfg.corpus.authors else ""
+    )
     return (
-        f"@misc{{{key},\n  title = {{{{{cfg.corpus.pretty_name}}}}},\n"
+        f"@misc{{{key},\n{author}  title = {{{{{cfg.corpus.pretty_name}}}}},\n"
         f"  version = {{{version}}},\n  year = {{{year}}},\n{where}"
         f"  note = {{Dataset version v{version}; license {cfg.corpus.license}}}\n}}\n"
     )
@@ -386,7 +390,13 @@ def bibtex(cfg: Config, version: str, year: str, hub: str | None) -> str:
 def citation_section(cfg: Config, version: str, hub: str | None) -> str:
     """The Citation section: BibTeX of this version."""
     entry = bibtex(cfg, version, utcnow()[:4], hub)
-    return f"## Citation\n\nCite the version you used:\n\n```bibtex\n{entry}```\n"
+    out = f"## Citation\n\nCite the version you used:\n\n```bibtex\n{entry}```\n"
+    about = []
+    if cfg.corpus.authors:
+        about.append(f"Corpus and card by {', '.join(cfg.corpus.authors)}.")
+    if cfg.corpus.homepage:
+        about.append(f"Project page: <{cfg.corpus.homepage}>.")
+    return out + (f"\n{' '.join(about)}\n" if about else "")
 
 
 def render_card(

@@ -217,8 +217,10 @@ def croissant(
             "Semantic versions tagged vX.Y.Z; splits stay stable across versions; each release has a CHANGELOG."
         ),
     }
-    if url:
-        doc["url"] = url
+    if url or cfg.corpus.homepage:
+        doc["url"] = url or cfg.corpus.homepage
+    if cfg.corpus.authors:
+        doc["creator"] = [{"@type": "sc:Person", "name": a} for a in cfg.corpus.authors]
     start, end = timeframe
     if start and end:
         doc["rai:dataCollectionTimeFrame"] = [start, end] if start != end else [start]
