@@ -333,17 +333,21 @@ def release(
         r = make_release(st.config(), version, bump, to, hub, dry_run)
         for config, splits in r.counts.items():
             out.print(f"{config}: " + ", ".join(f"{s} {n}" for s, n in splits.items()))
-        out.print(
-            f"changes: {r.changes['added']} added, {r.changes['removed']} removed, "
-            f"{r.changes['labels_changed']} with changed stance labels, "
-            f"{r.changes['claims_changed']} with changed claims"
-        )
+        if r.changes:
+            out.print(
+                f"changes: {r.changes['added']} added, {r.changes['removed']} removed, "
+                f"{r.changes['labels_changed']} with changed stance labels, "
+                f"{r.changes['claims_changed']} with changed claims"
+            )
+        for note in r.notes:
+            out.print(note)
         if r.dry_run:
-            out.print(f"dry run: v{r.version} built and checked; nothing was published")
+            if not r.notes:
+                out.print(f"dry run: v{r.version} built and checked; nothing was published")
             return
         if r.repo is not None:
             out.print(f"released v{r.version} to {r.repo} (commit {(r.commit or '')[:12]})")
-        if r.hub is not None:
+        if r.hub is not None and r.changes:
             out.print(
                 f"released v{r.version} to the Hub: {r.hub} (commit {(r.hub_commit or '')[:12]})"
             )

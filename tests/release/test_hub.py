@@ -52,7 +52,8 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordedHub:
         state.calls.append(("list_repo_refs", {"repo_id": repo_id, **kw}))
         if not state.exists:
             raise RepositoryNotFoundError("not found", response=_404())
-        return SimpleNamespace(tags=[SimpleNamespace(name=t) for t in state.tags])
+        head = SimpleNamespace(name="main", target_commit=f"{state.commits:040x}")
+        return SimpleNamespace(tags=[SimpleNamespace(name=t) for t in state.tags], branches=[head])
 
     def hf_hub_download(self: HfApi, repo_id: str, filename: str, **kw: Any) -> str:
         state.calls.append(("hf_hub_download", {"repo_id": repo_id, "filename": filename, **kw}))

@@ -46,6 +46,7 @@ class HubServer:
     repos: dict[str, Repo] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     refuse_commits: bool = False
+    refuse_tags: bool = False
 
 
 def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
@@ -136,6 +137,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             j = json.loads(body)
+            if hub.refuse_tags:
+                return self._send(500, {"error": "Internal Error"})
             if j["tag"] in repo.tags:
                 return self._send(409, {"error": "tag exists"})
             repo.tags[j["tag"]] = m.group(3)
@@ -218,6 +221,27 @@ def test_release_to_a_hub_over_http(hub_server: HubServer, tmp_path: Path) -> No
     assert (
         "changes/v1.0.0.json" in repo.files and "## v1.0.0" in repo.files["CHANGELOG.md"].decode()
     )
+
+
+def test_a_release_interrupted_before_its_tag_is_finished_by_rerunning_it(
+    hub_server: HubServer, tmp_path: Path, cli: Any
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=6)
+    hub_server.refuse_tags = True  # the commit lands, then the tag fails
+    with pytest.raises(ReleaseError, match="publishing to the Hub failed"):
+        make_release(cfg, version="1.0.0", hub="synthetic-org/news")
+    repo = hub_server.repos["synthetic-org/news"]
+    assert len(repo.commits) == 1 and repo.tags == {}
+    hub_server.refuse_tags = False
+    res = cli("--corpus", cfg.root, "release", "--bump", "minor", "--hub", "synthetic-org/news")
+    assert res.exit_code != 0 and "no tag v1.0.0 (a release interrupted" in res.output
+    assert "--version 1.0.0" in res.output and len(repo.commits) == 1 and repo.tags == {}
+    res = cli("--corpus", cfg.root, "release", "--version", "1.0.0", "--hub", "synthetic-org/news")
+    assert res.exit_code == 0, res.output
+    assert "finished an interrupted release" in res.output
+    assert repo.tags == {"v1.0.0": repo.commits[0]} and len(repo.commits) == 1  # no rebuild
+    r = make_release(cfg, bump="minor", hub="synthetic-org/news")  # and on it goes
+    assert r.version == "1.1.0" and set(repo.tags) == {"v1.0.0", "v1.1.0"}
 
 
 def _closed_port() -> int:

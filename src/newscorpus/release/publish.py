@@ -243,18 +243,53 @@ class Hub:
         """A one-line ReleaseError for a Hub that cannot be read (network, server, permissions)."""
         return self._failed(f"cannot read the Hub repository from {self.endpoint}", exc)
 
-    def tags(self) -> set[str]:
-        """Tags of the Hub repository (none when it does not exist)."""
+    def refs(self) -> tuple[set[str], str | None]:
+        """Tags of the Hub repository and the commit of its main branch (none when it does not exist)."""
         from huggingface_hub.errors import RepositoryNotFoundError
 
         try:
             with _quiet_hub():
                 refs = self.api.list_repo_refs(self.repo_id, repo_type="dataset")
         except RepositoryNotFoundError:
-            return set()
+            return set(), None
         except Exception as exc:
             raise self._unreachable(exc) from None
-        return {t.name for t in refs.tags}
+        main = next((b.target_commit for b in refs.branches if b.name == "main"), None)
+        return {t.name for t in refs.tags}, main
+
+    def tags(self) -> set[str]:
+        """Tags of the Hub repository (none when it does not exist)."""
+        return self.refs()[0]
+
+    def finish(self, version: str) -> str:
+        """Tag main's commit as ``vX.Y.Z`` when its manifest says that version (an interrupted release)."""
+        tag = f"v{version}"
+        _, head = self.refs()
+        try:
+            with tempfile.TemporaryDirectory(prefix="newscorpus-hub-") as tmp, _quiet_hub():
+                path = self.api.hf_hub_download(
+                    self.repo_id, "manifest.json", repo_type="dataset", revision=head, cache_dir=tmp
+                )
+                found = json.loads(Path(path).read_text(encoding="utf-8")).get("version")
+        except Exception as exc:
+            raise self._unreachable(exc) from None
+        if head is None or found != version:
+            raise ReleaseError(
+                f"{self.repo_id}: main changed while finishing {tag} (its manifest says "
+                f"{found!r}); nothing was changed"
+            )
+        try:
+            with _quiet_hub():
+                self.api.create_tag(
+                    self.repo_id,
+                    tag=tag,
+                    tag_message=f"Release {tag}",
+                    revision=head,
+                    repo_type="dataset",
+                )
+        except Exception as exc:
+            raise self._failed(f"tagging {tag} failed at {self.endpoint}", exc) from None
+        return head
 
     def previous(self) -> Previous | None:
         """The manifest and changelog on the Hub's main branch, if any."""
@@ -325,6 +360,27 @@ class Hub:
 # --- the release -------------------------------------------------------------------------------
 
 
+def _finish_on_hub(target: Hub, previous: Previous, dry_run: bool) -> ReleaseResult:
+    """Tag the Hub's untagged main commit of ``previous.version``: the release is then complete."""
+    version = previous.version
+    result = ReleaseResult(
+        version=version,
+        dry_run=dry_run,
+        counts=previous.manifest.get("counts", {}),
+        changes={},
+        hub=target.repo_id,
+    )
+    if dry_run:
+        result.notes.append(f"dry run: would tag the Hub's main commit as v{version}")
+        return result
+    result.hub_commit = target.finish(version)
+    result.notes.append(
+        f"finished an interrupted release: the Hub's main commit, which holds v{version}, "
+        f"is now tagged v{version} (nothing was rebuilt)"
+    )
+    return result
+
+
 @dataclass
 class ReleaseResult:
     """What `newscorpus release` did."""
@@ -362,16 +418,30 @@ def make_release(
     if target is not None:
         target.check_reachable()  # before anything is read or written
     previous = local_previous(repo) if repo is not None else None
+    from_hub = False
     if previous is None and target is not None:
         previous = target.previous()
+        from_hub = previous is not None
     new = bump_version(previous.version if previous else None, bump) if bump else str(version)
     parse_version(new)
     new = new.removeprefix("v")
     tag = f"v{new}"
     if repo is not None and tag in local_tags(repo):
         raise ReleaseError(f"{repo}: version {tag} exists; nothing was changed")
-    if target is not None and tag in target.tags():
+    hub_tags = target.tags() if target is not None else set()
+    if target is not None and tag in hub_tags:
         raise ReleaseError(f"{target.repo_id}: tag {tag} exists on the Hub; nothing was changed")
+    if target is not None and previous is not None and from_hub:
+        unfinished = previous.version
+        if f"v{unfinished}" not in hub_tags:  # committed, then the tag failed
+            if new != unfinished:
+                raise ReleaseError(
+                    f"{target.repo_id}: main holds the files of v{unfinished} but no tag "
+                    f"v{unfinished} (a release interrupted after its commit): run `newscorpus "
+                    f"release --version {unfinished} --hub {target.repo_id}` to finish it; "
+                    "nothing was changed"
+                )
+            return _finish_on_hub(target, previous, dry_run)
     if previous is not None and parse_version(new) <= parse_version(previous.version):
         raise ReleaseError(f"version {tag} is not after the previous release v{previous.version}")
     if next(iter_articles(cfg), None) is None:
@@ -406,7 +476,6 @@ def make_release(
             hub=hub_id,
         )
         if dry_run:
-            result.notes.append("dry run: built and checked, nothing published")
             return result
         undo: Callable[[], None] | None = None
         if repo is not None:
