@@ -10,11 +10,13 @@ Jaccard similarity before they join a cluster.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 import zlib
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -171,3 +173,44 @@ class NearDupIndex:
 def signatures(texts: Iterable[str], num_perm: int = NUM_PERM) -> list[Signature]:
     """Signatures of several texts."""
     return [signature(t, num_perm) for t in texts]
+
+
+# --- signatures of stored articles, kept between runs ------------------------------------------
+
+CACHE_FORMAT = 1
+
+
+def load_signatures(path: Path, num_perm: int = NUM_PERM) -> dict[str, Signature]:
+    """Signatures by text SHA-256 from an earlier run; empty when missing, stale or unreadable.
+
+    The cache is working state (under .newscorpus/): any doubt means recomputing, never a guess.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = data["meta"]
+            if meta.tolist() != [CACHE_FORMAT, num_perm, SHINGLE]:
+                return {}
+            keys = [k.decode("ascii") for k in data["keys"].tolist()]
+            sigs = data["sigs"]
+    except (OSError, KeyError, ValueError, UnicodeDecodeError):
+        return {}
+    if sigs.shape != (len(keys), num_perm) or sigs.dtype != np.uint32:
+        return {}
+    return dict(zip(keys, sigs, strict=True))
+
+
+def save_signatures(path: Path, sigs: dict[str, Signature], num_perm: int = NUM_PERM) -> None:
+    """Write the cache atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = np.array([k.encode("ascii") for k in sigs], dtype="S64")
+    matrix = (
+        np.stack(list(sigs.values())).astype(np.uint32)
+        if sigs
+        else np.zeros((0, num_perm), dtype=np.uint32)
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as fh:
+        np.savez(fh, meta=np.array([CACHE_FORMAT, num_perm, SHINGLE]), keys=keys, sigs=matrix)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -22,7 +22,7 @@ from ..corpus import add_articles, add_rejections, iter_articles
 from ..errors import ConfigError, UsageError
 from ..records import Article, Rejection
 from ..store import read_jsonl
-from .dedup import NearDupIndex
+from .dedup import NearDupIndex, Signature, load_signatures, save_signatures
 from .extract import extractor_name
 from .fetch import TRANSIENT, FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
@@ -46,6 +46,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[str, int, int | None], None]
 BATCH_SIZE = 64
+SIGNATURE_CACHE = "minhash.npz"  # under .newscorpus/: MinHash signatures of stored articles
 BATCH_SECONDS = 1.0
 POOL_BATCH = 4
 
@@ -156,16 +157,27 @@ class State:
         self.text_hashes: set[str] = set()
         self.exact: set[str] = set()
         self.normal: set[str] = set()
-        texts: list[tuple[str, str]] = []
+        # signatures of stored articles: from the cache of earlier runs, computed when missing
+        cache_path = cfg.state_dir / SIGNATURE_CACHE
+        cached = load_signatures(cache_path)
+        stored: list[tuple[str, str]] = []  # (text_sha256, dup_cluster) in store order
+        todo: dict[str, str] = {}  # text_sha256 -> text, for signatures not in the cache
         for art in iter_articles(cfg):
             self.ids.add(art.id)
             self.text_hashes.add(art.text_sha256)
             listed = art.extra.get("listed_url")
             self.remember(art.url, art.canonical_url, listed if isinstance(listed, str) else None)
-            texts.append((art.text, art.dup_cluster))
-        sigs = ordered_map(pool, signature_batch, (t for t, _ in texts), batch=64)
-        for sig, (_, cluster) in zip(sigs, texts, strict=True):
-            self.index.add(sig, cluster)
+            stored.append((art.text_sha256, art.dup_cluster))
+            if art.text_sha256 not in cached:
+                todo[art.text_sha256] = art.text
+        fresh = dict(zip(todo, ordered_map(pool, signature_batch, todo.values(), 64), strict=True))
+        self.signatures = {d: cached[d] if d in cached else fresh[d] for d, _ in stored}
+        for digest, cluster in stored:
+            self.index.add(self.signatures[digest], cluster)
+        self.signatures_computed = len(fresh)
+        self._cache_path = cache_path
+        # rewritten by save() when articles were added or removed since the cache was written
+        self._cache_stale = bool(fresh) or len(cached) != len(self.signatures)
         self.rejected_keys: set[tuple[str | None, str, str]] = set()
         self.rejected_urls: set[str] = set()
         for rec in read_jsonl(cfg.rejected_path):
@@ -173,6 +185,17 @@ class State:
             self.rejected_keys.add((url, stage, reason))
             if url and not _transient(reason):
                 self.rejected_urls.add(url)
+
+    def add_signature(self, text_sha256: str, sig: Signature) -> None:
+        """The signature of an article accepted in this run (cached by save())."""
+        self.signatures[text_sha256] = sig
+        self._cache_stale = True
+
+    def save(self) -> None:
+        """Write the signature cache when it changed (a rerun with nothing new writes nothing)."""
+        if self._cache_stale:
+            save_signatures(self._cache_path, self.signatures)
+            self._cache_stale = False
 
     def remember(self, *urls: str | None) -> None:
         """Note the URLs (as listed, final, canonical) of a stored article."""
@@ -340,8 +363,10 @@ def gather(
                 progress(src.name, done + summary.skipped - skipped0, total)
             writer.flush()
         writer.flush()
+        state.save()
     except KeyboardInterrupt:
         writer.flush()  # keep what is done; a rerun resumes after it
+        state.save()
         raise
     finally:
         if service is not None:

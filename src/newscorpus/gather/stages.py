@@ -264,6 +264,7 @@ def dedup_stage(works: Iterable[Work], state: State, summary: Summary) -> Iterat
                 sig = w.analysed.signature
                 assert sig is not None
                 art.dup_cluster = state.index.add_new(sig, art.id)
+                state.add_signature(art.text_sha256, sig)
                 state.ids.add(art.id)
                 state.text_hashes.add(art.text_sha256)
                 state.remember(w.item.url, art.url, art.canonical_url)
