@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 
 import defusedxml.ElementTree as ET
 import py3langid
@@ -16,6 +17,8 @@ import pytest
 import trafilatura
 
 from newscorpus.config import load_config
+from newscorpus.demo.serve import serve_samples
+from newscorpus.gather.sources import parse_feed, read_urls_file
 from newscorpus.gather.topic import TopicMatcher
 from newscorpus.records import normalize_text
 
@@ -208,16 +211,28 @@ def test_syndicated_copies_are_near_duplicates() -> None:
     assert max(len(sa & shingles(o)) / len(sa | shingles(o)) for o in others) < 0.2
 
 
-def test_feed_lists_every_page() -> None:
+def test_feed_lists_every_page_but_the_seed() -> None:
     root = ET.fromstring((SAMPLES / "feed.xml").read_bytes())
     assert root.tag == "rss" and root.get("version") == "2.0"
     links = [item.findtext("link") or "" for item in root.iter("item")]
     assert all(link.startswith("{BASE}/") for link in links)
-    assert sorted(link.removeprefix("{BASE}/") for link in links) == PAGES
+    assert sorted(link.removeprefix("{BASE}/") for link in links) == [p for p in PAGES if p != SEED]
     first, second = (links.index("{BASE}/" + c) for c in COPIES)
     assert first < second, "the annotated copy is the first of its cluster in gathering order"
     for item in root.iter("item"):
         assert item.findtext("title") and item.findtext("guid") == item.findtext("link")
+
+
+def test_seed_is_listed_apart_and_served_with_its_base(tmp_path: Path) -> None:
+    """The seed is the demo's `seed` source (a URL list), gathered once: not in the feed too."""
+    with serve_samples(0) as base:
+        with urlopen(f"{base}/seed/urls.txt") as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain")
+            (tmp_path / "urls.txt").write_bytes(resp.read())
+        with urlopen(f"{base}/feed.xml") as resp:
+            feed = parse_feed(resp.read(), base)
+    assert read_urls_file(tmp_path / "urls.txt") == [f"{base}/{SEED}"]
+    assert len(feed) == len(PAGES) - 1 and f"{base}/{SEED}" not in feed
 
 
 def test_annotation_rows_are_valid() -> None:

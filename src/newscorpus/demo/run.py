@@ -1,15 +1,19 @@
 """`make demo`: the whole pipeline on the bundled samples, from a local feed to a loadable release.
 
 Every step calls the same library functions as the CLI. The demo works in its own folder
-(default ``./demo``: ``demo/corpus`` and ``demo/release``), never in ``corpus/``; running it
-again reuses what is there (gather, push, pull and the annotators' submissions are idempotent,
-an existing release version is reused, not rebuilt).
+(default ``./demo``: ``demo/corpus``, ``demo/release`` and ``demo/release-hydrated``), never in
+``corpus/``; running it again reuses what is there (gather, push, pull and the annotators'
+submissions are idempotent, an existing release version is reused, not rebuilt, and so is a
+complete hydrated copy of it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +21,7 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..corpus import iter_articles
-from ..errors import StudioError, UsageError
+from ..errors import ReleaseError, StudioError, UsageError
 from ..records import Annotation, Article, utcnow
 from ..resources import repo_root
 from ..store import atomic_write_text
@@ -28,6 +32,14 @@ ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
 # Demo accounts on a local demo server: the password is printed on purpose.
 DEMO_PASSWORD = "demo-annotator-pass-2026"
 VERSION = "0.1.0"
+# The [release] notice on top of the demo's dataset card: what this release is, and is not.
+NOTICE = (
+    "This is a demo release made by `newscorpus demo`, not research data. Its articles are "
+    "synthetic (written for the demo, not real news) except the seed, the project's one real "
+    "article, whose text is withheld (text_policy = hydrate). Its labels were submitted by three "
+    "scripted demo accounts from bundled answers, so the agreement figures measure those "
+    "scripts, not people."
+)
 
 Say = Callable[[str, str], None]
 
@@ -38,16 +50,24 @@ class DemoResult:
 
     corpus: Path
     release: Path
+    hydrated: Path | None = None
     studio_url: str = ""
     admin_email: str = ""
     credentials_file: Path | None = None
     steps: dict[str, Any] = field(default_factory=dict)
     agreement: dict[str, Any] = field(default_factory=dict)
     loaded: dict[str, int] = field(default_factory=dict)
+    hydrate: dict[str, Any] = field(default_factory=dict)
+
+
+def _toml_paragraph(text: str) -> str:
+    """A TOML multi-line basic string that reads as wrapped lines but holds one line of text."""
+    assert '"' not in text and "\\" not in text, "plain prose only"
+    return '"""\n' + " \\\n".join(textwrap.wrap(text, 92)) + '"""'
 
 
 def _corpus_toml(base_url: str, studio_port: int) -> str:
-    """The demo corpus: this project's targets and topic, one local feed as the only source."""
+    """The demo corpus: this project's targets and topic; a local feed and the seed as sources."""
     root = repo_root()
     project = (root / "corpus" / "corpus.toml") if root else None
     topic = '["fentanyl", "fentanilo", "fentanil", "cartel", "cartels", "carteles", "Sheinbaum"]'
@@ -79,6 +99,13 @@ name = "demo-feed"
 kind = "feed"
 url = "{base_url}/feed.xml"
 
+# the project's one real article: released without its text, `newscorpus hydrate` restores it
+[[sources]]
+name = "seed"
+kind = "urls"
+url = "{base_url}/seed/urls.txt"
+text_policy = "hydrate"
+
 [gather]
 allow_hosts = ["{host}"]     # the local sample server; loopback is refused unless listed
 per_host_delay = 0
@@ -90,6 +117,9 @@ overlap = 3
 
 [release]
 to = "../release"
+annotations_creators = ["machine-generated"]        # scripted accounts, bundled answers
+language_creators = ["expert-generated", "found"]   # written for the demo; the seed, found
+notice = {_toml_paragraph(NOTICE)}
 """
 
 
@@ -193,6 +223,48 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
     return counts
 
 
+def _texts(n: int) -> str:
+    return f"{n} withheld text{'' if n == 1 else 's'}"
+
+
+def _hydrate_copy(cfg: Config, release_dir: Path, copy_dir: Path, say: Say) -> dict[str, Any]:
+    """`newscorpus hydrate` on a copy of the release (its .git left out), against the sample server.
+
+    A copy of this very release whose hydrate report is clean is reused; any other is made anew.
+    """
+    from ..release.hydrate import REPORT, gather_fetch, hydrate_release
+
+    def manifest(folder: Path) -> bytes | None:
+        path = folder / "manifest.json"
+        return path.read_bytes() if path.is_file() else None
+
+    report_path = copy_dir / REPORT
+    if report_path.is_file() and manifest(copy_dir) == manifest(release_dir):
+        report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+        if not report["mismatched"] and not report["failed"]:
+            say(
+                "hydrate",
+                f"{copy_dir} reused: {_texts(len(report['filled']))} restored,"
+                " each matching its text_sha256",
+            )
+            return report
+    if copy_dir.exists():
+        shutil.rmtree(copy_dir)
+    shutil.copytree(release_dir, copy_dir, ignore=shutil.ignore_patterns(".git"))
+    r = hydrate_release(copy_dir, gather_fetch(cfg.gather))
+    say(
+        "hydrate",
+        f"{_texts(len(r.filled))} restored in {copy_dir}, each matching its text_sha256"
+        f" ({len(r.mismatched)} mismatched, {len(r.failed)} failed)",
+    )
+    if r.mismatched or r.failed:
+        raise ReleaseError(
+            f"hydrate: {_texts(len(r.mismatched) + len(r.failed))} not restored"
+            f" (details in {report_path})"
+        )
+    return r.to_dict()
+
+
 def run_demo(
     workdir: Path,
     say: Say,
@@ -201,6 +273,25 @@ def run_demo(
     start_studio: bool = True,
 ) -> DemoResult:
     """Run every step on the bundled samples in ``workdir``; safe to run again."""
+    if not 0 <= sample_port <= 65535:
+        raise UsageError(f"--sample-port {sample_port}: must be between 0 (any) and 65535")
+    if not 1 <= studio_port <= 65535:
+        raise UsageError(f"--studio-port {studio_port}: must be between 1 and 65535")
+    if workdir.exists() and not workdir.is_dir():
+        raise UsageError(f"{workdir}: exists and is not a folder (--dir)")
+    result = DemoResult(corpus=workdir / "corpus", release=workdir / "release")
+    # served until the end: gather reads the samples, and hydrate reads the seed page again
+    with serve_samples(sample_port) as base:
+        say(
+            "serve",
+            f"bundled samples served at {base}: /feed.xml (synthetic articles),"
+            " /seed/urls.txt (the real seed article)",
+        )
+        _run(result, base, say, studio_port, start_studio)
+    return result
+
+
+def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio: bool) -> None:
     from ..gather.pipeline import gather
     from ..quality.aggregate import aggregate
     from ..quality.agreement import agree
@@ -210,43 +301,38 @@ def run_demo(
     from ..studio.pull import pull
     from ..studio.push import PushOptions, push
 
-    if not 0 <= sample_port <= 65535:
-        raise UsageError(f"--sample-port {sample_port}: must be between 0 (any) and 65535")
-    if not 1 <= studio_port <= 65535:
-        raise UsageError(f"--studio-port {studio_port}: must be between 1 and 65535")
-    if workdir.exists() and not workdir.is_dir():
-        raise UsageError(f"{workdir}: exists and is not a folder (--dir)")
-    corpus_dir, release_dir = workdir / "corpus", workdir / "release"
-    result = DemoResult(corpus=corpus_dir, release=release_dir)
-    with serve_samples(sample_port) as base:
+    corpus_dir, release_dir = result.corpus, result.release
+    if not (corpus_dir / "corpus.toml").is_file():
+        (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
+        (corpus_dir / "annotations").mkdir(exist_ok=True)
+        atomic_write_text(corpus_dir / ".gitignore", ".newscorpus/\n")
+        atomic_write_text(corpus_dir / "corpus.toml", _corpus_toml(base, studio_port))
+        say("init", f"demo corpus created at {corpus_dir}")
+    cfg = load_config(corpus_dir)
+    if not any(src.name == "seed" for src in cfg.sources):
         say(
-            "serve",
-            f"bundled sample sources served at {base}/feed.xml (synthetic articles + the seed)",
+            "init",
+            f"{corpus_dir} was made by an earlier demo (the seed released in full):"
+            " run `make demo-clean` to start over",
         )
-        if not (corpus_dir / "corpus.toml").is_file():
-            (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
-            (corpus_dir / "annotations").mkdir(exist_ok=True)
-            atomic_write_text(corpus_dir / ".gitignore", ".newscorpus/\n")
-            atomic_write_text(corpus_dir / "corpus.toml", _corpus_toml(base, studio_port))
-            say("init", f"demo corpus created at {corpus_dir}")
-        cfg = load_config(corpus_dir)
 
-        if start_studio and not os.environ.get("LABEL_STUDIO_URL"):
-            started = server.start(cfg, port=studio_port)
-            result.studio_url, result.admin_email = started.url, started.email
-            result.credentials_file = started.credentials_file
-            say(
-                "studio",
-                f"Label Studio {'reused' if started.already_running else 'started'} at {started.url}",
-            )
-
-        g = gather(cfg)
-        result.steps["gather"] = g
+    if start_studio and not os.environ.get("LABEL_STUDIO_URL"):
+        started = server.start(cfg, port=studio_port)
+        result.studio_url, result.admin_email = started.url, started.email
+        result.credentials_file = started.credentials_file
         say(
-            "gather",
-            f"{g.new} new articles; rejected: "
-            + (", ".join(f"{k} {v}" for k, v in sorted(g.rejected.items())) or "none"),
+            "studio",
+            f"Label Studio {'reused' if started.already_running else 'started'} at {started.url}",
         )
+
+    g = gather(cfg)
+    result.steps["gather"] = g
+    by_source = ", ".join(f"{k} {v}" for k, v in sorted(g.new_by_source.items()))
+    say(
+        "gather",
+        f"{g.new} new articles{f' ({by_source})' if by_source else ''}; rejected: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(g.rejected.items())) or "none"),
+    )
 
     client = connect(cfg)
     result.studio_url = result.studio_url or client.url
@@ -293,9 +379,16 @@ def run_demo(
 
     import datasets
 
-    for config in ("articles", "stance", "claims", "annotations"):
-        ds = datasets.load_dataset(str(release_dir), config)
-        result.loaded[config] = sum(len(split) for split in ds.values())
+    # quiet, and with a cache of its own, as the release's own check does: datasets keys a local
+    # folder's cache by the folder's name and card, not its files (an earlier demo's would load)
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    with tempfile.TemporaryDirectory(prefix="newscorpus-demo-") as cache:
+        for config in ("articles", "stance", "claims", "annotations"):
+            ds = datasets.load_dataset(str(release_dir), config, cache_dir=cache)
+            result.loaded[config] = sum(len(split) for split in ds.values())
     say("load", "load_dataset: " + ", ".join(f"{k} {v} rows" for k, v in result.loaded.items()))
+
+    result.hydrated = release_dir.parent / "release-hydrated"
+    result.hydrate = _hydrate_copy(cfg, release_dir, result.hydrated, say)
     result.steps["finished_at"] = utcnow()
-    return result

@@ -1,7 +1,8 @@
 """A local HTTP server for the bundled sample sources: the demo's stand-in for the web.
 
-``/feed.xml`` is ``samples/feed.xml``; every other path is a page under ``samples/site/``.
-Pages and the feed hold ``{BASE}`` placeholders, replaced at serve time by the server's own
+``/feed.xml`` is ``samples/feed.xml``; every other path is a file under ``samples/site/`` (the
+pages, and ``seed/urls.txt``, the URL list of the demo's ``seed`` source). Pages, the feed and the
+URL list hold ``{BASE}`` placeholders, replaced at serve time by the server's own
 ``http://127.0.0.1:PORT``, so links and canonical URLs point back at it.
 """
 
@@ -50,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = path.read_bytes()
         port = self.server.server_port  # type: ignore[attr-defined]
         base = f"http://127.0.0.1:{port}".encode()
-        if path.suffix in (".html", ".xml"):
+        if path.suffix in TYPES:
             body = body.replace(b"{BASE}", base)
         self._send(200, body, TYPES.get(path.suffix, "application/octet-stream"))
 
