@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -116,6 +117,10 @@ def test_local_load_recipe_gives_exactly_the_tagged_version(card: Any, tmp_path:
     first = sum(
         1 for p in repo.glob("data/articles/*.parquet") for _ in pq.read_table(p).to_pylist()
     )
+    # a copy of the corpus and the release repository: the module's card stays v1.0.0
+    shutil.copytree(cfg.root, tmp_path / "corpus")
+    shutil.copytree(repo, tmp_path / "repo")
+    cfg, repo = load_config(tmp_path / "corpus"), tmp_path / "repo"
     later = synthetic_articles(100, 6)
     add_articles(cfg, later, file="later")
     add_annotations(cfg, labels_for(later), "later")

@@ -177,7 +177,7 @@ def test_card_yaml_sections_and_agreement(released: Any) -> None:
     assert [c["config_name"] for c in header["configs"]] == list(CONFIGS)
     assert header["configs"][1]["data_files"][0] == {
         "split": "train",
-        "path": "data/stance/train-*.parquet",
+        "path": "data/stance/train-v1.0.0-*.parquet",
     }
     for needle in (
         "## Annotation guidelines",
@@ -247,6 +247,8 @@ def test_splits_stable_and_changelog_when_articles_are_added(tmp_path: Path) -> 
     repo = tmp_path / "repo"
     make_release(cfg, version="1.0.0", to=repo)
     first = manifest(repo)["articles"]
+    cache = tmp_path / "hf-cache"  # one cache for both versions, as a researcher's default
+    assert sum(load(repo, "articles", cache).num_rows.values()) == 30
     more = synthetic_articles(100, 30)
     for i, a in enumerate(more[:10]):  # near copies of stories already released
         a.dup_cluster = arts[i * 3].dup_cluster
@@ -262,6 +264,9 @@ def test_splits_stable_and_changelog_when_articles_are_added(tmp_path: Path) -> 
     for a in more[:10]:
         assert second[a.id]["split"] == first[a.dup_cluster]["split"]
     assert manifest(repo)["split_assignment"] == {"kept": 30, "new": 30}
+    # the same clone, the same cache: v1.1.0's rows, not v1.0.0's cached ones
+    assert sum(load(repo, "articles", cache).num_rows.values()) == 60
+    assert not list(repo.rglob("*-v1.0.0-*.parquet"))  # files of v1.0.0 are gone from main
     diff = json.loads((repo / "changes" / "v1.1.0.json").read_text())
     assert diff["added"] == sorted(a.id for a in more) and diff["removed"] == []
     assert diff["labels_changed"] == [arts[5].id]

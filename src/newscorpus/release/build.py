@@ -78,7 +78,7 @@ def validation_errors(cfg: Config) -> tuple[int, str]:
 
 
 def _validate_and_write(
-    cfg: Config, out: Path, previous: Previous | None, scanner: Scanner
+    cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
 ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
     """Validate the corpus and write the tables into the (temporary) release folder.
 
@@ -88,11 +88,11 @@ def _validate_and_write(
     """
     if threading.active_count() > 1:
         _raise_invalid(*validation_errors(cfg))
-        return write_tables(cfg, out, previous, scanner)
+        return write_tables(cfg, out, previous, scanner, version)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         verdict = pool.submit(validation_errors, cfg)
         try:
-            return write_tables(cfg, out, previous, scanner)
+            return write_tables(cfg, out, previous, scanner, version)
         finally:
             _raise_invalid(*verdict.result())
 
@@ -106,7 +106,7 @@ def _raise_invalid(n: int, first: str) -> None:
 
 
 def write_tables(
-    cfg: Config, out: Path, previous: Previous | None, scanner: Scanner
+    cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
 ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
     """Build the four configs column-wise and write them as parquet; counts per config and split, and facts for the card."""
     arts = read_articles(cfg)
@@ -122,7 +122,7 @@ def write_tables(
     tables = build_tables(cfg, arts, splits)
     if tables.orphans:
         raise ReleaseError(f"annotations refer to articles not in articles/: {tables.orphans[:5]}")
-    written = {c: write_config(out, c, tables.config(c), scanner) for c in CONFIGS}
+    written = {c: write_config(out, c, tables.config(c), scanner, version) for c in CONFIGS}
     counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in written.items()}
     labels: dict[str, dict[str, str]] = {}
     stance = tables.stance.select("article_id", "target", "label")
@@ -175,14 +175,26 @@ def _counter(values: pl.Series) -> Counter[str]:
     return Counter(dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True)))
 
 
-def write_config(out: Path, config: str, frame: pl.DataFrame, scanner: Scanner) -> dict[str, int]:
-    """``data/<config>/<split>-00000-of-00001.parquet`` for each split, scanned before writing."""
+def parquet_name(split: str, version: str) -> str:
+    """A split's file: the version is in the name, and so in the card's ``data_files`` pattern.
+
+    datasets 5.2 caches a local folder by its name and its card's configs, not by the files'
+    contents: with one name for every version, loading v1.1.0 after v1.0.0 from the same clone
+    silently returned v1.0.0's rows (tests/release/test_release.py shows it no longer does).
+    """
+    return f"{split}-v{version}-00000-of-00001.parquet"
+
+
+def write_config(
+    out: Path, config: str, frame: pl.DataFrame, scanner: Scanner, version: str
+) -> dict[str, int]:
+    """``data/<config>/<split>-v<version>-00000-of-00001.parquet`` per split, scanned before writing."""
     rows: dict[str, int] = {}
     for (split,), part in frame.partition_by("split", as_dict=True, maintain_order=True).items():
         table = to_arrow(part, config)
         for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS):
             scanner.scan_batch(f"data/{config}/{split}", batch)
-        path = out / "data" / config / f"{split}-00000-of-00001.parquet"
+        path = out / "data" / config / parquet_name(str(split), version)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         rows[str(split)] = table.num_rows
@@ -325,7 +337,7 @@ def build_release(
     date = utcnow()
     commit, dirty = corpus_commit(cfg.root)
     scanner = Scanner()
-    counts, facts = _validate_and_write(cfg, out, previous, scanner)
+    counts, facts = _validate_and_write(cfg, out, previous, scanner, version)
     agreement_md, pngs = load_agreement(cfg)
     for png in pngs:
         (out / "reports").mkdir(exist_ok=True)

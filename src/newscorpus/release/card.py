@@ -142,13 +142,15 @@ def card_prose(cfg: Config) -> str:
 
 
 def card_yaml(
-    cfg: Config, counts: Mapping[str, Mapping[str, int]], languages: list[str]
+    cfg: Config, counts: Mapping[str, Mapping[str, int]], languages: list[str], version: str
 ) -> dict[str, Any]:
     """The card's YAML metadata; configs list only the splits that have rows."""
     configs = []
     for config, splits in counts.items():
         files = [
-            {"split": s, "path": f"data/{config}/{s}-*.parquet"} for s, n in splits.items() if n
+            {"split": s, "path": f"data/{config}/{s}-v{version}-*.parquet"}
+            for s, n in splits.items()
+            if n
         ]
         if files:
             entry: dict[str, Any] = {"config_name": config, "data_files": files}
@@ -414,7 +416,7 @@ def render_card(
     """The whole README.md of a release (``per_item``: annotators per item, when known)."""
     languages = sorted(facets.get("language", Counter()))
     header = yaml.safe_dump(
-        card_yaml(cfg, counts, languages), sort_keys=False, allow_unicode=True, width=1000
+        card_yaml(cfg, counts, languages, version), sort_keys=False, allow_unicode=True, width=1000
     )
     parts = [f"---\n{header}---\n", f"# {cfg.corpus.pretty_name}\n"]
     if cfg.release.notice:

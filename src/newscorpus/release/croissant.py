@@ -105,7 +105,7 @@ def _fields(config: str) -> list[dict[str, Any]]:
             "source": {
                 "fileSet": {"@id": f"parquet-{config}"},
                 "extract": {"fileProperty": "filename"},
-                "transform": {"regex": "^([a-z]+)-\\d+-of-\\d+\\.parquet$"},
+                "transform": {"regex": "^(.+)-v\\d+\\.\\d+\\.\\d+-\\d+-of-\\d+\\.parquet$"},
             },
         }
     )
