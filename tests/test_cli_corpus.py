@@ -71,7 +71,7 @@ def test_validate_reports_every_error_as_file_line_field(corpus_dir: Path, cli: 
     path = corpus_dir / "articles" / "test.jsonl"
     good = json.loads(path.read_text())
     bad = dict(good, id="0" * 16, language="english")
-    del bad["title"]
+    del bad["title"], bad["site"]
     with path.open("a") as fh:
         fh.write(json.dumps(bad) + "\n")
         fh.write("{not json}\n")
@@ -82,6 +82,7 @@ def test_validate_reports_every_error_as_file_line_field(corpus_dir: Path, cli: 
     lines = res.stderr.splitlines()
     assert f"{path}:2: language: 'english' does not match '^[a-z]{{2}}$'" in lines
     assert f"{path}:2: title: required field is missing" in lines
+    assert f"{path}:2: site: required field is missing" in lines  # each missing field named
     assert any(line.startswith(f"{path}:3: (line): malformed JSON") for line in lines)
     assert f"{path}:4: id: duplicate of {path}:1" in lines
     assert "Traceback" not in res.output

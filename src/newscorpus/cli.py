@@ -216,7 +216,7 @@ app.add_typer(studio_app, name="studio")
 def studio_start(
     ctx: typer.Context,
     port: Annotated[
-        int | None, typer.Option(help="Port on 127.0.0.1 (default [studio].port).")
+        int | None, typer.Option(help="Port on 127.0.0.1 (default \\[studio].port).")
     ] = None,
 ) -> None:
     """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
@@ -317,7 +317,7 @@ def release(
         str | None, typer.Option("--bump", help="major, minor or patch of the previous release.")
     ] = None,
     to: Annotated[
-        Path | None, typer.Option("--to", help="Local git repository (default [release].to).")
+        Path | None, typer.Option("--to", help="Local git repository (default \\[release].to).")
     ] = None,
     hub: Annotated[
         str | None, typer.Option("--hub", help="Also publish to the Hub as ORG/NAME (HF_TOKEN).")
@@ -381,7 +381,9 @@ def hydrate(
         for m in r.mismatched:
             err.print(f"mismatch: {m['id']} {m['url']}", markup=False)
         for f in r.failed:
-            err.print(f"failed: {f['id']} {f.get('url', '')}: {f['reason']}", markup=False)
+            url, reason = f.get("url", ""), str(f["reason"])
+            reason = reason.removeprefix(f"{url}: ") if url else reason  # fetch errors name it
+            err.print(f"failed: {f['id']} {url}: {reason}".replace("  ", " "), markup=False)
         if r.mismatched or r.failed:
             raise typer.Exit(1)
 

@@ -227,8 +227,10 @@ def _field(err: ValidationError) -> str:
     if err.validator == "required" and isinstance(err.instance, dict):
         required: Any = err.validator_value
         missing = [k for k in required if k not in err.instance]
-        if missing:
-            parts.append(str(missing[0]))
+        # jsonschema reports each missing property as its own error: "'name' is a required ..."
+        named = [k for k in missing if err.message.startswith(f"{k!r} ")]
+        if named or missing:
+            parts.append(str((named or missing)[0]))
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         schema = err.schema if isinstance(err.schema, dict) else {}
         allowed = set(schema.get("properties", {}))
@@ -236,6 +238,15 @@ def _field(err: ValidationError) -> str:
         if extra:
             parts.append(extra[0])
     return ".".join(parts) or "(record)"
+
+
+def _order(err: ValidationError) -> tuple[list[str], int, str]:
+    """Errors by place; missing fields in the schema's order of ``required`` (id first)."""
+    rank = 0
+    if err.validator == "required" and isinstance(err.validator_value, list):
+        names = [k for k in err.validator_value if err.message.startswith(f"{k!r} ")]
+        rank = err.validator_value.index(names[0]) if names else 0
+    return list(map(str, err.absolute_path)), rank, err.message
 
 
 def _problem(err: ValidationError) -> str:
@@ -250,10 +261,7 @@ def record_errors(kind: str, record: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, problem) for every way ``record`` breaks its schema, in a stable order."""
     if _fast_validator(kind).is_valid(record):
         return []
-    errs = sorted(
-        validator(kind).iter_errors(record),
-        key=lambda e: (list(map(str, e.absolute_path)), e.message),
-    )
+    errs = sorted(validator(kind).iter_errors(record), key=_order)
     return [(_field(e), _problem(e)) for e in errs]
 
 

@@ -155,6 +155,16 @@ def test_bad_export_one_line_error_nothing_written(
     assert snapshot(cfg.root) == before
 
 
+def test_missing_export_file_says_so(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    result = cli("--corpus", cfg.root, "pull", "--from-export", tmp_path / "nope.json")
+    assert result.exit_code == 1
+    assert (
+        result.output.strip()
+        == f"error: {tmp_path / 'nope.json'}: cannot read: No such file or directory"
+    )
+
+
 def foreign_task(task_id: int, n: int) -> dict[str, Any]:
     """A task of another corpus's project: its article is not in this corpus's articles/."""
     task = copy.deepcopy(export_tasks()[0])

@@ -345,7 +345,8 @@ def build_release(
     limitations = []
     if facts["hydrate"]:
         limitations.append(
-            f"{facts['hydrate']} articles come from text_policy = hydrate sources: no text, no span "
+            f"{facts['hydrate']} {'article comes' if facts['hydrate'] == 1 else 'articles come'} "
+            "from text_policy = hydrate sources: no text, no span "
             "text; run `newscorpus hydrate` to fetch and check them."
         )
     if facts["straddling"]:

@@ -278,7 +278,8 @@ def _detail(r: httpx.Response) -> str:
 
 
 def connect(cfg: Config) -> StudioClient:
-    """Connect: LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY if set, else the corpus's local server."""
+    """Connect: LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY if set, else ``[studio] url`` with
+    LABEL_STUDIO_API_KEY, else the server of ``newscorpus studio start`` (its saved login)."""
     url = os.environ.get("LABEL_STUDIO_URL")
     key = os.environ.get("LABEL_STUDIO_API_KEY")
     if url:
@@ -290,8 +291,15 @@ def connect(cfg: Config) -> StudioClient:
         if not _http_url(url):
             raise ConfigError(f"LABEL_STUDIO_URL {url!r}: not an http(s) URL with a host")
         return StudioClient(url, key)
+    if cfg.studio.url and key:  # an existing server named in corpus.toml, its token from the env
+        return StudioClient(cfg.studio.url, key)
     creds = load_credentials(cfg)
     if creds is None:
+        if cfg.studio.url:
+            raise ConfigError(
+                f"{cfg.path}: [studio] url = {cfg.studio.url!r}: set LABEL_STUDIO_API_KEY to a "
+                "token of that server (tokens never go in corpus.toml)"
+            )
         raise StudioError(
             "no Label Studio server: run `newscorpus studio start`, "
             "or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"

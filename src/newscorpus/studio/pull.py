@@ -361,8 +361,10 @@ def read_export(path: Path) -> list[Any]:
     """The task list of a Label Studio JSON export; DataError when it is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8: {exc.reason}") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
     if not isinstance(data, list):
