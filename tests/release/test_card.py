@@ -214,3 +214,19 @@ def test_notice_creators_period_unlabelled_copies_and_changelog_rows(tmp_path: P
     log = (tmp_path / "repo" / "CHANGELOG.md").read_text(encoding="utf-8")
     stance = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "repo/data/stance").glob("*"))
     assert f"- Rows: 9 articles, {stance} stance labels," in log
+
+
+def test_data_instances_show_the_first_row_of_each_config(card: Any, tmp_path: Path) -> None:
+    import json
+
+    _, _, repo, text = card
+    body = section(text, "### Data instances")
+    blocks = re.findall(r"`(\w+)`:\n\n```json\n(.*?)\n```", body, re.S)
+    assert [c for c, _ in blocks] == list(SCHEMAS)
+    shown = {c: json.loads(b) for c, b in blocks}
+    ds = datasets.load_dataset(str(repo), "articles", split="train", cache_dir=str(tmp_path))
+    first = ds[0]
+    assert shown["articles"]["id"] == first["id"]
+    assert set(shown["articles"]) == set(ds.features)
+    if first["text"] and len(first["text"]) > 160:
+        assert shown["articles"]["text"] == first["text"][:160] + "…"

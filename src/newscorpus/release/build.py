@@ -26,7 +26,7 @@ from ..records import utcnow
 from ..validate import validate_loaded
 from .card import load_agreement, render_card
 from .croissant import croissant
-from .scan import Scanner
+from .scan import HASH_COLUMNS, Scanner
 from .splits import SplitAssigner, previous_cluster_splits, straddling_clusters
 from .tables import CONFIGS, build_tables, read_articles, to_arrow
 
@@ -210,6 +210,19 @@ def _per_item_text(per_item: list[int]) -> str:
     )
 
 
+def first_rows(
+    out: Path, counts: dict[str, dict[str, int]], splits: list[str], version: str
+) -> dict[str, dict[str, Any]]:
+    """The first row of each config's first split with rows, as written (for the card)."""
+    rows = {}
+    for config, n in counts.items():
+        split = next((s for s in splits if n.get(s)), None)
+        if split is not None:
+            f = pq.ParquetFile(out / "data" / config / parquet_name(split, version))
+            rows[config] = f.read_row_group(0).slice(0, 1).to_pylist()[0]
+    return rows
+
+
 def _period_text(published: tuple[Any, Any, int], fetched: tuple[Any, Any]) -> str | None:
     """When the articles were published and fetched, in one sentence."""
     first, last, undated = published
@@ -376,6 +389,9 @@ def build_release(
             "`dup_cluster`, span offsets cannot), the others are not annotated yet."
         )
     per_item = _per_item_text(facts["per_item"])
+    examples = first_rows(out, counts, [s for s, _ in cfg.release.splits], version)
+    # the examples' hashes (text_sha256) were scanned as hash columns in the parquet files
+    scanner.allow |= {str(row[c]) for row in examples.values() for c in HASH_COLUMNS if row.get(c)}
     readme = render_card(
         cfg,
         version,
@@ -387,6 +403,7 @@ def build_release(
         hub,
         per_item=per_item,
         period=_period_text(facts["published"], facts["timeframe"]),
+        examples=examples,
     )
     (out / "README.md").write_text(readme, encoding="utf-8")
     diff = changes(previous, version, facts)

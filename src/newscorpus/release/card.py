@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -200,8 +201,39 @@ def _listed(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
     return [c for c in counts if sum(counts[c].values())]
 
 
-def structure_section(cfg: Config, counts: Mapping[str, Mapping[str, int]]) -> str:
-    """Configs, a Data fields table per config, label values, and how the splits were made."""
+def shorten(value: Any, chars: int = 160, items: int = 3) -> Any:
+    """An example value made short: long strings cut with an ellipsis, long lists cut."""
+    if isinstance(value, str) and len(value) > chars:
+        return value[:chars] + "…"
+    if isinstance(value, list):
+        head = [shorten(v, chars, items) for v in value[:items]]
+        return [*head, f"… {len(value) - items} more"] if len(value) > items else head
+    if isinstance(value, dict):
+        return {k: shorten(v, chars, items) for k, v in value.items()}
+    return value
+
+
+def instances_section(examples: Mapping[str, dict[str, Any]]) -> str:
+    """One row of each config as `datasets` returns it (shortened), under Data instances."""
+    if not examples:
+        return ""
+    out = ["### Data instances\n"]
+    out.append(
+        "The first row of each config (its first split with rows), as `load_dataset` returns "
+        "it; long strings and lists are shortened here.\n"
+    )
+    for config, row in examples.items():
+        body = json.dumps(shorten(row), ensure_ascii=False, indent=1)
+        out.append(f"`{config}`:\n\n```json\n{body}\n```\n")
+    return "\n".join(out)
+
+
+def structure_section(
+    cfg: Config,
+    counts: Mapping[str, Mapping[str, int]],
+    examples: Mapping[str, dict[str, Any]] | None = None,
+) -> str:
+    """Configs, a Data fields table per config, examples, label values, and the splits."""
     configs = _listed(counts)
     out = ["## Dataset structure\n"]
     out.append(
@@ -221,6 +253,8 @@ def structure_section(cfg: Config, counts: Mapping[str, Mapping[str, int]]) -> s
                 ("field", "type", "meaning"), [(f"`{n}`", f"`{t}`", d) for n, t, d in field_docs(c)]
             )
         )
+    if examples:
+        out.append(instances_section(examples))
     out.append("### Label values\n")
     out.append("Stance targets (`stance.target`, `annotations.stance.target`):\n")
     out.append(_table(("target", "statement"), [(f"`{t.id}`", t.text) for t in cfg.targets]))
@@ -412,6 +446,7 @@ def render_card(
     hub: str | None,
     per_item: str | None = None,
     period: str | None = None,
+    examples: Mapping[str, dict[str, Any]] | None = None,
 ) -> str:
     """The whole README.md of a release (``per_item``: annotators per item, when known)."""
     languages = sorted(facets.get("language", Counter()))
@@ -427,7 +462,7 @@ def render_card(
     hydrate = any(policy == "hydrate" for _, policy, _ in _source_counts(facets))
     parts.append(load_section(counts, version, hub, hydrate))
     parts.append(card_prose(cfg))
-    parts.append(structure_section(cfg, counts))
+    parts.append(structure_section(cfg, counts, examples))
     parts.append(sources_section(cfg, facets, per_item, period))
     parts.append("## Counts in this version\n")
     split_rows = [
