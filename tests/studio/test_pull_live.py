@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from newscorpus.config import load_config
 from newscorpus.corpus import current_annotations, iter_annotations
 from newscorpus.errors import StudioError
 from newscorpus.studio.pull import pull
@@ -121,3 +123,27 @@ def test_studio_status_and_credentials_file(studio_server: Any, cli: Callable[..
     assert "already running" in res.output and studio_server.token not in res.output
     log = (studio_server.corpus / ".newscorpus" / "studio" / "server.log").read_text()
     assert studio_server.token not in log
+
+
+def test_pull_refuses_the_project_of_another_corpus_with_the_same_title(
+    tmp_path: Path, studio_server: Any
+) -> None:
+    """Projects are found by title: a second corpus with the same pretty_name gets nothing."""
+    cfg = studio_corpus(tmp_path / "a")
+    arts = with_articles(cfg, articles(2))
+    admin = studio_server.client()
+    r = push(cfg, client=admin)
+    person = studio_server.create_annotator("dora")[0]
+    admin.as_user(person.token).submit_annotation(
+        r.task_ids[arts[0].id], full_result(QUOTE_TEXT, "favor")
+    )
+    other = tmp_path / "b"
+    shutil.copytree(cfg.root, other, ignore=shutil.ignore_patterns("articles", ".newscorpus"))
+    (other / "articles").mkdir()
+    twin = load_config(other)  # same corpus.toml, so the same title: different articles
+    with_articles(twin, articles(2, start=50))
+    before = snapshot(twin.root)
+    with pytest.raises(StudioError, match=r"annotations of 1 articles not in .*same pretty_name"):
+        pull(twin, client=admin)
+    assert snapshot(twin.root) == before
+    assert pull(cfg, client=admin).new_versions == 1  # its own corpus pulls as before

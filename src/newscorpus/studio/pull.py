@@ -344,6 +344,7 @@ def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) ->
         records = normalize_tasks(cfg, tasks, iface, client.url, pid, origin, report, salt[0])
         present = {r.annotation_id for r in records}
         watermark = max([str(state.get("watermark") or ""), *stamps])
+    _check_known_articles(cfg, records, f"{client.url} project {pid} ({title!r})")
     new = [r for r in records if r.id not in ids]
     now = utcnow()
     deletions = [
@@ -355,6 +356,24 @@ def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) ->
     _store(cfg, new, report, deletions, salt)
     _save_state(cfg, key, {"watermark": watermark})
     return report
+
+
+def _check_known_articles(cfg: Config, records: list[Annotation], where: str) -> None:
+    """StudioError when pulled annotations are of articles this corpus does not have.
+
+    The project is found by its title: another corpus with the same pretty_name on the same
+    server would otherwise pour its annotations into this one.
+    """
+    known = {art.id for art in iter_articles(cfg)}
+    unknown = sorted({r.article_id for r in records if r.article_id not in known})
+    if unknown:
+        first = ", ".join(repr(a) for a in unknown[:FIRST_UNKNOWN])
+        more = ", ..." if len(unknown) > FIRST_UNKNOWN else ""
+        raise StudioError(
+            f"{where}: annotations of {len(unknown)} articles not in {cfg.articles_dir} "
+            f"(first: {first}{more}); the project of another corpus with the same pretty_name? "
+            "nothing was changed"
+        )
 
 
 def read_export(path: Path) -> list[Any]:
