@@ -143,6 +143,10 @@ def test_missing_required_key(tmp_path: Path) -> None:
             r"corpus.toml:\d+: release.annotations_creators: 'people' is not one of crowdsourced",
         ),
         ("\n[release]\nlanguage_creators = []\n", "release.language_creators: give at least one"),
+        (
+            '\n[release]\nsplits = { "my-train" = 0.8, test = 0.2 }\n',
+            r"release.splits: split name 'my-train': letters, digits and _ only",
+        ),
         ('\n[gather]\nuser_agent = "a\\nb"\n', "gather.user_agent: must name"),
     ],
 )

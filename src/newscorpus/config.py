@@ -485,6 +485,11 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             sp = r.get(rel, "release", "splits", dict)
             if not sp or not all(isinstance(v, (int, float)) and v >= 0 for v in sp.values()):
                 raise r.fail("expected a table of split = share", "release", "splits")
+            for name in sp:  # what Hugging Face datasets accepts as a split name
+                if not re.fullmatch(r"\w+(\.\w+)*", name):
+                    raise r.fail(
+                        f"split name {name!r}: letters, digits and _ only", "release", "splits"
+                    )
             total = sum(sp.values())
             if abs(total - 1.0) > 1e-6:
                 raise r.fail(f"shares add up to {total:g}, not 1", "release", "splits")

@@ -137,7 +137,12 @@ class Annotation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Annotation:
-        return _from_dict(cls, data)
+        ann = _from_dict(cls, data)
+        for span in ann.spans:  # JSON Schema's integer admits 63.0: offsets index strings
+            for k in ("start", "end"):
+                if isinstance(span.get(k), float) and span[k].is_integer():
+                    span[k] = int(span[k])
+        return ann
 
 
 @dataclass

@@ -117,7 +117,7 @@ def validate_loaded(cfg: Config) -> Report:
                         f"{where}: stance.{tid}: unknown target (not in [[targets]])"
                     )
             for i, span in enumerate(rec["spans"]):
-                s, e = span["start"], span["end"]
+                s, e = int(span["start"]), int(span["end"])  # the schema admits 63.0
                 if not 0 <= s < e <= len(text):
                     report.errors.append(
                         f"{where}: spans.{i}: offsets {s}-{e} outside the text (length {len(text)})"

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from newscorpus.config import Config
+from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.errors import ReleaseError
 from newscorpus.records import Annotation, Article
@@ -475,3 +475,29 @@ def test_empty_split_is_left_out_of_the_card_and_the_rest_loads(tmp_path: Path) 
     ds = load(repo, "articles", tmp_path / "cache")
     assert set(ds) == {s for s in ("train", "validation") if m["counts"]["articles"][s]}
     assert sum(d.num_rows for d in ds.values()) == len(arts)
+
+
+def test_a_split_dropped_from_the_config_is_refused(tmp_path: Path) -> None:
+    """Articles keep their split across versions: renaming a split away would lose them."""
+    cfg, _ = build_corpus(tmp_path / "corpus", n=30)
+    repo = tmp_path / "repo"
+    make_release(cfg, version="1.0.0", to=repo)
+    assert "validation" in {v["split"] for v in manifest(repo)["articles"].values()}
+    toml = (
+        cfg.path.read_text(encoding="utf-8") + "\n[release]\nsplits = { train = 0.9, test = 0.1 }\n"
+    )
+    cfg.path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ReleaseError, match=r"has articles in split\(s\) validation, which"):
+        make_release(load_config(cfg.root), bump="minor", to=repo)
+    assert git(repo, "tag", "--list").split() == ["v1.0.0"]
+
+
+def test_changelog_says_when_claims_were_not_tracked_yet() -> None:
+    from newscorpus.release.build import Previous, changelog
+
+    diff = {"version": "1.1.0", "previous": "1.0.0", "added": [], "removed": []}
+    diff |= {"labels_changed": [], "claims_changed": []}
+    old = changelog(Previous("1.0.0", {"labels": {}}), diff, "2026-11-26")
+    assert "claims changes are tracked from this version on" in old
+    new = changelog(Previous("1.0.0", {"labels": {}, "claims": {}}), diff, "2026-11-26")
+    assert "0 with stance labels" not in new and "0 with changed claims" in new

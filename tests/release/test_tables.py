@@ -6,11 +6,13 @@ and the stance rows must follow gold > aggregate > majority, on random annotatio
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +26,8 @@ from tests.release.helpers import TOML, quote_span, synthetic_articles
 
 TARGETS = ["us_forces_in_mexico", "cartels_as_terrorists"]
 LABEL = st.sampled_from([*STANCE_VALUES, "unresolved", None])
-TIME = st.sampled_from([None, "2026-02-01T10:00:00Z", "2026-02-02T10:00:00Z"])
+TIME = st.sampled_from([None, "", "2026-02-01T10:00:00Z", "2026-02-02T10:00:00Z"])
+SOFT = st.sampled_from([{"favor": 0.5, "against": 0.5}, {"unresolved": 1.0}, {"neutral": 1}])
 
 
 @st.composite
@@ -34,7 +37,7 @@ def histories(draw: Any) -> list[dict[str, Any]]:
     for n in range(draw(st.integers(0, 30))):
         kind = draw(st.sampled_from(["annotation"] * 6 + ["aggregate", "gold"]))
         stance = {t: draw(LABEL) for t in TARGETS if draw(st.booleans())}
-        soft = {t: {"favor": 0.5, "against": 0.5} for t in stance if draw(st.booleans())}
+        soft = {t: draw(SOFT) for t in stance if draw(st.booleans())}
         out.append(
             {
                 "kind": kind,
@@ -207,3 +210,60 @@ def test_long_lines_and_empty_files_are_read(tmp_path: Path, monkeypatch: Any) -
     assert got.get_column("text").to_list() == [a.text for a in arts]
     assert got.get_column("text_sha256").to_list() == [a.text_sha256 for a in arts]
     assert all(f.height == 0 for f in current_records(cfg, TARGETS).values())
+
+
+def test_odd_target_ids_float_offsets_and_counts(tmp_path: Path) -> None:
+    """Targets named like internal columns, and integers written as 63.0 (valid JSON Schema)."""
+    toml = TOML.replace('id = "us_forces_in_mexico"', 'id = "label"').replace(
+        'id = "cartels_as_terrorists"', 'id = "article_id"'
+    )
+    write_corpus(tmp_path / "c", toml)
+    cfg = load_config(tmp_path / "c")
+    arts = synthetic_articles(0, 2)
+    add_articles(cfg, arts, file="a")
+    span = quote_span(arts[0])
+    rows = []
+    for j, label in enumerate(["favor", "favor", "against"]):
+        rows.append(
+            Annotation(
+                id=f"r{j}",
+                kind="annotation",
+                article_id=arts[0].id,
+                annotator=f"a{j}",
+                stance={"label": label, "article_id": "neutral"},
+                spans=[dict(span, start=float(span["start"]), end=float(span["end"]))],
+            ).to_dict()
+        )
+    agg = Annotation(
+        id="g",
+        kind="aggregate",
+        article_id=arts[1].id,
+        annotator="majority",
+        stance={"label": "neutral"},
+        extra={"n_annotators": {"label": 3.0}},
+    ).to_dict()
+    rewrite_jsonl(cfg.annotations_dir / "x.jsonl", [*rows, agg])
+    tables = build_tables(cfg, read_articles(cfg), ["train", "train"])
+    got = {(r["article_id"], r["target"]): r for r in tables.stance.to_dicts()}
+    assert got[(arts[0].id, "label")]["label"] == "favor"
+    assert got[(arts[0].id, "article_id")]["n_annotators"] == 3
+    assert got[(arts[1].id, "label")]["n_annotators"] == 3
+    spans = tables.annotations.get_column("spans").to_list()
+    assert {(s["start"], s["end"]) for x in spans for s in x} == {(span["start"], span["end"])}
+    assert isinstance(spans[0][0]["start"], int)
+
+
+def test_a_record_the_reader_refuses_is_named_by_file_and_line(tmp_path: Path) -> None:
+    """orjson keeps the last of two equal keys; Arrow refuses the line: name it."""
+    from newscorpus.errors import ReleaseError
+
+    write_corpus(tmp_path / "c", TOML)
+    cfg = load_config(tmp_path / "c")
+    arts = synthetic_articles(0, 1)
+    add_articles(cfg, arts, file="a")
+    ann = Annotation(id="r", kind="annotation", article_id=arts[0].id, annotator="a").to_dict()
+    line = json.dumps(ann)[:-1] + ', "deleted": true}'
+    path = cfg.annotations_dir / "x.jsonl"
+    path.write_text(json.dumps(ann) + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(ReleaseError, match=rf"{path}:2: .*key 'deleted' appears twice"):
+        current_records(cfg, TARGETS)

@@ -113,6 +113,14 @@ def write_tables(
     prev_articles: dict[str, Any] = previous.manifest.get("articles", {}) if previous else {}
     prev_splits = {a: v["split"] for a, v in prev_articles.items()}
     prev_clusters = {a: v["dup_cluster"] for a, v in prev_articles.items()}
+    configured = [s for s, _ in cfg.release.splits]
+    stray = sorted(set(prev_splits.values()) - set(configured))
+    if previous is not None and stray:
+        raise ReleaseError(
+            f"v{previous.version} has articles in split(s) {', '.join(stray)}, which "
+            f"[release].splits ({', '.join(configured)}) no longer lists: an article keeps its "
+            "split in every version, so keep those names (shares may change); nothing was released"
+        )
     assigner = SplitAssigner(
         cfg.release.splits, prev_splits, previous_cluster_splits(prev_splits, prev_clusters)
     )
@@ -300,10 +308,16 @@ def changelog(
     if diff["previous"] is None:
         head += f"- First release: {len(diff['added'])} articles.\n"
     else:
+        tracked = previous is not None and "claims" in previous.manifest
+        claims = (
+            f", {len(diff.get('claims_changed', []))} with changed claims"
+            if tracked
+            else " (claims changes are tracked from this version on)"
+        )
         head += (
             f"- Against v{diff['previous']}: {len(diff['added'])} articles added, "
-            f"{len(diff['removed'])} removed, {len(diff['labels_changed'])} with changed stance labels, "
-            f"{len(diff.get('claims_changed', []))} with changed claims.\n"
+            f"{len(diff['removed'])} removed, {len(diff['labels_changed'])} with changed stance "
+            f"labels{claims}.\n"
         )
     head += rows + f"- The ids are listed in `changes/v{v}.json`.\n"
     older = (

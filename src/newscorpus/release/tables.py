@@ -8,8 +8,10 @@ and lays out the rows in article order. The Arrow schemas below are the release'
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,6 +24,8 @@ from ..errors import ReleaseError
 from ..records import sha256_hex
 
 CONFIGS = ("articles", "stance", "claims", "annotations")
+# an aggregate's label shares may name "unresolved" too; only the four values become p_* columns
+SOFT_LABELS = (*STANCE_VALUES, "unresolved")
 
 _STR = pa.string()
 _SPAN = pa.struct(
@@ -103,8 +107,9 @@ _S = pl.String
 _SPAN_READ = pa.struct(
     [
         ("id", _STR),
-        ("start", pa.int64()),
-        ("end", pa.int64()),
+        # float64: JSON Schema's integer admits 63.0 (pandas writes them); cast after reading
+        ("start", pa.float64()),
+        ("end", pa.float64()),
         ("label", _STR),
         ("text", _STR),
         ("checkworthy", _STR),
@@ -154,10 +159,10 @@ def _annotation_read(targets: list[str]) -> pa.Schema:
             (
                 "soft",
                 pa.struct(
-                    [(t, pa.struct([(v, pa.float64()) for v in STANCE_VALUES])) for t in targets]
+                    [(t, pa.struct([(v, pa.float64()) for v in SOFT_LABELS])) for t in targets]
                 ),
             ),
-            ("n_annotators", pa.struct([(t, pa.int64()) for t in targets])),
+            ("n_annotators", pa.struct([(t, pa.float64()) for t in targets])),
         ]
     )
 
@@ -194,7 +199,27 @@ def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
                 continue
             if "Empty JSON" in str(exc):
                 return schema.empty_table()
-            raise
+            raise ReleaseError(_locate(path, str(exc))) from None
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"key {next(k for k in keys if keys.count(k) > 1)!r} appears twice")
+    return dict(pairs)
+
+
+def _locate(path: Path, why: str) -> str:
+    """file:line of the first record Arrow's reader refused (it names no line), and why."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.strip():
+                try:
+                    json.loads(raw, object_pairs_hook=_no_repeats)
+                except ValueError as exc:
+                    return f"{path}:{number}: cannot be read column-wise: {exc}"
+    first = why.strip().splitlines()[0] if why.strip() else "unreadable"
+    return f"{path}: cannot be read column-wise: {first}"
 
 
 def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
@@ -241,6 +266,11 @@ def read_articles(cfg: Config) -> pl.DataFrame:
     return arts
 
 
+def _given(name: str) -> pl.Expr:
+    """A string column with empty strings as null (Python's ``x or y`` skips both)."""
+    return pl.col(name).replace("", None)
+
+
 def current_records(cfg: Config, targets: list[str]) -> dict[str, pl.DataFrame]:
     """The current annotation, aggregate and gold records (see corpus.current_by_kind).
 
@@ -256,7 +286,8 @@ def current_records(cfg: Config, targets: list[str]) -> dict[str, pl.DataFrame]:
         "article_id",
         "id",
         pl.when(pl.col("kind") == "gold").then(None).otherwise(pl.col("annotator")).alias("_who"),
-        pl.coalesce("updated_at", "created_at", pl.lit("")).alias("_version"),
+        # `updated_at or created_at`, as corpus.current_by_kind: an empty string counts as none
+        pl.coalesce(_given("updated_at"), _given("created_at"), pl.lit("")).alias("_version"),
         pl.col("pulled_at").fill_null(""),
         (pl.col("deleted").fill_null(False) | pl.col("cancelled").fill_null(False)).alias("_gone"),
     )
@@ -270,7 +301,11 @@ def current_records(cfg: Config, targets: list[str]) -> dict[str, pl.DataFrame]:
         chosen = current.filter(pl.col("kind") == kind)
         if per_article:  # the latest aggregate (any method) or gold decision per article
             chosen = chosen.sort("_version", "pulled_at", "id").unique("article_id", keep="last")
-        return anns[chosen.get_column("_line").sort()]
+        picked = anns[chosen.get_column("_line").sort()]
+        offsets = pl.element().struct.with_fields(
+            pl.field("start").cast(pl.Int64), pl.field("end").cast(pl.Int64)
+        )
+        return picked.with_columns(pl.col("spans").list.eval(offsets))
 
     return {
         "annotation": rows("annotation", False),
@@ -284,7 +319,7 @@ def _p_columns(shares: pl.Expr | None) -> list[pl.Expr]:
     if shares is None:
         return [pl.lit(None, pl.Float64).alias(f"p_{v}") for v in STANCE_VALUES]
     fields = [shares.struct.field(v) for v in STANCE_VALUES]
-    some = pl.any_horizontal([f.is_not_null() for f in fields])
+    some = pl.any_horizontal([shares.struct.field(v).is_not_null() for v in SOFT_LABELS])
     return [
         pl.when(some).then(f.fill_null(0.0)).otherwise(None).alias(f"p_{v}")
         for v, f in zip(STANCE_VALUES, fields, strict=True)
@@ -306,10 +341,16 @@ _STANCE_COLS = [
 
 def _majority(raw: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
     """Per (article, target): the majority of the raw labels (ties: unresolved), shares, count."""
+    # private column names: a target may be called article_id, target or label
+    slots = [f"_t{i}" for i in range(len(targets))]
     long = (
-        raw.select("article_id", pl.col("stance").struct.unnest())
-        .unpivot(index="article_id", on=targets, variable_name="target", value_name="label")
+        raw.select("article_id", pl.col("stance").struct.rename_fields(slots).struct.unnest())
+        .unpivot(index="article_id", on=slots, variable_name="_slot", value_name="label")
         .drop_nulls("label")
+        .with_columns(
+            pl.col("_slot").replace_strict(dict(zip(slots, targets, strict=True))).alias("target")
+        )
+        .drop("_slot")
     )
     counts = long.group_by("article_id", "target", "label").len("c")
     n = pl.col("c").sum()
@@ -356,9 +397,9 @@ def stance_frame(current: dict[str, pl.DataFrame], targets: list[str]) -> pl.Dat
                 pl.lit(t).alias("target"),
                 label,
                 pl.lit("aggregate").alias("label_source"),
-                pl.coalesce("method", "annotator").alias("method"),
+                pl.coalesce(_given("method"), "annotator").alias("method"),
                 *_p_columns(pl.col("soft").struct.field(t)),
-                pl.col("n_annotators").struct.field(t).alias("n_annotators"),
+                pl.col("n_annotators").struct.field(t).cast(pl.Int64).alias("n_annotators"),
                 pl.lit(i).alias("_tindex"),
                 pl.lit(1).alias("_priority"),
             )
