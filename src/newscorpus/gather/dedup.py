@@ -10,7 +10,7 @@ Jaccard similarity before they join a cluster.
 
 from __future__ import annotations
 
-import os
+import io
 import re
 import unicodedata
 import zlib
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from ..store import atomic_write_bytes
 
 NUM_PERM = 128
 SHINGLE = 3
@@ -200,17 +202,13 @@ def load_signatures(path: Path, num_perm: int = NUM_PERM) -> dict[str, Signature
 
 
 def save_signatures(path: Path, sigs: dict[str, Signature], num_perm: int = NUM_PERM) -> None:
-    """Write the cache atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the cache atomically (store.atomic_write_bytes)."""
     keys = np.array([k.encode("ascii") for k in sigs], dtype="S64")
     matrix = (
         np.stack(list(sigs.values())).astype(np.uint32)
         if sigs
         else np.zeros((0, num_perm), dtype=np.uint32)
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as fh:
-        np.savez(fh, meta=np.array([CACHE_FORMAT, num_perm, SHINGLE]), keys=keys, sigs=matrix)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array([CACHE_FORMAT, num_perm, SHINGLE]), keys=keys, sigs=matrix)
+    atomic_write_bytes(path, buf.getvalue())

@@ -149,12 +149,10 @@ def write_tables(
     per_item = tables.annotations.group_by("_ord").len().get_column("len").to_list()
     fetched = arts.get_column("fetched_at").drop_nulls()
     published = arts.get_column("published").drop_nulls().str.slice(0, 10)
-    labelled = set(labels)
-    unlabelled = arts.filter(~pl.col("id").is_in(list(labelled)))
-    labelled_clusters = set(
-        arts.filter(pl.col("id").is_in(list(labelled))).get_column("dup_cluster").to_list()
-    )
-    copies = int(unlabelled.get_column("dup_cluster").is_in(list(labelled_clusters)).sum())
+    has_label = pl.col("id").is_in(list(labels))
+    unlabelled = arts.filter(~has_label)
+    labelled_clusters = arts.filter(has_label).get_column("dup_cluster").implode()
+    copies = int(unlabelled.get_column("dup_cluster").is_in(labelled_clusters).sum())
     straddle = straddling_clusters(zip(clusters, splits, strict=True))
     facts = {
         "articles": {

@@ -104,39 +104,12 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 _S = pl.String
+# What is read from the JSONL files: the release's fields, except what the release computes.
+# Offsets as float64: JSON Schema's integer admits 63.0 (pandas writes them); cast after reading.
 _SPAN_READ = pa.struct(
-    [
-        ("id", _STR),
-        # float64: JSON Schema's integer admits 63.0 (pandas writes them); cast after reading
-        ("start", pa.float64()),
-        ("end", pa.float64()),
-        ("label", _STR),
-        ("text", _STR),
-        ("checkworthy", _STR),
-        ("claim_type", _STR),
-        ("speaker", _STR),
-    ]
+    [pa.field(f.name, pa.float64()) if f.name in ("start", "end") else f for f in _SPAN]
 )
-_ARTICLE_READ = pa.schema(
-    [
-        ("id", _STR),
-        ("url", _STR),
-        ("canonical_url", _STR),
-        ("source", _STR),
-        ("site", _STR),
-        ("title", _STR),
-        ("text", _STR),
-        ("text_sha256", _STR),
-        ("language", _STR),
-        ("authors", pa.list_(_STR)),
-        ("published", _STR),
-        ("dup_cluster", _STR),
-        ("topic_terms", pa.list_(_STR)),
-        ("fetched_at", _STR),
-        ("extractor", _STR),
-        ("synthetic", pa.bool_()),
-    ]
-)
+_ARTICLE_READ = pa.schema([f for f in SCHEMAS["articles"] if f.name != "text_policy"])
 
 
 def _annotation_read(targets: list[str]) -> pa.Schema:
@@ -193,7 +166,7 @@ def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
             return pajson.read_json(
                 path, read_options=pajson.ReadOptions(block_size=block), parse_options=parse
             )
-        except pa.ArrowInvalid as exc:
+        except pa.ArrowException as exc:
             if "straddl" in str(exc) and block <= size:
                 block *= 4  # a line longer than a block
                 continue
@@ -228,9 +201,8 @@ def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
     for path in paths:
         try:
             tables.append(_read_file(path, schema))
-        except (OSError, pa.ArrowException) as exc:
-            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ReleaseError(f"{path}: cannot be read column-wise: {why}") from None
+        except OSError as exc:
+            raise ReleaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
@@ -239,22 +211,21 @@ def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
 
 def read_articles(cfg: Config) -> pl.DataFrame:
     """Every article in store order (``_ord``), with its text policy; defaults filled like Article."""
-    arts = _read(article_files(cfg), _ARTICLE_READ)
-    policies = {s.name: s.text_policy for s in cfg.sources}
-    unlisted = pl.when(pl.col("synthetic").fill_null(False)).then(pl.lit("full"))
-    arts = arts.with_columns(
+    arts = _read(article_files(cfg), _ARTICLE_READ).with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_ord"),
         pl.when(pl.col("dup_cluster").fill_null("") == "")
         .then(pl.col("id"))
         .otherwise(pl.col("dup_cluster"))
         .alias("dup_cluster"),
-        pl.col("source")
-        .replace_strict(policies, default=unlisted.otherwise(pl.lit("hydrate")), return_dtype=_S)
-        .alias("text_policy"),
         pl.col("authors").fill_null([]),
         pl.col("topic_terms").fill_null([]),
         pl.col("synthetic").fill_null(False),
     )
+    # text_policy() decides once per distinct (source, synthetic) pair
+    pairs = arts.select("source", "synthetic").unique()
+    policy = [text_policy(cfg, src, syn) for src, syn in pairs.iter_rows()]
+    pairs = pairs.with_columns(pl.Series("text_policy", policy, dtype=_S))
+    arts = arts.join(pairs, on=["source", "synthetic"], how="left", maintain_order="left")
     missing = pl.col("text_sha256").fill_null("") == ""
     if arts.select(missing.any()).item():  # rare: records written before text_sha256 existed
         arts = arts.with_columns(
@@ -404,7 +375,7 @@ def stance_frame(current: dict[str, pl.DataFrame], targets: list[str]) -> pl.Dat
                 pl.lit(1).alias("_priority"),
             )
         )
-    parts.append(_majority(current["annotation"], targets).select(_STANCE_COLS))
+    parts.append(_majority(current["annotation"], targets))
     both = pl.concat([p.select(_STANCE_COLS) for p in parts], how="vertical_relaxed")
     return (
         both.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))

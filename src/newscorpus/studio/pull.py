@@ -358,21 +358,28 @@ def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) ->
     return report
 
 
+def _article_ids(cfg: Config) -> set[str]:
+    return {art.id for art in iter_articles(cfg)}
+
+
+def _first(items: list[str]) -> str:
+    """The first few of a list, for a one-line error."""
+    return ", ".join(items[:FIRST_UNKNOWN]) + (", ..." if len(items) > FIRST_UNKNOWN else "")
+
+
 def _check_known_articles(cfg: Config, records: list[Annotation], where: str) -> None:
     """StudioError when pulled annotations are of articles this corpus does not have.
 
     The project is found by its title: another corpus with the same pretty_name on the same
     server would otherwise pour its annotations into this one.
     """
-    known = {art.id for art in iter_articles(cfg)}
+    known = _article_ids(cfg)
     unknown = sorted({r.article_id for r in records if r.article_id not in known})
     if unknown:
-        first = ", ".join(repr(a) for a in unknown[:FIRST_UNKNOWN])
-        more = ", ..." if len(unknown) > FIRST_UNKNOWN else ""
         raise StudioError(
             f"{where}: annotations of {len(unknown)} articles not in {cfg.articles_dir} "
-            f"(first: {first}{more}); the project of another corpus with the same pretty_name? "
-            "nothing was changed"
+            f"(first: {_first([repr(a) for a in unknown])}); the project of another corpus "
+            "with the same pretty_name? nothing was changed"
         )
 
 
@@ -398,7 +405,7 @@ def check_export_articles(cfg: Config, tasks: list[Any], path: Path) -> None:
     would store annotations of articles the corpus does not have. Tasks without a string
     ``data.article_id`` are left to ``normalize_tasks``, which names them.
     """
-    known = {art.id for art in iter_articles(cfg)}
+    known = _article_ids(cfg)
     unknown: list[str] = []
     for i, task in enumerate(tasks):
         data = task.get("data") if isinstance(task, dict) else None
@@ -406,12 +413,10 @@ def check_export_articles(cfg: Config, tasks: list[Any], path: Path) -> None:
         if isinstance(aid, str) and aid not in known:
             unknown.append(f"task {task.get('id', f'#{i}')} article_id {aid!r}")
     if unknown:
-        first = ", ".join(unknown[:FIRST_UNKNOWN])
-        more = ", ..." if len(unknown) > FIRST_UNKNOWN else ""
         raise DataError(
             f"{path}: {len(unknown)} of {len(tasks)} tasks refer to articles not in "
-            f"{cfg.articles_dir} (first: {first}{more}); an export of another corpus's project? "
-            "nothing was changed"
+            f"{cfg.articles_dir} (first: {_first(unknown)}); an export of another corpus's "
+            "project? nothing was changed"
         )
 
 
