@@ -69,12 +69,19 @@ def make_article(n: int = 0, **over: Any) -> Article:
     return Article(**fields)
 
 
+LOCK_FILE = Path(".newscorpus") / "lock"
+
+
 def snapshot(root: Path) -> dict[str, str]:
-    """Hash of every file under root, to prove a failed command changed nothing."""
+    """Hash of every file under root, to prove a failed command changed nothing.
+
+    The corpus lock file is left out: every writing command opens it (empty once released);
+    it is never deleted, since unlinking a lock file lets two holders in.
+    """
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(root) != LOCK_FILE
     }
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +17,9 @@ from rich.table import Table
 
 from . import __version__
 from .config import Config, load_config
+from .corpus import repair_torn_lines
 from .errors import NewscorpusError
+from .lock import corpus_lock
 
 app = typer.Typer(
     name="newscorpus",
@@ -34,9 +36,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class State:
     corpus: Path
     debug: bool
+    _config: Config | None = None
 
     def config(self) -> Config:
-        return load_config(self.corpus)
+        if self._config is None:
+            self._config = load_config(self.corpus)
+        return self._config
 
 
 def _version(value: bool) -> None:
@@ -64,11 +69,21 @@ def main_options(
 
 
 @contextmanager
-def handled(ctx: typer.Context) -> Iterator[State]:
-    """Turn library errors into one line on stderr and the error's exit code."""
+def handled(ctx: typer.Context, writes: str | None = None) -> Iterator[State]:
+    """Turn library errors into one line on stderr and the error's exit code.
+
+    ``writes`` names a command that writes the corpus or its annotation server: it takes the
+    corpus's exclusive lock first (a second writer is refused) and moves torn lines aside.
+    """
     state: State = ctx.obj
     try:
-        yield state
+        with ExitStack() as stack:
+            if writes is not None:
+                cfg = state.config()
+                stack.enter_context(corpus_lock(cfg.root, writes))
+                for note in repair_torn_lines(cfg):
+                    err.print(f"repaired: {note}", markup=False)
+            yield state
     except NewscorpusError as exc:
         if state.debug:
             raise
@@ -120,6 +135,8 @@ def validate(ctx: typer.Context) -> None:
         report = validate_corpus(st.corpus)
         for line in report.errors:
             err.print(line, markup=False)
+        for line in report.warnings:
+            err.print(f"warning: {line}", markup=False)
         parts = [
             f"{report.records[k]} {k} records in {report.files[k]} files"
             for k in ("article", "annotation", "rejected")
@@ -175,7 +192,7 @@ def agree(
     from .quality.agreement import agree as run_agree
     from .quality.reports import agreement_tables
 
-    with handled(ctx) as st:
+    with handled(ctx, writes=None if as_json else "agree") as st:
         result = run_agree(st.config(), by=by, write_report=not as_json)
         if as_json:
             print_json(result)
@@ -193,7 +210,7 @@ def aggregate(
     """One label per (article, target) and majority spans, into annotations/aggregate.jsonl."""
     from .quality.aggregate import aggregate as run_aggregate
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="aggregate") as st:
         s = run_aggregate(st.config(), method)
         out.print(
             f"{s.method}: {s.articles} articles, {s.labels} stance labels "
@@ -222,7 +239,7 @@ def studio_start(
     """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
     from .studio.server import start
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="studio start") as st:
         s = start(st.config(), port=port)
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
@@ -235,7 +252,7 @@ def studio_stop(ctx: typer.Context) -> None:
     """Stop this corpus's Label Studio."""
     from .studio.server import stop
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="studio stop") as st:
         out.print("stopped" if stop(st.config()) else "Label Studio was not running")
 
 
@@ -268,7 +285,7 @@ def push(
     from .studio.push import PushOptions
     from .studio.push import push as do_push
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="push") as st:
         opts = PushOptions(limit, language, source, since, sample, seed, overlap)
         r = do_push(st.config(), opts)
         out.print(
@@ -296,7 +313,7 @@ def pull(
     from .studio.pull import pull as do_pull
     from .studio.pull import pull_export
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="pull") as st:
         cfg = st.config()
         r = pull_export(cfg, from_export) if from_export else do_pull(cfg, full=full)
         out.print(
@@ -329,7 +346,7 @@ def release(
     """Build, check and publish a versioned Hugging Face dataset (commit + tag vX.Y.Z)."""
     from .release.publish import make_release
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="release") as st:
         r = make_release(st.config(), version, bump, to, hub, dry_run)
         for config, splits in r.counts.items():
             out.print(f"{config}: " + ", ".join(f"{s} {n}" for s, n in splits.items()))
@@ -367,9 +384,9 @@ def hydrate(
 ) -> None:
     """Fetch the texts a release withholds (text_policy hydrate), check their SHA-256, fill them in."""
     from .config import GatherSettings
-    from .release.hydrate import gather_fetch, hydrate_release
+    from .release.hydrate import gather_fetch, hydrate_lock, hydrate_release
 
-    with handled(ctx):
+    with handled(ctx), corpus_lock(directory, "hydrate", hydrate_lock(directory)):
         settings = GatherSettings(
             allow_hosts=tuple(h.lower() for h in allow_host or ()), per_host_delay=delay
         )
@@ -412,7 +429,7 @@ def gather(
 
     from .gather.pipeline import gather as run_gather
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="gather") as st:
         cfg = st.config()
         bars = Progress(
             TextColumn("{task.description}"),
@@ -465,7 +482,7 @@ def adjudicate_push(
     """Send items whose majority is unresolved (stance or spans) to "<pretty_name> — adjudication"."""
     from .quality.adjudicate import push as run_push
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="adjudicate push") as st:
         r = run_push(st.config(), method)
         if r.project_id is None:
             out.print("nothing disputed: every item has a majority; no review project created")
@@ -481,7 +498,7 @@ def adjudicate_pull(ctx: typer.Context) -> None:
     """Pull the adjudicators' decisions into annotations/gold.jsonl (they override aggregates)."""
     from .quality.adjudicate import pull as run_pull
 
-    with handled(ctx) as st:
+    with handled(ctx, writes="adjudicate pull") as st:
         r = run_pull(st.config())
         out.print(
             f"adjudication project {r.project_id}: {r.decisions} decisions, "

@@ -77,21 +77,18 @@ def rewrite_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     """Append records as whole lines in one write, then fsync; earlier lines are never rewritten.
 
-    A torn last line (no newline: a write killed half-way) was never a complete record;
-    it is cut off before appending so that the file stays valid JSONL.
+    A torn last line (no newline: a write killed half-way) was never a complete record; it is
+    moved aside to ``<file>.torn`` first (see move_torn_tail), so the file stays valid JSONL.
     """
     payload = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
     if not payload:
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    if not created:
+        move_torn_tail(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            os.lseek(fd, size - 1, os.SEEK_SET)
-            if os.read(fd, 1) != b"\n":
-                _truncate_torn_tail(fd, size)
         view = memoryview(payload)
         while view:
             n = os.write(fd, view)
@@ -104,19 +101,66 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     return payload.count(b"\n")
 
 
-def _truncate_torn_tail(fd: int, size: int) -> None:
-    pos = size
-    chunk = 65536
+# --- torn last lines -------------------------------------------------------------------------
+#
+# The one rule: a JSONL file's last line without a newline is a torn write (a crash or power
+# loss in the middle of an append). It was never a complete record, so readers skip it; the
+# next writing command moves its bytes to ``<file>.torn`` beside it (kept, never deleted) and
+# cuts the file at its last newline; `validate` reports it with that fix.
+
+TORN_SUFFIX = ".torn"
+
+
+def torn_path(path: Path) -> Path:
+    """Where the torn bytes of ``path`` are kept."""
+    return path.with_name(path.name + TORN_SUFFIX)
+
+
+def torn_tail(path: Path) -> int:
+    """How many bytes follow the last newline of ``path`` (0: the file ends cleanly)."""
+    try:
+        with path.open("rb") as fh:
+            return _tail_start_and_size(fh.fileno())[1]
+    except FileNotFoundError:
+        return 0
+
+
+def _tail_start_and_size(fd: int) -> tuple[int, int]:
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size, 0
+    pos, chunk = size, 65536
     while pos > 0:
         start = max(0, pos - chunk)
-        os.lseek(fd, start, os.SEEK_SET)
-        block = os.read(fd, pos - start)
-        i = block.rfind(b"\n")
+        i = os.pread(fd, pos - start, start).rfind(b"\n")
         if i >= 0:
-            os.ftruncate(fd, start + i + 1)
-            return
+            return start + i + 1, size - (start + i + 1)
         pos = start
-    os.ftruncate(fd, 0)
+    return 0, size
+
+
+def move_torn_tail(path: Path) -> int:
+    """Move a torn last line to ``<file>.torn`` (appended, fsynced), then cut it; bytes moved."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return 0
+    try:
+        start, n = _tail_start_and_size(fd)
+        if not n:
+            return 0
+        tail = os.pread(fd, n, start)
+        keep = os.open(torn_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(keep, tail + b"\n")
+            os.fsync(keep)  # kept before it is cut: a crash here leaves a copy, never none
+        finally:
+            os.close(keep)
+        os.ftruncate(fd, start)
+        os.fsync(fd)
+        return n
+    finally:
+        os.close(fd)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -133,34 +177,71 @@ class Line:
         return f"{self.path}:{self.number}"
 
 
+# Records are a few levels deep; a line nested deeper is refused before any recursive code
+# (jsonschema, json.dumps) sees it. orjson itself refuses past 1,024 levels.
+MAX_DEPTH = 100
+
+
+class LineProblem(ValueError):
+    """Why one JSONL line is not a record (the caller adds file and line)."""
+
+
+def _depth_exceeds(obj: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def parse_record(raw: bytes | str) -> dict[str, Any]:
+    """One JSONL line as a JSON object; LineProblem says why it is not one."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise LineProblem(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+        why = json_error(raw)
+        raise LineProblem(f"malformed JSON: {why.msg} (column {why.colno})") from None
+    if not isinstance(obj, dict):
+        raise LineProblem(f"expected a JSON object, got {type(obj).__name__}")
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+    opened = data.count(b"[") + data.count(b"{")
+    if opened > MAX_DEPTH and _depth_exceeds(obj, MAX_DEPTH):
+        raise LineProblem(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return obj
+
+
 def iter_lines(path: Path) -> Iterator[Line]:
-    """Yield each record of a JSONL file with its line number; DataError on a malformed line."""
+    """Yield each record of a JSONL file with its line number; DataError on a malformed line.
+
+    A last line without a newline is a torn write, not a record: it is skipped (see
+    move_torn_tail for what becomes of it).
+    """
     if not path.exists():
         return
     try:
-        fh = path.open("r", encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from None
     with fh:
-        number = 0
-        try:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    why = json_error(raw)
-                    raise DataError(
-                        f"{path}:{number}: malformed JSON: {why.msg} (column {why.colno})"
-                    ) from None
-                if not isinstance(obj, dict):
-                    raise DataError(
-                        f"{path}:{number}: expected a JSON object, got {type(obj).__name__}"
-                    )
-                yield Line(path, number, obj)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}:{number + 1}: not UTF-8: {exc.reason}") from None
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                return  # torn last line
+            if not raw.strip():
+                continue
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{number}: not UTF-8: {exc.reason}") from None
+            try:
+                record = parse_record(raw)
+            except LineProblem as exc:
+                raise DataError(f"{path}:{number}: {exc}") from None
+            yield Line(path, number, record)
 
 
 def json_error(raw: str | bytes) -> json.JSONDecodeError:
@@ -169,7 +250,11 @@ def json_error(raw: str | bytes) -> json.JSONDecodeError:
         json.loads(raw)
     except json.JSONDecodeError as exc:
         return exc
-    return json.JSONDecodeError("not valid JSON", str(raw), 0)
+    except RecursionError:
+        return json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", str(raw)[:80], 0)
+    except ValueError as exc:  # e.g. an integer too long to convert
+        return json.JSONDecodeError(str(exc).split(";")[0], str(raw)[:80], 0)
+    return json.JSONDecodeError("not valid JSON", str(raw)[:80], 0)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from .config import Config, load_config
 from .corpus import annotation_files, article_files
-from .store import json_error, record_errors
+from .lock import is_locked
+from .store import LineProblem, parse_record, record_errors, torn_path
 
 
 @dataclass
@@ -22,6 +21,8 @@ class Report:
     files: Counter[str] = field(default_factory=Counter)
     records: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    writer_active: bool = False
 
     @property
     def ok(self) -> bool:
@@ -39,28 +40,31 @@ def _records(path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]
     with fh:
         for number, raw_bytes in enumerate(fh, start=1):
             if not raw_bytes.endswith(b"\n"):
-                report.errors.append(
-                    f"{path}:{number}: (line): no newline at the end (interrupted write?)"
-                )
+                _torn(path, number, len(raw_bytes), report)
+                return
             try:
-                raw = raw_bytes.decode("utf-8")
+                raw_bytes.decode("utf-8")
             except UnicodeDecodeError as exc:
                 report.errors.append(f"{path}:{number}: (line): not UTF-8: {exc.reason}")
                 continue
-            if not raw.strip():
+            if not raw_bytes.strip():
                 continue
             try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                why = json_error(raw)
-                report.errors.append(
-                    f"{path}:{number}: (line): malformed JSON: {why.msg} (column {why.colno})"
-                )
-                continue
-            if not isinstance(obj, dict):
-                report.errors.append(f"{path}:{number}: (line): expected a JSON object")
+                obj = parse_record(raw_bytes)
+            except LineProblem as exc:
+                report.errors.append(f"{path}:{number}: (line): {exc}")
                 continue
             yield number, obj
+
+
+def _torn(path: Path, number: int, size: int, report: Report) -> None:
+    """A last line without a newline: being written now, or torn by a crash (a warning)."""
+    if report.writer_active:
+        return  # an append in progress, not damage
+    report.warnings.append(
+        f"{path}:{number}: (line): torn last line ({size} bytes, no newline; an interrupted "
+        f"write, not a record): the next writing command moves it to {torn_path(path).name}"
+    )
 
 
 def _check(kind: str, path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -83,7 +87,7 @@ def validate_corpus(root: Path) -> Report:
 
 def validate_loaded(cfg: Config) -> Report:
     """Validate the data files of a loaded corpus."""
-    report = Report()
+    report = Report(writer_active=is_locked(cfg.root))
     report.files["config"] = 1
     languages = set(cfg.corpus.languages)
     targets = {t.id for t in cfg.targets}

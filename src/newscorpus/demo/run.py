@@ -22,6 +22,7 @@ from typing import Any
 from ..config import Config, load_config
 from ..corpus import iter_articles
 from ..errors import ReleaseError, StudioError, UsageError
+from ..lock import corpus_lock
 from ..records import Annotation, Article, utcnow
 from ..resources import repo_root
 from ..store import atomic_write_text
@@ -287,7 +288,8 @@ def run_demo(
             f"bundled samples served at {base}: /feed.xml (synthetic articles),"
             " /seed/urls.txt (the real seed article)",
         )
-        _run(result, base, say, studio_port, start_studio)
+        with corpus_lock(result.corpus, "demo"):
+            _run(result, base, say, studio_port, start_studio)
     return result
 
 

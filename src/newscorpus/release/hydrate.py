@@ -107,6 +107,15 @@ def _fill_spans(spans: Iterable[dict[str, Any]], text: str) -> bool:
     return changed
 
 
+def hydrate_lock(folder: Path) -> Path:
+    """The lock file of a release folder that hydrate fills in (inside .git/ when it is a clone)."""
+    folder = Path(folder)
+    if not _files(folder, "articles"):
+        raise ReleaseError(f"{folder}: no data/articles/*.parquet (not a newscorpus release)")
+    git = folder / ".git"
+    return git / "newscorpus-hydrate.lock" if git.is_dir() else folder / ".newscorpus-hydrate.lock"
+
+
 def hydrate_release(
     folder: Path,
     fetch: FetchPages,
