@@ -111,8 +111,12 @@ def corpus_lock(root: Path, command: str, lock_file: Path | None = None) -> Iter
     (a release folder that hydrate fills in).
     """
     path = lock_file or lock_path(root)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = Path(path.resolve())
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = Path(path.resolve())
+        fd = -1 if key in _held else os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CorpusBusy(f"{path}: cannot open the lock file: {exc.strerror}") from None
     if key in _held:  # this process holds it already (a command calling another)
         _held[key][1] += 1
         try:
@@ -120,7 +124,6 @@ def corpus_lock(root: Path, command: str, lock_file: Path | None = None) -> Iter
         finally:
             _held[key][1] -= 1
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if not _acquire(fd):
             holder = read_holder(path)
