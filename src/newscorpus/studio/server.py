@@ -2,8 +2,12 @@
 
 Label Studio runs from its own virtual environment (its pins clash with ours): the one named by
 ``NEWSCORPUS_STUDIO_ENV`` (created when missing), else ``label-studio`` on PATH, else a per-user
-environment created on first use. Its data live in ``<corpus>/.newscorpus/studio/``; the admin
-login and API token in ``<corpus>/.newscorpus/studio.json`` (mode 0600), never printed in full.
+environment created on first use. Its data live in ``<corpus>/.newscorpus/studio/data/`` (0700;
+the database, the log and every file Label Studio writes later are 0600: the child runs with umask
+077); the admin login and API token in ``<corpus>/.newscorpus/studio.json`` (mode 0600), never
+printed in full. Every path handed to the server process is absolute: a relative data folder would
+be taken from the server's working directory (the studio folder) and nest there, as earlier
+versions did; `start` moves such a nested data folder back (see ``adopt_nested_data``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 
 from ..config import Config
 from ..errors import StudioError, UsageError
@@ -67,8 +72,13 @@ def mask(secret: str) -> str:
 
 
 def studio_dir(cfg: Config) -> Path:
-    """The git-ignored folder of the local server's data, log and pid file."""
-    return cfg.state_dir / "studio"
+    """The git-ignored folder of the local server's data, log and pid file (an absolute path)."""
+    return (cfg.state_dir / "studio").absolute()
+
+
+def data_dir(cfg: Config) -> Path:
+    """Label Studio's data folder (its sqlite database, media, exports): absolute, 0700."""
+    return studio_dir(cfg) / "data"
 
 
 def credentials_path(cfg: Config) -> Path:
@@ -144,14 +154,108 @@ def label_studio_executable() -> Path:
     if not named:
         on_path = shutil.which("label-studio")
         if on_path:
-            return Path(on_path)
-    env = Path(named) if named else default_env_dir()
+            return Path(on_path).absolute()  # PATH may hold a relative folder
+    # absolute: the server runs in the studio folder, where a relative path means another file
+    env = (Path(named) if named else default_env_dir()).absolute()
     exe = env / "bin" / "label-studio"
     if not exe.is_file():
         _create_env(env)
     if not exe.is_file():
         raise StudioError(f"{env}: no bin/label-studio after installing {LS_REQUIREMENT}")
     return exe
+
+
+# --- private folders and the data of earlier versions ------------------------------------------
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+CHILD_UMASK = 0o077  # what Label Studio creates later (database journals, media, exports) is 0600
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700 (mkdir's mode alone obeys the umask)."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(path, PRIVATE_DIR)
+
+
+def _make_private(root: Path) -> None:
+    """Take group and other access away from every folder and file under ``root``."""
+    for here, dirs, files in os.walk(root, followlinks=False):
+        for name in [*dirs, *files]:
+            p = Path(here) / name
+            with contextlib.suppress(OSError):
+                st = p.lstat()
+                if not p.is_symlink() and st.st_mode & 0o077:
+                    os.chmod(p, st.st_mode & 0o700)
+
+
+def _has_files(root: Path) -> bool:
+    """True when a file (not only empty folders) is somewhere under ``root``."""
+    return any(files for _here, _dirs, files in os.walk(root, followlinks=False))
+
+
+def nested_data_dirs(cfg: Config) -> list[Path]:
+    """Data folders that earlier versions nested under the studio folder.
+
+    They handed Label Studio ``<corpus>/.newscorpus/studio/data`` as given on the command line
+    (``--corpus corpus``), relative to its working directory, the studio folder: the database
+    went to ``<studio>/corpus/.newscorpus/studio/data/``.
+    """
+    folder = studio_dir(cfg)
+    found: list[Path] = []
+    for here, dirs, _files in os.walk(folder, followlinks=False):
+        path = Path(here)
+        if path == folder:
+            dirs[:] = [d for d in dirs if d != "data"]  # the right place, not a nested one
+        if path.parts[-3:] == (cfg.state_dir.name, "studio", "data"):
+            found.append(path)
+            dirs[:] = []
+    return sorted(found)
+
+
+def _remove_empty_tree(path: Path, stop: Path) -> None:
+    """Remove the empty folders of ``path`` (bottom-up) and its empty parents up to ``stop``."""
+    for here, _dirs, files in os.walk(path, topdown=False, followlinks=False):
+        if not files:
+            with contextlib.suppress(OSError):
+                os.rmdir(here)
+    parent = path.parent
+    while parent != stop and stop in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
+
+
+def adopt_nested_data(cfg: Config) -> Path | None:
+    """Move the data of a nested data folder (see ``nested_data_dirs``) to the right one.
+
+    Moved, never copied or overwritten: StudioError when both places hold data. Returns the
+    folder the data came from, or None when there was nothing to move.
+    """
+    folder, target = studio_dir(cfg), data_dir(cfg)
+    nested = [p for p in nested_data_dirs(cfg) if _has_files(p)]
+    if not nested:
+        return None
+    places = [*nested, *([target] if _has_files(target) else [])]
+    if len(places) > 1:
+        raise StudioError(
+            f"Label Studio data in {len(places)} places ({', '.join(map(str, places))}): "
+            f"keep one (move it to {target}) and remove the others; nothing was changed"
+        )
+    source = nested[0]
+    if target.exists():
+        _remove_empty_tree(target, folder)  # only empty folders: checked above
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        raise StudioError(
+            f"{source}: could not move Label Studio's data to {target} "
+            f"({exc.strerror or type(exc).__name__}); move it by hand"
+        ) from None
+    _remove_empty_tree(source.parent, folder)
+    return source
 
 
 # --- start / stop / status ------------------------------------------------------------------------
@@ -171,9 +275,12 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
     """True when Label Studio answers /health with status UP."""
     try:
         r = httpx.get(f"{url}/health", timeout=timeout)
-        return r.status_code == 200 and r.json().get("status") == "UP"
-    except (httpx.HTTPError, ValueError):
+        if r.status_code != 200:
+            return False
+        data = orjson.loads(r.content)  # strict and depth-limited: anything may answer a port
+    except (httpx.HTTPError, orjson.JSONDecodeError):
         return False
+    return isinstance(data, dict) and data.get("status") == "UP"
 
 
 def _pid_path(cfg: Config) -> Path:
@@ -190,14 +297,14 @@ def _running_pid(cfg: Config) -> int | None:
     return pid
 
 
-def _server_env(creds: Credentials, data_dir: Path, exe: Path) -> dict[str, str]:
+def _server_env(creds: Credentials, data: Path, exe: Path) -> dict[str, str]:
     """A clean environment: only what Label Studio needs (it reads HOST, PORT, DEBUG...)."""
     env = {
         "PATH": f"{exe.parent}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(data_dir.parent),
+        "HOME": str(data.parent),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
         "LABEL_STUDIO_USERNAME": creds.email,
         "LABEL_STUDIO_PASSWORD": creds.password,
         "LABEL_STUDIO_USER_TOKEN": creds.token,
@@ -225,6 +332,7 @@ def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) 
     pid = _running_pid(cfg)
     if creds and pid and healthy(creds.url):
         return Started(creds.url, creds.email, credentials_path(cfg), True)
+    adopt_nested_data(cfg)  # before anything changes: it may refuse
     wanted = port if port is not None else (creds.port if creds else cfg.studio.port)
     if not port_is_free(wanted):
         raise StudioError(
@@ -242,16 +350,20 @@ def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) 
             secret_key=base.secret_key,
         )
         _save_credentials(cfg, creds)
-    exe = label_studio_executable()
     folder = studio_dir(cfg)
-    data_dir = folder / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(folder)
+    data = data_dir(cfg)
+    _private_dir(data)
+    _make_private(folder)
+    with contextlib.suppress(OSError):
+        os.chmod(credentials_path(cfg), PRIVATE_FILE)
+    exe = label_studio_executable()
     log_path = folder / "server.log"
     cmd = [
         str(exe),
         "start",
         "--data-dir",
-        str(data_dir),
+        str(data),
         "--no-browser",
         "--internal-host",
         HOST,
@@ -261,15 +373,18 @@ def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) 
         "--log-level",
         "WARNING",
     ]
-    with log_path.open("ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)
+    with os.fdopen(fd, "ab") as log:
         proc = subprocess.Popen(
             cmd,
-            env=_server_env(creds, data_dir, exe),
+            env=_server_env(creds, data, exe),
             cwd=folder,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=CHILD_UMASK,
         )
     atomic_write_text(_pid_path(cfg), f"{proc.pid}\n")
     deadline = time.monotonic() + timeout
@@ -289,11 +404,14 @@ def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) 
 
 
 def _check_token(creds: Credentials) -> None:
-    r = httpx.get(
-        f"{creds.url}/api/current-user/whoami",
-        headers={"Authorization": f"Token {creds.token}"},
-        timeout=30,
-    )
+    try:
+        r = httpx.get(
+            f"{creds.url}/api/current-user/whoami",
+            headers={"Authorization": f"Token {creds.token}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        raise StudioError(f"{creds.url}/api/current-user/whoami: {type(exc).__name__}") from None
     if r.status_code != 200:
         raise StudioError(
             f"{creds.url}: the admin API token was refused (HTTP {r.status_code}); "
