@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -20,6 +21,17 @@ from .config import Config, load_config
 from .corpus import repair_torn_lines
 from .errors import NewscorpusError
 from .lock import corpus_lock
+from .wording import plural
+
+_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_shows_no_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """typer 0.29 shows ``<bool>`` after plain flags (``--full <bool>``), inviting ``--full true``."""
+    return None if getattr(self, "is_flag", False) else _display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_shows_no_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="newscorpus",
@@ -289,7 +301,7 @@ def push(
         opts = PushOptions(limit, language, source, since, sample, seed, overlap)
         r = do_push(st.config(), opts)
         out.print(
-            f"project {r.project_id} at {r.url}: {r.imported} tasks imported, "
+            f"project {r.project_id} at {r.url}: {plural(r.imported, 'task')} imported, "
             f"{r.already} already there ({r.selected} articles selected)"
             + ("; ledger reconciled with the server" if r.reconciled else "")
             + ("; labeling config updated" if r.config_updated else "")
@@ -317,7 +329,7 @@ def pull(
         cfg = st.config()
         r = pull_export(cfg, from_export) if from_export else do_pull(cfg, full=full)
         out.print(
-            f"{r.tasks} tasks, {r.annotations} annotations ({r.cancelled} skipped): "
+            f"{plural(r.tasks, 'task')}, {plural(r.annotations, 'annotation')} ({r.cancelled} skipped): "
             f"{r.new_versions} new versions, {r.deleted} marked deleted, "
             f"{r.drafts_ignored} drafts ignored"
         )

@@ -150,7 +150,7 @@ def test_cli_push_uses_env_server_and_hides_token(
     assert res.exit_code == 0, res.output
     assert "2 tasks imported" in res.output and studio_server.token not in res.output
     res = cli("--corpus", cfg.root, "push")
-    assert "1 tasks imported, 2 already there" in res.output
+    assert "1 task imported, 2 already there" in res.output
 
 
 def test_personal_access_token_is_accepted(studio_server: Any) -> None:

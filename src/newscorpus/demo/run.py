@@ -26,6 +26,7 @@ from ..lock import corpus_lock
 from ..records import Annotation, Article, utcnow
 from ..resources import repo_root
 from ..store import atomic_write_text
+from ..wording import plural
 from .serve import SAMPLES, serve_samples
 
 SAMPLE_PORT = 8765
@@ -343,7 +344,7 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
         result.steps["push"] = p
         say(
             "push",
-            f"{p.imported} tasks imported, {p.already} already there (one per near-duplicate cluster)"
+            f"{plural(p.imported, 'task')} imported, {p.already} already there (one per near-duplicate cluster)"
             f" in project {p.project_id}",
         )
         tasks = dict(p.task_ids)
@@ -356,7 +357,7 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
         result.steps["pull"] = pr
         say(
             "pull",
-            f"{pr.new_versions} new annotation versions pulled from {pr.tasks} tasks"
+            f"{plural(pr.new_versions, 'new annotation version')} pulled from {plural(pr.tasks, 'task')}"
             f" ({pr.cancelled} skipped by their annotator)",
         )
     finally:

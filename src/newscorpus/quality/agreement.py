@@ -13,6 +13,7 @@ import numpy as np
 from ..config import STANCE_VALUES, Config
 from ..errors import UsageError
 from ..records import Annotation
+from ..wording import plural
 from .labels import Labels, load_labels
 from .reliability import (
     BOOTSTRAP_RESAMPLES,
@@ -168,10 +169,6 @@ def compute_agreement(
     return result
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def orphan_warning(cfg: Config, orphans: list[Annotation]) -> str | None:
     """One line on the annotations left out because their article is not in the corpus."""
     if not orphans:
@@ -181,7 +178,7 @@ def orphan_warning(cfg: Config, orphans: list[Annotation]) -> str | None:
         ", ..." if len(ids) > FIRST_ORPHANS else ""
     )
     return (
-        f"warning: {_plural(len(orphans), 'annotation')} of {_plural(len(ids), 'article')} "
+        f"warning: {plural(len(orphans), 'annotation')} of {plural(len(ids), 'article')} "
         f"not in {cfg.articles_dir} left out of the agreement (first: {first}); "
         "`newscorpus validate` lists them"
     )
