@@ -36,9 +36,12 @@ lock:
 	echo "label-studio==1.23.2" | $(BIN)/uv pip compile -q - -p 3.11 -o requirements-studio.lock
 
 # The main job: the shipped corpus checked, then the whole pipeline on the bundled samples.
+# Ports move with `make demo STUDIO_PORT=8081 SAMPLE_PORT=8766`.
+STUDIO_PORT ?= 8080
+SAMPLE_PORT ?= 8765
 demo: $(STAMP) studio-env
 	$(BIN)/newscorpus --corpus corpus validate
-	$(BIN)/newscorpus demo --dir demo
+	$(BIN)/newscorpus demo --dir demo --studio-port $(STUDIO_PORT) --sample-port $(SAMPLE_PORT)
 
 demo-clean: $(STAMP)
 	-@test -d demo/corpus && $(BIN)/newscorpus --corpus demo/corpus studio stop

@@ -549,6 +549,12 @@ def demo(
         out.print(
             f"  annotate as an annotator: {ANNOTATORS[0]}@demo.newscorpus.invalid / {DEMO_PASSWORD}"
         )
+        if r.credentials_file:
+            out.print(
+                f"  Label Studio keeps running for you to look around; stop it with "
+                f"`newscorpus --corpus {r.corpus} studio stop` (or `make demo-clean`, which also "
+                "deletes the demo folder)"
+            )
         out.print(f"[bold]Release[/]       {r.release.resolve()}  (tag v0.1.0)")
         out.print(
             f'[bold]Load it[/]       datasets.load_dataset({str(r.release.resolve())!r}, "stance")'
