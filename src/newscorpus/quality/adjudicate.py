@@ -20,6 +20,7 @@ from ..config import Config
 from ..corpus import add_annotations, iter_annotations
 from ..errors import StudioError
 from ..records import Annotation
+from ..store import check_record
 from ..studio.client import StudioClient, connect
 from ..studio.labeling import (
     RELATION,
@@ -30,7 +31,7 @@ from ..studio.labeling import (
     stance_name,
 )
 from ..studio.pseudonym import load_salt, save_salt
-from ..studio.pull import PullReport, normalize_tasks
+from ..studio.pull import PullReport, check_known_articles, normalize_tasks
 from ..studio.push import reconcile, task_payload
 from .aggregate import UNRESOLVED, build_aggregates
 from .labels import Labels, load_labels
@@ -120,10 +121,12 @@ def annotation_result(ann: Annotation, text: str) -> list[dict[str, Any]]:
     return result
 
 
-def ensure_review_project(client: StudioClient, cfg: Config) -> dict[str, Any]:
-    """Find or create the adjudication project (one decision per task)."""
+def ensure_review_project(
+    client: StudioClient, cfg: Config, found: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Find (or take ``found``) or create the adjudication project (one decision per task)."""
     title = project_title(cfg)
-    project = client.find_project(title)
+    project = found if found is not None else client.find_project(title)
     if project is not None:
         return project
     return client.create_project(
@@ -152,19 +155,20 @@ def disputed(cfg: Config, method: str = "majority") -> tuple[list[str], Labels]:
 def push(
     cfg: Config, method: str = "majority", client: StudioClient | None = None
 ) -> AdjudicationPush:
-    """Send the disputed articles, with every annotator's labels as predictions; rerun-safe."""
+    """Send the disputed articles, with every annotator's labels as predictions; rerun-safe.
+
+    Every task and prediction is built and checked before the server is changed: a refused
+    push leaves no review project behind.
+    """
     ids, labels = disputed(cfg, method)
-    client = client or connect(cfg)
-    if not ids and client.find_project(project_title(cfg)) is None:
-        return AdjudicationPush(project_id=None)  # nothing disputed: no empty project
-    project = ensure_review_project(client, cfg)
-    pid = int(project["id"])
-    report = AdjudicationPush(project_id=pid, disputed=len(ids))
-    present = reconcile(client, pid)
     iface = parse_interface(label_config(cfg))
+    client = client or connect(cfg)
+    found = client.find_project(project_title(cfg))  # read only
+    if not ids and found is None:
+        return AdjudicationPush(project_id=None)  # nothing disputed: no empty project
+    present = reconcile(client, int(found["id"])) if found is not None else {}
     by_article = labels.by_article()
     todo = [aid for aid in ids if aid not in present]
-    report.already = len(ids) - len(todo)
     payload = []
     for aid in todo:
         art = labels.articles[aid]
@@ -178,6 +182,10 @@ def push(
             )
         task["predictions"] = preds
         payload.append(task)
+    project = ensure_review_project(client, cfg, found)
+    pid = int(project["id"])
+    report = AdjudicationPush(project_id=pid, disputed=len(ids))
+    report.already = len(ids) - len(todo)
     if payload:
         task_ids = client.import_tasks(pid, payload)
         present.update(dict(zip(todo, task_ids, strict=True)))
@@ -209,6 +217,7 @@ def pull(cfg: Config, client: StudioClient | None = None) -> AdjudicationPull:
         PullReport(project_id=pid),
         salt,
     )
+    check_known_articles(cfg, records, f"{client.url} project {pid} ({title!r})")
     report = AdjudicationPull(project_id=pid)
     known = {a.id for a in iter_annotations(cfg)}
     gold: list[Annotation] = []
@@ -223,6 +232,8 @@ def pull(cfg: Config, client: StudioClient | None = None) -> AdjudicationPull:
         if rec.id not in known:
             known.add(rec.id)
             gold.append(rec)
+    for rec in gold:  # checked before the salt is kept: a refused pull writes nothing
+        check_record("annotation", rec.to_dict(), f"annotation {rec.id}")
     if gold:
         if new_salt:
             save_salt(cfg, salt)

@@ -16,6 +16,7 @@ Tokens are never part of ``repr`` or error messages.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Iterator
@@ -23,12 +24,51 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from ..config import Config, _http_url
-from ..errors import ConfigError, StudioError
+from ..errors import ConfigError, NewscorpusError, StudioError
 from .server import load_credentials, mask
 
 PAGE_SIZE = 500
+# A Label Studio export or answer nests about 8 deep (tasks, annotations, results, values);
+# far below Python's recursion limit, so nothing downstream (repr, comparisons, schema checks)
+# can overflow the stack on a hostile file.
+MAX_DEPTH = 100
+_NOT_JSON_LITERALS = (b"NaN", b"Infinity")
+
+
+def _too_deep(doc: Any) -> bool:
+    """True when lists and objects nest deeper than MAX_DEPTH (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def parse_json(raw: bytes, where: str, error: type[NewscorpusError] = StudioError) -> Any:
+    """Strict JSON (no NaN or Infinity), nested at most MAX_DEPTH deep; else ``error`` naming
+    ``where`` and the line and column. Integers beyond 64 bits come back as floats (orjson)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "UTF-8" in exc.msg:
+            raise error(f"{where}: not UTF-8 text") from None
+        msg = exc.msg
+        if raw[exc.pos : exc.pos + 8].startswith(_NOT_JSON_LITERALS):  # after a sign too
+            msg = "NaN and Infinity are not JSON numbers"
+        elif msg == "depth limit exceeded":
+            msg = f"nested deeper than {MAX_DEPTH} levels"
+        raise error(f"{where}:{exc.lineno}:{exc.colno}: not JSON: {msg}") from None
+    if isinstance(doc, (dict, list)) and _too_deep(doc):
+        raise error(f"{where}: not a Label Studio document: nested deeper than {MAX_DEPTH} levels")
+    return doc
 
 
 @dataclass(frozen=True)
@@ -63,8 +103,12 @@ class StudioClient:
         if not _is_jwt(self._token):
             return f"Token {self._token}"
         # A personal access token is a JWT refresh token: trade it for an access token.
-        r = self._send("POST", "/api/token/refresh/", json={"refresh": self._token}, auth=False)
-        return f"Bearer {r.json()['access']}"
+        path = "/api/token/refresh/"
+        r = self._send("POST", path, json={"refresh": self._token}, auth=False)
+        access = self._object(r, path).get("access")
+        if not isinstance(access, str):
+            raise StudioError(f"{self.url}{path}: no access token in the answer")
+        return f"Bearer {access}"
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -87,18 +131,40 @@ class StudioClient:
             raise StudioError(f"{self.url}{path}: HTTP {r.status_code}: {_detail(r)}")
         return r
 
+    def _json(self, r: httpx.Response, path: str) -> Any:
+        """The answer's JSON; StudioError naming the URL when it is not (not Label Studio?)."""
+        return parse_json(r.content, f"{self.url}{path}: answer", StudioError)
+
+    def _object(self, r: httpx.Response, path: str) -> dict[str, Any]:
+        """The answer's JSON object; StudioError naming the URL when it is something else."""
+        doc = self._json(r, path)
+        if not isinstance(doc, dict):
+            raise StudioError(f"{self.url}{path}: answer is not a JSON object (not Label Studio?)")
+        return doc
+
     def get(self, path: str, **params: Any) -> Any:
         """GET a JSON document."""
-        return self._send("GET", path, params=params).json()
+        return self._json(self._send("GET", path, params=params), path)
+
+    def get_object(self, path: str, **params: Any) -> dict[str, Any]:
+        """GET a JSON object (StudioError naming the URL for anything else)."""
+        return self._object(self._send("GET", path, params=params), path)
+
+    def _task_list(self, tasks: Any, path: str) -> list[dict[str, Any]]:
+        if not isinstance(tasks, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("id"), int) for t in tasks
+        ):
+            raise StudioError(f"{self.url}{path}: answer is not a list of tasks with ids")
+        return tasks
 
     def post(self, path: str, payload: Any, **params: Any) -> Any:
         """POST JSON, return the JSON answer (None when empty)."""
         r = self._send("POST", path, json=payload, params=params)
-        return r.json() if r.content else None
+        return self._json(r, path) if r.content else None
 
     def patch(self, path: str, payload: Any) -> Any:
         """PATCH JSON, return the JSON answer."""
-        return self._send("PATCH", path, json=payload).json()
+        return self._json(self._send("PATCH", path, json=payload), path)
 
     def delete(self, path: str) -> None:
         """DELETE a resource."""
@@ -108,16 +174,18 @@ class StudioClient:
 
     def whoami(self) -> dict[str, Any]:
         """The account behind the token."""
-        result: dict[str, Any] = self.get("/api/current-user/whoami")
-        return result
+        return self.get_object("/api/current-user/whoami")
 
     def find_project(self, title: str) -> dict[str, Any] | None:
         """The project with exactly this title, or None."""
         page = 1
         while True:
-            data = self.get("/api/projects", page=page, page_size=100, title=title)
-            for p in data.get("results", []):
-                if p.get("title") == title:
+            data = self.get_object("/api/projects", page=page, page_size=100, title=title)
+            results = data.get("results", [])
+            if not isinstance(results, list):
+                raise StudioError(f"{self.url}/api/projects: answer without a list of results")
+            for p in results:
+                if isinstance(p, dict) and p.get("title") == title and isinstance(p.get("id"), int):
                     found: dict[str, Any] = p
                     return found
             if not data.get("next"):
@@ -126,21 +194,26 @@ class StudioClient:
 
     def create_project(self, **fields: Any) -> dict[str, Any]:
         """Create a project (title, label_config, expert_instruction, maximum_annotations...)."""
-        result: dict[str, Any] = self.post("/api/projects", fields)
+        result = self.post("/api/projects", fields)
+        if not isinstance(result, dict) or not isinstance(result.get("id"), int):
+            raise StudioError(f"{self.url}/api/projects: the new project has no id")
         return result
 
     def project(self, project_id: int) -> dict[str, Any]:
         """One project's settings and counters (task_number, num_tasks_with_annotations...)."""
-        result: dict[str, Any] = self.get(f"/api/projects/{project_id}")
-        return result
+        return self.get_object(f"/api/projects/{project_id}")
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         """Import tasks (with predictions) in one request; the new task ids, in order."""
         data = self.post(f"/api/projects/{project_id}/import", tasks, return_task_ids="true")
         ids = data.get("task_ids") if isinstance(data, dict) else None
-        if not isinstance(ids, list) or len(ids) != len(tasks):
+        if (
+            not isinstance(ids, list)
+            or len(ids) != len(tasks)
+            or not all(isinstance(i, int) for i in ids)
+        ):
             raise StudioError(f"{self.url}: import into project {project_id} returned no task ids")
-        return [int(i) for i in ids]
+        return ids
 
     def iter_tasks(
         self,
@@ -170,19 +243,26 @@ class StudioClient:
                     return  # past the last page
                 raise
             tasks = data.get("tasks", []) if isinstance(data, dict) else data
-            yield from tasks
+            yield from self._task_list(tasks, "/api/tasks")
             if len(tasks) < page_size:
                 return
             page += 1
 
     def task_id_range(self, project_id: int) -> tuple[int, int, int] | None:
         """(number of tasks, lowest id, highest id) of a project in two tiny requests; None if empty."""
-        first = self.get("/api/tasks", project=project_id, page=1, page_size=1, include="id")
-        total = int(first.get("total") or 0)
+        path = "/api/tasks"
+        first = self.get_object(path, project=project_id, page=1, page_size=1, include="id")
+        total = first.get("total") or 0
+        if not isinstance(total, int):
+            raise StudioError(f"{self.url}{path}: answer without a task count")
         if total == 0 or not first.get("tasks"):
             return None
-        last = self.get("/api/tasks", project=project_id, page=total, page_size=1, include="id")
-        return total, int(first["tasks"][0]["id"]), int(last["tasks"][0]["id"])
+        last = self.get_object(path, project=project_id, page=total, page_size=1, include="id")
+        low = self._task_list(first.get("tasks"), path)
+        high = self._task_list(last.get("tasks"), path)
+        if not low or not high:
+            raise StudioError(f"{self.url}{path}: answer without tasks")
+        return total, int(low[0]["id"]), int(high[0]["id"])
 
     def iter_recent_tasks(self, project_id: int, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """A project's tasks (id, updated_at), most recently changed first."""
@@ -195,7 +275,7 @@ class StudioClient:
                 if "HTTP 404" in str(exc):
                     return
                 raise
-            yield from tasks
+            yield from self._task_list(tasks, path)
             if len(tasks) < page_size:
                 return
             page += 1
@@ -203,8 +283,8 @@ class StudioClient:
     def export_tasks(self, project_id: int, task_ids: list[int]) -> list[dict[str, Any]]:
         """The standard JSON export of some tasks (those with annotations), in one small request."""
         params = [("exportType", "JSON"), *(("ids[]", str(i)) for i in task_ids)]
-        r = self._send("GET", f"/api/projects/{project_id}/export", params=params)
-        data = r.json()
+        path = f"/api/projects/{project_id}/export"
+        data = self._json(self._send("GET", path, params=params), path)
         if not isinstance(data, list):
             raise StudioError(f"{self.url}: export of project {project_id} is not a task list")
         return data
@@ -221,7 +301,9 @@ class StudioClient:
         Needs an admin client (to read the invite token). The new account gets a legacy API
         token (the organisation enables them when `studio start` creates it).
         """
-        invite = self.get("/api/invite")["token"]
+        invite = self.get_object("/api/invite").get("token")
+        if not isinstance(invite, str):
+            raise StudioError(f"{self.url}/api/invite: answer without an invite token")
         with httpx.Client(base_url=self.url, timeout=60) as web:
             web.get("/user/signup/", params={"token": invite})
             csrf = web.cookies.get("csrftoken")
@@ -240,9 +322,11 @@ class StudioClient:
             t = web.get("/api/current-user/token")
             if t.status_code != 200:
                 raise StudioError(f"{self.url}/api/current-user/token: HTTP {t.status_code}")
-            token = str(t.json()["token"])
-            me = web.get("/api/current-user/whoami").json()
-        return Annotator(id=int(me["id"]), email=email, token=token)
+            token = self._object(t, "/api/current-user/token").get("token")
+            me = self._object(web.get("/api/current-user/whoami"), "/api/current-user/whoami")
+        if not isinstance(token, str) or not isinstance(me.get("id"), int):
+            raise StudioError(f"{self.url}/user/signup/: the new account has no token or id")
+        return Annotator(id=me["id"], email=email, token=token)
 
     def as_user(self, token: str) -> StudioClient:
         """A client for the same server acting as another account."""
@@ -268,12 +352,12 @@ class StudioClient:
 
 def _detail(r: httpx.Response) -> str:
     try:
-        data = r.json()
-    except ValueError:
+        data = parse_json(r.content, "answer")
+    except StudioError:
         return r.text[:200].replace("\n", " ")
-    text = json.dumps(
-        data.get("validation_errors") or data.get("detail") or data, ensure_ascii=False
-    )
+    if isinstance(data, dict):
+        data = data.get("validation_errors") or data.get("detail") or data
+    text = json.dumps(data, ensure_ascii=False)
     return text if len(text) < 400 else text[:397] + "..."
 
 

@@ -106,7 +106,10 @@ class Interface:
         for item in result:
             kind = item.get("type")
             if kind == "relation":
-                bad = [x for x in item.get("labels", []) if x not in self.relations]
+                labels = item.get("labels", [])
+                if not isinstance(labels, list):
+                    raise DataError(f"{where}: relation labels must be a list")
+                bad = [x for x in labels if not isinstance(x, str) or x not in self.relations]
                 if bad:
                     raise DataError(f"{where}: relation label {bad[0]!r} is not in the config")
                 continue
@@ -121,7 +124,7 @@ class Interface:
             if not isinstance(chosen, list):
                 raise DataError(f"{where}: {name}: {ctl.tag} must be a list")
             for v in chosen:
-                if v not in ctl.values:
+                if not isinstance(v, str) or v not in ctl.values:
                     raise DataError(f"{where}: {name}: label {v!r} is not in the labeling config")
             if ctl.tag == "labels" or (ctl.per_region and "start" in value):
                 start, end = value.get("start"), value.get("end")

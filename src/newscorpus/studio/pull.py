@@ -15,12 +15,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..config import Config
 from ..corpus import iter_annotations, iter_articles
 from ..errors import DataError, StudioError
 from ..records import Annotation, utcnow
 from ..store import append_jsonl, atomic_write_text, check_record
-from .client import StudioClient, connect
+from .client import StudioClient, connect, parse_json
 from .labeling import (
     RELATION,
     Interface,
@@ -34,7 +36,10 @@ from .pseudonym import load_salt, pseudonym, save_salt, server_key
 ANNOTATIONS_FILE = "annotations"
 PAGE = 900  # ids per export request (Django accepts at most 1,000 query fields)
 EXPORT_SERVER = "export"
-FIRST_UNKNOWN = 3  # unknown articles named in the error of an export of another corpus
+FIRST_UNKNOWN = 3
+MAX_ID = (
+    2**63 - 1
+)  # Label Studio's ids are 64-bit; the release tables store them as int64  # unknown articles named in the error of an export of another corpus
 
 
 @dataclass
@@ -124,8 +129,13 @@ def normalize(
             if spans[speaker]["label"] == "Speaker":
                 spans[said]["speaker"] = speaker
     ann_id = ann.get("id")
-    if not isinstance(ann_id, int):
+    if not isinstance(ann_id, int) or isinstance(ann_id, bool):
         raise DataError(f"{where}: annotation without an integer id")
+    if not 0 < ann_id <= MAX_ID:
+        raise DataError(f"{where}: annotation id out of range (1 to 2^63-1)")
+    task_id = task.get("id")
+    if isinstance(task_id, int) and not 0 < task_id <= MAX_ID:
+        raise DataError(f"{where}: task id {task_id} out of range (1 to 2^63-1)")
     updated = ann.get("updated_at") or ann.get("created_at")
     if not isinstance(ann.get("was_cancelled") or False, bool):
         raise DataError(f"{where}: was_cancelled must be true or false")
@@ -136,7 +146,7 @@ def normalize(
         annotator=annotator,
         stance=stance,
         spans=sorted(spans.values(), key=lambda s: (s["start"], s["end"], s["label"])),
-        task_id=task.get("id") if isinstance(task.get("id"), int) else None,
+        task_id=task_id if isinstance(task_id, int) and not isinstance(task_id, bool) else None,
         annotation_id=ann_id,
         created_at=ann.get("created_at"),
         updated_at=updated,
@@ -238,7 +248,7 @@ def state_path(cfg: Config) -> Path:
 
 def _load_state(cfg: Config, key: str) -> dict[str, Any]:
     try:
-        data = json.loads(state_path(cfg).read_text(encoding="utf-8"))
+        data = orjson.loads(state_path(cfg).read_bytes())
         state = data.get(key, {})
         return state if isinstance(state, dict) else {}
     except (OSError, ValueError, AttributeError):
@@ -248,8 +258,10 @@ def _load_state(cfg: Config, key: str) -> dict[str, Any]:
 def _save_state(cfg: Config, key: str, state: dict[str, Any]) -> None:
     path = state_path(cfg)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = orjson.loads(path.read_bytes())
     except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
         data = {}
     data[key] = state
     atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")
@@ -344,7 +356,7 @@ def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) ->
         records = normalize_tasks(cfg, tasks, iface, client.url, pid, origin, report, salt[0])
         present = {r.annotation_id for r in records}
         watermark = max([str(state.get("watermark") or ""), *stamps])
-    _check_known_articles(cfg, records, f"{client.url} project {pid} ({title!r})")
+    check_known_articles(cfg, records, f"{client.url} project {pid} ({title!r})")
     new = [r for r in records if r.id not in ids]
     now = utcnow()
     deletions = [
@@ -367,7 +379,7 @@ def _first(items: list[str]) -> str:
     return ", ".join(items[:FIRST_UNKNOWN]) + (", ..." if len(items) > FIRST_UNKNOWN else "")
 
 
-def _check_known_articles(cfg: Config, records: list[Annotation], where: str) -> None:
+def check_known_articles(cfg: Config, records: list[Annotation], where: str) -> None:
     """StudioError when pulled annotations are of articles this corpus does not have.
 
     The project is found by its title: another corpus with the same pretty_name on the same
@@ -384,15 +396,16 @@ def _check_known_articles(cfg: Config, records: list[Annotation], where: str) ->
 
 
 def read_export(path: Path) -> list[Any]:
-    """The task list of a Label Studio JSON export; DataError when it is not one."""
+    """The task list of a Label Studio JSON export; DataError when it is not one.
+
+    Strict JSON: NaN, Infinity and lists or objects nested deeper than an export ever is are
+    refused (with the line and column), never a traceback.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8: {exc.reason}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    data = parse_json(raw, str(path), DataError)
     if not isinstance(data, list):
         raise DataError(f"{path}: not a Label Studio JSON export (expected a list of tasks)")
     return data

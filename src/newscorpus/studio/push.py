@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..config import Config
 from ..corpus import iter_articles
 from ..errors import DataError, StudioError, UsageError
@@ -69,11 +71,10 @@ def load_ledger(cfg: Config, url: str, project_id: int) -> dict[str, int]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
+        tasks = orjson.loads(path.read_bytes()).get(_ledger_key(url, project_id), {})
+        return {str(k): v for k, v in tasks.items() if isinstance(v, int)}
+    except (OSError, ValueError, AttributeError):
         return {}  # a damaged ledger is only a cache: rebuilt from the server
-    tasks = data.get(_ledger_key(url, project_id), {})
-    return {str(k): int(v) for k, v in tasks.items()}
 
 
 def save_ledger(cfg: Config, url: str, project_id: int, tasks: dict[str, int]) -> None:
@@ -82,8 +83,10 @@ def save_ledger(cfg: Config, url: str, project_id: int, tasks: dict[str, int]) -
     data: dict[str, Any] = {}
     if path.is_file():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
+            data = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
             data = {}
     data[_ledger_key(url, project_id)] = tasks
     atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")
@@ -166,10 +169,9 @@ def task_payload(art: Article, iface: Interface | None) -> dict[str, Any]:
     return task
 
 
-def ensure_project(client: StudioClient, cfg: Config, overlap: int) -> tuple[dict[str, Any], bool]:
-    """Find or create the project; set the generated config, instructions and overlap."""
-    xml = label_config(cfg)
-    settings = {
+def project_settings(cfg: Config, overlap: int) -> dict[str, Any]:
+    """The project settings push keeps in line with the corpus (besides the labeling config)."""
+    return {
         "expert_instruction": instructions_html(cfg),
         "show_instruction": True,
         "maximum_annotations": overlap,
@@ -178,8 +180,20 @@ def ensure_project(client: StudioClient, cfg: Config, overlap: int) -> tuple[dic
         "model_version": MODEL_VERSION,  # annotators start from the pre-annotations
         "description": cfg.corpus.description,
     }
+
+
+def ensure_project(
+    client: StudioClient,
+    cfg: Config,
+    overlap: int,
+    found: dict[str, Any] | None = None,
+    xml: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Find (or take ``found``) or create the project; set the config, instructions and overlap."""
+    xml = xml if xml is not None else label_config(cfg)
+    settings = project_settings(cfg, overlap)
     title = cfg.corpus.pretty_name
-    project = client.find_project(title)
+    project = found if found is not None else client.find_project(title)
     if project is None:
         return client.create_project(title=title, label_config=xml, **settings), False
     changed = {k: v for k, v in settings.items() if project.get(k) != v}
@@ -214,32 +228,42 @@ def push(
     client: StudioClient | None = None,
     after_batch: Callable[[int], None] | None = None,
 ) -> PushReport:
-    """Push the selected articles that are not on the server yet; safe to rerun at any point."""
+    """Push the selected articles that are not on the server yet; safe to rerun at any point.
+
+    Everything that can be refused (options, every article line, the labeling config, every
+    task and its prediction) is checked before the server is changed: a refused push leaves
+    no project behind.
+    """
     opts = opts or PushOptions()
     check_options(cfg, opts)
     overlap = opts.overlap if opts.overlap is not None else cfg.studio.overlap
+    articles = select_articles(iter_articles(cfg), opts)
+    xml = label_config(cfg)
+    iface = parse_interface(xml) if opts.prelabel else None
     client = client or connect(cfg)
-    project, updated = ensure_project(client, cfg, overlap)
+    found = client.find_project(cfg.corpus.pretty_name)  # read only
+    ledger: dict[str, int] = {}
+    reconciled = False
+    if found is not None:
+        pid = int(found["id"])
+        ledger = load_ledger(cfg, client.url, pid)
+        server_count = int(client.project(pid).get("task_number") or 0)
+        if server_count != len(ledger):
+            ledger = reconcile(client, pid)
+            reconciled = True
+            save_ledger(cfg, client.url, pid, ledger)  # a cache of what the server holds
+    todo = [a for a in articles if a.id not in ledger]
+    payload = [task_payload(a, iface) for a in todo]  # may refuse: before any change
+    project, updated = ensure_project(client, cfg, overlap, found=found, xml=xml)
     pid = int(project["id"])
     report = PushReport(project_id=pid, url=client.url, config_updated=updated)
-    articles = select_articles(iter_articles(cfg), opts)
     report.selected = len(articles)
-
-    ledger = load_ledger(cfg, client.url, pid)
-    server_count = int(client.project(pid).get("task_number") or 0)
-    if server_count != len(ledger):
-        ledger = reconcile(client, pid)
-        report.reconciled = True
-        save_ledger(cfg, client.url, pid, ledger)
-
-    todo = [a for a in articles if a.id not in ledger]
+    report.reconciled = reconciled
     report.already = len(articles) - len(todo)
-    iface = parse_interface(label_config(cfg)) if opts.prelabel else None
     size = max(1, cfg.studio.batch_size)
     for n, start in enumerate(range(0, len(todo), size)):
         batch = todo[start : start + size]
-        payload = [task_payload(a, iface) for a in batch]
-        ids = client.import_tasks(pid, payload)
+        ids = client.import_tasks(pid, payload[start : start + size])
         ledger.update({a.id: tid for a, tid in zip(batch, ids, strict=True)})
         save_ledger(cfg, client.url, pid, ledger)
         report.imported += len(batch)
