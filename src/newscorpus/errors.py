@@ -43,3 +43,11 @@ class ReleaseError(NewscorpusError):
     """A release cannot be built or published."""
 
     exit_code = 1
+
+
+class Interrupted(NewscorpusError):
+    """A run stopped by a signal; what it wrote is kept (exit 128 + the signal's number)."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -8,18 +8,26 @@ the corpus files, and every item's fate depends only on the items before it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import multiprocessing
+import multiprocessing.connection
 import os
 import re
+import signal
+import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, TypeVar
 
 from ..config import Config, GatherSettings, Source
 from ..corpus import add_articles, add_rejections, iter_articles
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
 from ..records import Article, Rejection
 from ..store import read_jsonl
 from .dedup import NearDupIndex, Signature, load_signatures, save_signatures
@@ -84,8 +92,57 @@ def _warm() -> None:
     fold("warm up")
 
 
+# --- worker processes: they end with their parent, and leave Ctrl-C to it ------------------------
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PARENT_POLL = 0.5  # seconds between two looks of a worker's parent watch
+STOP_GRACE = 2.0  # seconds a stopped run gives its workers to finish their batch and exit
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _death_signal() -> bool:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (prctl)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent: int, interval: float = PARENT_POLL) -> threading.Thread:
+    """Portable: a daemon thread that ends this process once ``parent`` is no longer its parent
+    (a dead parent's children are re-parented, so getppid() changes)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="newscorpus-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def init_worker(parent: int) -> None:
+    """Initializer of every pool worker: it dies with ``parent`` however that ends (SIGKILL too),
+    and ignores SIGINT (Ctrl-C signals the whole process group; the parent decides)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    _death_signal()
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+    watch_parent(parent)  # the fallback where prctl is missing
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by make_pool
+
+
 def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
-    """A process pool for extraction, started now (before any thread); None on one core."""
+    """A process pool for extraction, started now (before any thread); None on one core.
+
+    The workers are forked with SIGINT and SIGTERM blocked, so none runs the parent's handlers
+    before init_worker has set its own (a signal sent meanwhile waits, it is not lost)."""
     env = os.environ.get("NEWSCORPUS_WORKERS", "")
     n = (
         workers
@@ -97,12 +154,118 @@ def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     if n <= 1:
         return None
     _warm()  # imported and loaded once, then shared with the forked workers
-    import multiprocessing
-
-    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
-    for f in [pool.submit(_warm) for _ in range(n)]:
-        f.result()
+    pool = ProcessPoolExecutor(
+        n,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    )
+    try:
+        with _blocked(STOP_SIGNALS):
+            warm = [pool.submit(_warm) for _ in range(n)]  # the first submit forks them all
+        for f in warm:
+            f.result()
+    except BaseException:
+        close_pool(pool, stopped=True)
+        raise
     return pool
+
+
+@contextlib.contextmanager
+def _blocked(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def close_pool(pool: ProcessPoolExecutor, stopped: bool = False) -> None:
+    """Shut the pool down, queued batches cancelled. A stopped run does not wait for its
+    workers: they get STOP_GRACE seconds to finish the batch at hand, then are killed (their
+    results would be thrown away anyway)."""
+    if not stopped:
+        pool.shutdown(wait=True, cancel_futures=True)
+        return
+    procs = list((pool._processes or {}).values())  # the workers, all forked by make_pool
+    pool.shutdown(wait=False, cancel_futures=True)
+    multiprocessing.connection.wait([p.sentinel for p in procs], timeout=STOP_GRACE)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    for p in procs:
+        p.join(timeout=STOP_GRACE)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM asked the run to stop. A KeyboardInterrupt, like Ctrl-C's, so that no
+    ``except Exception`` in a stage takes it for a broken page."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class StopSignals:
+    """While installed (main thread only): SIGINT raises KeyboardInterrupt and SIGTERM raises
+    Stopped, both in the main thread and never inside a ``held()`` block (a write to the corpus):
+    a signal that arrives there is raised when the block ends. Handlers set to SIG_IGN before
+    (``nohup``, a background job) stay ignored. uninstall() puts the old handlers back."""
+
+    def __init__(self) -> None:
+        self.old: dict[int, Any] = {}
+        self.pending: int | None = None
+        self.received: int | None = None
+        self._holding = 0
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for s in STOP_SIGNALS:
+            old = signal.getsignal(s)
+            if old is not signal.SIG_IGN:
+                self.old[s] = signal.signal(s, self._handle)
+
+    def uninstall(self) -> None:
+        for s, old in self.old.items():
+            signal.signal(s, old if old is not None else signal.SIG_DFL)
+        self.old = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
+        if self._holding:
+            self.pending = signum
+            return
+        raise stop_exception(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """A block no stop signal interrupts."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if not self._holding and self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise stop_exception(signum)
+
+
+def stop_exception(signum: int) -> KeyboardInterrupt:
+    """What a stop signal raises: KeyboardInterrupt for SIGINT, Stopped for the others."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
+def stopped_error(signum: int) -> Interrupted:
+    """The one-line error of a run stopped by ``signum`` (exit code 128 + signum)."""
+    name = signal.Signals(signum).name
+    return Interrupted(
+        f"stopped by {name}: what was written so far is kept; run the command again to resume",
+        128 + signum,
+    )
 
 
 def ordered_map(
@@ -231,6 +394,7 @@ class Writer:
         self.articles: list[Article] = []
         self.rejections: list[Rejection] = []
         self.last = time.monotonic()
+        self.hold: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
 
     def reject(self, rej: Rejection) -> None:
         """Record a drop once: a rejection already in rejected.jsonl is not appended again."""
@@ -261,13 +425,14 @@ class Writer:
             self.flush()
 
     def flush(self) -> None:
-        """Append what is pending: articles first, then rejections."""
-        if self.articles:
-            add_articles(self.cfg, self.articles)
-            self.articles = []
-        if self.rejections:
-            add_rejections(self.cfg, self.rejections)
-            self.rejections = []
+        """Append what is pending: articles first, then rejections (not cut by a stop signal)."""
+        with self.hold():
+            if self.articles:
+                add_articles(self.cfg, self.articles)
+                self.articles = []
+            if self.rejections:
+                add_rejections(self.cfg, self.rejections)
+                self.rejections = []
         self.last = time.monotonic()
 
 
@@ -283,7 +448,7 @@ def _list(
 
     where = src.url or (str(src.path) if src.path else src.name)
     try:
-        yield from list_items(src, fetch_xml, settings.max_bytes)
+        yield from list_items(src, fetch_xml, settings.max_bytes, writer.cfg.root)
     except FetchFailed as exc:
         writer.reject(Rejection(exc.url, "source", exc.reason, src.name, exc.detail or None))
     except SourceError as exc:
@@ -326,12 +491,19 @@ def gather(
             raise UsageError(f"--allow-host {h!r}: expected HOST or HOST:PORT")
     preflight(cfg, chosen)
     guard = HostGuard((*settings.allow_hosts, *extra_hosts))
-    pool = make_pool(workers)
+    stops = StopSignals()
+    pool: ProcessPoolExecutor | None = None
     service: FetchService | None = None
+    state: State | None = None
+    writer: Writer | None = None
+    opened: list[Iterator[Work]] = []  # fetch stages, closed before the fetch service
     summary = Summary()
     try:
+        stops.install()
+        pool = make_pool(workers)
         state = State(cfg, pool)
         writer = Writer(cfg, state, summary)
+        writer.hold = stops.held
         if any(s.kind in ("feed", "sitemap", "urls") for s in chosen):
             cache = ResponseCache(cfg.state_dir / "cache")
             service = FetchService(settings, guard, cache, refresh)
@@ -349,6 +521,7 @@ def gather(
             works: Iterable[Work] = (Work(item) for item in items)
             works = known_stage(works, state, refresh, summary)
             works = fetch_stage(works, service, summary)
+            opened.append(works)
             works = extract_stage(works, pool)
             works = language_stage(works, cfg.corpus.languages)
             works = topic_stage(works, matcher)
@@ -363,14 +536,39 @@ def gather(
                 progress(src.name, done + summary.skipped - skipped0, total)
             writer.flush()
         writer.flush()
-        state.save()
-    except KeyboardInterrupt:
-        writer.flush()  # keep what is done; a rerun resumes after it
-        state.save()
+        with stops.held():
+            state.save()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Stopped by SIGTERM
+        _keep(writer, state, stops)
+        if isinstance(exc, Stopped):
+            raise stopped_error(exc.signum) from None
         raise
+    except BrokenProcessPool:
+        _keep(writer, state, stops)
+        if stops.received is not None:  # the signal killed the workers first (a process group)
+            raise stopped_error(stops.received) from None
+        raise NewscorpusError(
+            "gather: an extraction worker died (killed, or out of memory?); what was written "
+            "so far is kept; run the command again to resume"
+        ) from None
     finally:
-        if service is not None:
-            service.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            for stage in opened:  # a stopped run's in-flight fetches: cancelled while the
+                if isinstance(stage, Generator):  # service's event loop still runs
+                    stage.close()
+            if service is not None:
+                service.close()
+            if pool is not None:
+                close_pool(pool, stopped=stops.received is not None)
+        finally:
+            stops.uninstall()
     return summary
+
+
+def _keep(writer: Writer | None, state: State | None, stops: StopSignals) -> None:
+    """Keep what a stopped run has done; a rerun resumes after it."""
+    if writer is not None:
+        writer.flush()
+    if state is not None:
+        with stops.held():
+            state.save()
