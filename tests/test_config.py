@@ -131,11 +131,20 @@ def test_missing_required_key(tmp_path: Path) -> None:
             '\n[[sources]]\nname = "a"\nkind = "feed"\nurl = "file:///etc/passwd"\n',
             r"sources.url: 'file:///etc/passwd' is not an http\(s\) URL",
         ),
-        ("\n[studio]\nport = 70000\n", "studio.port: must be at most 65535"),
+        (
+            "\n[studio]\nport = 70000\n",
+            "studio.port: must be an integer from 1 to 65535, got 70000",
+        ),
         ('\n[release]\nhub = "bad name"\n', "release.hub: 'bad name' is not ORG/NAME"),
         ('\n[studio]\nurl = "localhost:8080"\n', "studio.url: 'localhost:8080' is not an http"),
-        ("\n[gather]\nconcurrency = 0\n", "gather.concurrency: must be positive"),
-        ('\n[gather]\nconcurrency = "4"\n', "gather.concurrency: expected int, got str"),
+        (
+            "\n[gather]\nconcurrency = 0\n",
+            r"gather.concurrency: must be an integer from 1 to 256 \(requests in flight\), got 0",
+        ),
+        (
+            '\n[gather]\nconcurrency = "4"\n',
+            r"gather.concurrency: must be an integer from 1 to 256 .*, got a string",
+        ),
         ('\n[gather]\nallow_hosts = ["http://x"]\n', "is not host or host:port"),
         ('\n[gather]\nuser_agent = ""\n', r"corpus.toml:\d+: gather.user_agent: must name"),
         (

@@ -7,16 +7,19 @@ Layers: packaged defaults (the dataclass defaults below), then corpus.toml, then
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
+from .licenses import NAME_MAX, OTHER, hub_license, normalise_license, spdx_url
 
 CONFIG_NAME = "corpus.toml"
 SOURCE_KINDS = ("feed", "sitemap", "urls", "html_dir", "warc")
@@ -28,7 +31,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _LANG = re.compile(r"^[a-z]{2}$")
 _HOST = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
-_SPDX = re.compile(r"^[A-Za-z0-9.+-]+$")
+CONFIG_MAX_BYTES = 1_048_576  # a hand-written corpus.toml is far smaller; refuse a runaway file
 
 
 def _http_url(url: str) -> bool:
@@ -41,15 +44,181 @@ def _http_url(url: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+# --- the numbers: one table of types and ranges (docs/corpus-toml.md lists it) -----------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The type and the closed range a number must have (``low_open``: ``low`` itself refused)."""
+
+    kind: type[int] | type[float]
+    low: int | float
+    high: int | float
+    unit: str = ""
+    low_open: bool = False
+
+    def describe(self) -> str:
+        """E.g. 'an integer from 1 to 256' or 'a number above 0 and at most 600 (seconds)'."""
+        what = "an integer" if self.kind is int else "a number"
+        if self.low_open:
+            span = f"above {_fmt(self.low)} and at most {_fmt(self.high)}"
+        else:
+            span = f"from {_fmt(self.low)} to {_fmt(self.high)}"
+        return f"{what} {span}" + (f" ({self.unit})" if self.unit else "")
+
+    def problem(self, value: object) -> str | None:
+        """None when ``value`` fits, else 'must be ..., got ...' (NaN, infinities, bools refused)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            got = _type_name(value)
+        elif self.kind is int and not isinstance(value, int):
+            got = f"{_type_name(value)} ({_show(value)})"
+        elif (
+            not math.isfinite(value)
+            or value < self.low
+            or (self.low_open and value == self.low)
+            or value > self.high
+        ):
+            got = _show(value)
+        else:
+            return None
+        return f"must be {self.describe()}, got {got}"
+
+
+def _fmt(x: int | float) -> str:
+    if not float(x).is_integer():
+        return f"{x:g}"
+    return f"{int(x):,}" if abs(x) >= 1_000_000 else str(int(x))
+
+
+def _show(value: int | float) -> str:
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
+
+
+def _type_name(value: object) -> str:
+    for kind, name in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+        ((date, datetime, time), "a date or time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+# Every number corpus.toml takes ("table.key"; "release.splits.*" is each share).
+LIMITS: dict[str, Limit] = {
+    "gather.max_bytes": Limit(int, 1_000, 1_000_000_000, "bytes"),
+    "gather.concurrency": Limit(int, 1, 256, "requests in flight"),
+    "gather.per_host_concurrency": Limit(int, 1, 64, "requests in flight to one host"),
+    "gather.per_host_delay": Limit(float, 0, 600, "seconds"),
+    "gather.timeout": Limit(float, 0, 600, "seconds", low_open=True),
+    "gather.retries": Limit(int, 0, 10),
+    "gather.near_dup_threshold": Limit(float, 0, 1, "Jaccard similarity", low_open=True),
+    "studio.port": Limit(int, 1, 65_535),
+    "studio.overlap": Limit(int, 1, 100, "annotations per task"),
+    "studio.batch_size": Limit(int, 1, 10_000, "tasks per import request"),
+    "release.splits.*": Limit(float, 0, 1, "share of the clusters; the shares add up to 1"),
+}
+_COUNT = Limit(int, 1, 1_000_000_000, "articles")
+# Every number a command takes on its command line ("command --flag").
+FLAG_LIMITS: dict[str, Limit] = {
+    "gather --limit": _COUNT,
+    "push --limit": _COUNT,
+    "push --sample": _COUNT,
+    "push --seed": Limit(int, 0, 2**63 - 1),
+    "push --overlap": LIMITS["studio.overlap"],
+    "hydrate --delay": LIMITS["gather.per_host_delay"],
+    "studio start --port": LIMITS["studio.port"],
+    "demo --studio-port": LIMITS["studio.port"],
+    "demo --sample-port": Limit(int, 0, 65_535, "0 picks a free port"),
+}
+# Longest string (in characters) each text key takes; "topic.any" is each term.
+TEXT_MAX: dict[str, int] = {
+    "corpus.name": 96,  # the Hub's limit on a repository name
+    "corpus.pretty_name": 200,
+    "corpus.description": 20_000,
+    "corpus.authors": 200,
+    "corpus.homepage": 2_000,
+    "corpus.license_name": NAME_MAX,
+    "corpus.license_link": 2_000,
+    "targets.id": 64,
+    "targets.text": 2_000,
+    "topic.any": 200,
+    "sources.name": 64,  # articles/<name>.jsonl: well within a file name's 255 bytes
+    "sources.url": 2_000,
+    "sources.path": 1_000,
+    "gather.user_agent": 300,
+    "studio.url": 2_000,
+    "release.to": 1_000,
+    "release.notice": 20_000,
+}
+TOPIC_TERMS_MAX = 10_000
+
+
+def check_flag(flag: str, value: int | float | None) -> None:
+    """UsageError (exit 2) naming the flag when a number given on the command line is out of range.
+
+    ``flag`` is a key of FLAG_LIMITS, e.g. ``check_flag("hydrate --delay", delay)``; None passes.
+    """
+    if value is None:
+        return
+    problem = FLAG_LIMITS[flag].problem(value)
+    if problem:
+        raise UsageError(f"{flag.rsplit(' ', 1)[-1]}: {problem}")
+
+
+def _check_fields(obj: object, table: str) -> None:
+    """ConfigError when a settings object built in code (not from corpus.toml) is out of range."""
+    for f in fields(obj):  # type: ignore[arg-type]
+        limit = LIMITS.get(f"{table}.{f.name}")
+        if limit is not None:
+            problem = limit.problem(getattr(obj, f.name))
+            if problem:
+                raise ConfigError(f"{table}.{f.name}: {problem}")
+
+
+def limits_markdown() -> str:
+    """The Markdown table of every number's type and range (docs/corpus-toml.md carries it)."""
+    rows = ["| key | type and range |", "|---|---|"]
+    rows += [f"| `{key}` | {limit.describe()} |" for key, limit in LIMITS.items()]
+    rows += ["", "| flag | type and range |", "|---|---|"]
+    rows += [f"| `{flag}` | {limit.describe()} |" for flag, limit in FLAG_LIMITS.items()]
+    rows += ["", "| key | longest (characters) |", "|---|---|"]
+    rows += [f"| `{key}` | {n:,} |" for key, n in TEXT_MAX.items()]
+    return "\n".join(rows) + "\n"
+
+
 @dataclass(frozen=True)
 class CorpusMeta:
     name: str
     pretty_name: str
     description: str
     languages: tuple[str, ...]
-    license: str
+    license: str  # a canonical SPDX id (CC-BY-4.0) or "other" (then license_name, license_link)
     authors: tuple[str, ...] = ()  # who made the corpus: the citation and the card
     homepage: str | None = None  # project page or repository
+    license_name: str | None = None
+    license_link: str | None = None
+
+    def card_license(self) -> dict[str, str]:
+        """The dataset card's keys: {'license': hub id} or other + license_name + license_link."""
+        return hub_license(self.license, self.license_name, self.license_link)
+
+    @property
+    def license_url(self) -> str:
+        """Where the licence is read: its spdx.org page, or license_link for other."""
+        return (self.license_link or "") if self.license == OTHER else spdx_url(self.license)
+
+    @property
+    def license_title(self) -> str:
+        """The licence as people name it: the SPDX id, or license_name for other."""
+        return (self.license_name or "") if self.license == OTHER else self.license
 
 
 @dataclass(frozen=True)
@@ -84,6 +253,9 @@ class GatherSettings:
     per_host_concurrency: int = 2
     near_dup_threshold: float = 0.5
 
+    def __post_init__(self) -> None:
+        _check_fields(self, "gather")  # settings built in code (hydrate's --delay) are checked too
+
 
 @dataclass(frozen=True)
 class StudioSettings:
@@ -91,6 +263,9 @@ class StudioSettings:
     port: int = 8080
     overlap: int = 2
     batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "studio")
 
 
 @dataclass(frozen=True)
@@ -102,6 +277,13 @@ class ReleaseSettings:
     annotations_creators: tuple[str, ...] = ("expert-generated",)
     language_creators: tuple[str, ...] = ("found",)
     notice: str = ""
+
+    def __post_init__(self) -> None:
+        limit = LIMITS["release.splits.*"]
+        for name, share in self.splits:
+            problem = limit.problem(share)
+            if problem:
+                raise ConfigError(f"release.splits.{name}: {problem}")
 
 
 # Values the Hugging Face Hub accepts in a dataset card's header.
@@ -163,6 +345,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "description",
         "languages",
         "license",
+        "license_name",
+        "license_link",
         "authors",
         "homepage",
     ),
@@ -200,30 +384,40 @@ class _Locator:
     """Finds the line of a table or key in the TOML text, for error messages."""
 
     _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
-    _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=")
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
 
     def line(self, table: str, key: str | None = None, index: int = 0) -> int | None:
+        """The line of ``table.key`` (a dotted key is tried whole, then by its parents)."""
+        if key is not None:
+            parts = key.split(".")
+            for n in range(len(parts), 0, -1):
+                found = self._find(table, ".".join(parts[:n]), index)
+                if found:
+                    return found
+        return 1 if table == "" else self._find(table, None, index)
+
+    def _find(self, table: str, key: str | None, index: int) -> int | None:
         current, seen = "", {"": 0}
-        header_line: int | None = 1 if table == "" else None
+        want = f"{table}.{key}" if table else key
         for no, raw in enumerate(self.lines, start=1):
             m = self._HEADER.match(raw)
             if m:
                 current = m.group(2)
                 seen[current] = seen.get(current, -1) + 1
-                if current == table and seen[current] == index:
-                    header_line = no
-                    if key is None:
-                        return no
+                if key is None and current == table and seen[current] == index:
+                    return no
                 continue
-            if key is None or current != table or seen.get(current, 0) != index:
+            k = self._KEY.match(raw) if key is not None else None
+            if k is None:
                 continue
-            k = self._KEY.match(raw)
-            if k and k.group(1) == key:
+            full = f"{current}.{k.group(1)}" if current else k.group(1)
+            in_right_table = current != table or seen.get(current, 0) == index
+            if full == want and in_right_table:
                 return no
-        return header_line
+        return None
 
 
 @dataclass
@@ -266,13 +460,71 @@ class _Reader:
             raise self.fail(f"expected {names}, got {type(value).__name__}", table, key, index)
         return value
 
+    def number(
+        self,
+        data: Mapping[str, Any],
+        table: str,
+        key: str,
+        *,
+        field: str | None = None,
+        limit: str | None = None,
+    ) -> Any:
+        """``data[field or key]`` checked against ``LIMITS[limit or table.key]`` (floats as float)."""
+        rule = LIMITS[limit or f"{table}.{key}"]
+        value = data[field or key]
+        problem = rule.problem(value)
+        if problem:
+            raise self.fail(problem, table, key)
+        return value if rule.kind is int else float(value)
+
+    def text(
+        self,
+        data: Mapping[str, Any],
+        table: str,
+        key: str,
+        index: int = 0,
+        *,
+        blank: bool = False,
+    ) -> str:
+        """A string no longer than TEXT_MAX allows, and not blank unless ``blank``."""
+        value: str = self.get(data, table, key, str, index)
+        self.check_length(value, table, key, index)
+        if not blank and not value.strip():
+            raise self.fail("must not be empty", table, key, index)
+        return value
+
+    def check_length(self, value: str, table: str, key: str, index: int = 0) -> None:
+        most = TEXT_MAX.get(f"{table}.{key}")
+        if most is not None and len(value) > most:
+            shown = value[:40].replace("\n", " ")
+            raise self.fail(
+                f"{shown!r}... is {len(value):,} characters long; at most {most:,}",
+                table,
+                key,
+                index,
+            )
+
     def str_list(
         self, data: Mapping[str, Any], table: str, key: str, index: int = 0
     ) -> tuple[str, ...]:
         value = self.get(data, table, key, list, index)
         if not all(isinstance(v, str) for v in value):
             raise self.fail("expected a list of strings", table, key, index)
+        for v in value:
+            self.check_length(v, table, key, index)
         return tuple(value)
+
+
+def _nesting_line(text: str, deepest: int = 50) -> int | None:
+    """The first line where brackets nest deeper than ``deepest`` (strings roughly skipped)."""
+    depth = 0
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', "", raw)
+        for ch in line.split("#", 1)[0]:
+            depth += 1 if ch in "[{" else -1 if ch in "]}" else 0
+            if depth > deepest:
+                return no
+    return None
 
 
 def load_config(root: Path | str) -> Config:
@@ -286,6 +538,11 @@ def load_config(root: Path | str) -> Config:
     if not path.is_file():
         raise ConfigError(f"{path}: not found (create one with `newscorpus init {root}`)")
     try:
+        size = path.stat().st_size
+        if size > CONFIG_MAX_BYTES:
+            raise ConfigError(
+                f"{path}: {size:,} bytes; a corpus.toml is at most {CONFIG_MAX_BYTES:,} bytes"
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
@@ -300,7 +557,24 @@ def load_config(root: Path | str) -> Config:
             msg = msg[: m.start()].strip()
             raise ConfigError(f"{path}:{m.group(1)}: TOML syntax error: {msg}") from None
         raise ConfigError(f"{path}: TOML syntax error: {msg}") from None
+    except RecursionError:
+        line = _nesting_line(text)
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (int() refuses it)
+        m = re.search(r"\d{100,}", text)
+        line = text.count("\n", 0, m.start()) + 1 if m else None
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: TOML value refused: {exc}") from None
     return parse_config(root, data, text)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
@@ -319,7 +593,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
 
     c = data["corpus"]
     r.check_keys(c, "corpus")
-    name = r.get(c, "corpus", "name", str)
+    name = r.text(c, "corpus", "name")
     if not _SLUG.match(name):
         raise r.fail("must be a slug (lower-case letters, digits, - and _)", "corpus", "name")
     languages = r.str_list(c, "corpus", "languages")
@@ -330,34 +604,63 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             )
     if not languages:
         raise r.fail("list at least one language", "corpus", "languages")
-    lic = r.get(c, "corpus", "license", str)
-    if not _SPDX.match(lic):
-        raise r.fail(f"{lic!r} is not an SPDX license id", "corpus", "license")
+    if len(set(languages)) != len(languages):
+        raise r.fail("a language is listed twice", "corpus", "languages")
+    try:
+        lic = normalise_license(r.get(c, "corpus", "license", str))
+    except ValueError as exc:
+        raise r.fail(str(exc), "corpus", "license") from None
+    lic_name = r.text(c, "corpus", "license_name") if "license_name" in c else None
+    lic_link = r.text(c, "corpus", "license_link") if "license_link" in c else None
+    if lic == OTHER:
+        if lic_name is None or lic_link is None:
+            missing = "license_name" if lic_name is None else "license_link"
+            raise r.fail(
+                f'license = "other" needs license_name and license_link (missing {missing})',
+                "corpus",
+                "license",
+            )
+        if "\n" in lic_name:
+            raise r.fail("one line", "corpus", "license_name")
+        if not _http_url(lic_link):
+            raise r.fail(
+                f"{lic_link!r} is not an http(s) URL with a host", "corpus", "license_link"
+            )
+    else:
+        for key in ("license_name", "license_link"):
+            if key in c:
+                raise r.fail(
+                    f'only with license = "other" (an SPDX id such as {lic} needs no {key})',
+                    "corpus",
+                    key,
+                )
     authors = r.str_list(c, "corpus", "authors") if "authors" in c else ()
     if any(not a.strip() or "@" in a for a in authors):
         raise r.fail("names only: no empty entry and no e-mail address", "corpus", "authors")
-    homepage = r.get(c, "corpus", "homepage", str) if "homepage" in c else None
+    homepage = r.text(c, "corpus", "homepage") if "homepage" in c else None
     if homepage is not None and not _http_url(homepage):
         raise r.fail(f"{homepage!r} is not an http(s) URL with a host", "corpus", "homepage")
     meta = CorpusMeta(
         name=name,
-        pretty_name=r.get(c, "corpus", "pretty_name", str),
-        description=r.get(c, "corpus", "description", str),
+        pretty_name=r.text(c, "corpus", "pretty_name"),
+        description=r.text(c, "corpus", "description"),
         languages=languages,
         license=lic,
         authors=authors,
         homepage=homepage,
+        license_name=lic_name,
+        license_link=lic_link,
     )
 
     targets: list[Target] = []
     for i, t in enumerate(data["targets"]):
         r.check_keys(t, "targets", i)
-        tid = r.get(t, "targets", "id", str, i)
+        tid = r.text(t, "targets", "id", i)
         if not _SNAKE.match(tid):
             raise r.fail(f"{tid!r} is not snake_case", "targets", "id", i)
         if any(x.id == tid for x in targets):
             raise r.fail(f"duplicate target id {tid!r}", "targets", "id", i)
-        targets.append(Target(id=tid, text=r.get(t, "targets", "text", str, i)))
+        targets.append(Target(id=tid, text=r.text(t, "targets", "text", i)))
     if not targets:
         raise r.fail("declare at least one [[targets]]", "", "targets")
 
@@ -375,12 +678,14 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                 )
             if any(not t.strip() for t in terms):
                 raise r.fail("a term is empty", "topic", "any")
+            if len(terms) > TOPIC_TERMS_MAX:
+                raise r.fail(f"{len(terms):,} terms; at most {TOPIC_TERMS_MAX:,}", "topic", "any")
             topic = Topic(any=terms)
 
     sources: list[Source] = []
     for i, s in enumerate(data.get("sources", [])):
         r.check_keys(s, "sources", i)
-        sname = r.get(s, "sources", "name", str, i)
+        sname = r.text(s, "sources", "name", i)
         if not _SLUG.match(sname):
             raise r.fail(f"{sname!r} must be a slug", "sources", "name", i)
         if any(x.name == sname for x in sources):
@@ -393,8 +698,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                 "kind",
                 i,
             )
-        url = r.get(s, "sources", "url", str, i) if "url" in s else None
-        spath = r.get(s, "sources", "path", str, i) if "path" in s else None
+        url = r.text(s, "sources", "url", i, blank=True) if "url" in s else None
+        spath = r.text(s, "sources", "path", i) if "path" in s else None
         if (url is None) == (spath is None):
             raise r.fail("give exactly one of 'url' or 'path'", "sources", None, i)
         if kind == "html_dir" and spath is None:
@@ -406,6 +711,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             raise r.fail(f"{url!r} is not an http(s) URL with a host", "sources", "url", i)
         resolved = None
         if spath is not None:
+            if "\0" in spath:
+                raise r.fail("a path cannot hold a NUL character", "sources", "path", i)
             p = Path(spath)
             resolved = p if p.is_absolute() else root / p
         sources.append(Source(name=sname, kind=kind, url=url, path=resolved, text_policy=policy))
@@ -418,28 +725,15 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         if "allow_hosts" in g:
             hosts = r.str_list(g, "gather", "allow_hosts")
             for h in hosts:
-                if not _HOST.match(h):
+                m = _HOST.match(h)
+                if not m or (m.group(2) and not 1 <= int(m.group(2)[1:]) <= 65535):
                     raise r.fail(f"{h!r} is not host or host:port", "gather", "allow_hosts")
             values["allow_hosts"] = tuple(h.lower() for h in hosts)
-        for key, kind_ in (
-            ("max_bytes", int),
-            ("concurrency", int),
-            ("retries", int),
-            ("per_host_concurrency", int),
-        ):
-            if key in g:
-                v = r.get(g, "gather", key, kind_)
-                if v < (0 if key == "retries" else 1):
-                    raise r.fail("must be positive", "gather", key)
-                values[key] = v
-        for key in ("per_host_delay", "timeout", "near_dup_threshold"):
-            if key in g:
-                fv = float(r.get(g, "gather", key, (int, float)))
-                if fv < 0 or (key == "near_dup_threshold" and not 0 < fv <= 1):
-                    raise r.fail("out of range", "gather", key)
-                values[key] = fv
+        for key in _KEYS["gather"]:
+            if key in g and f"gather.{key}" in LIMITS:
+                values[key] = r.number(g, "gather", key)
         if "user_agent" in g:
-            agent = r.get(g, "gather", "user_agent", str)
+            agent = r.text(g, "gather", "user_agent", blank=True)
             if not agent.strip() or any(c in agent for c in "\r\n"):
                 raise r.fail(
                     "must name the tool and a contact (one line), as robots.txt and site "
@@ -456,15 +750,10 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         r.check_keys(st, "studio")
         svals: dict[str, Any] = {}
         if "url" in st:
-            svals["url"] = r.get(st, "studio", "url", str)
+            svals["url"] = r.text(st, "studio", "url")
         for key in ("port", "overlap", "batch_size"):
             if key in st:
-                v = r.get(st, "studio", key, int)
-                if v < 1:
-                    raise r.fail("must be positive", "studio", key)
-                if key == "port" and v > 65535:
-                    raise r.fail("must be at most 65535", "studio", key)
-                svals[key] = v
+                svals[key] = r.number(st, "studio", key)
         if "url" in svals and not _http_url(svals["url"]):
             raise r.fail(f"{svals['url']!r} is not an http(s) URL with a host", "studio", "url")
         studio = StudioSettings(**svals)
@@ -475,22 +764,32 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         r.check_keys(rel, "release")
         rvals: dict[str, Any] = {}
         if "to" in rel:
-            p = Path(r.get(rel, "release", "to", str))
+            p = Path(r.text(rel, "release", "to"))
             rvals["to"] = p if p.is_absolute() else root / p
+            if "\0" in str(p) or _inside(root, rvals["to"]) or _inside(rvals["to"], root):
+                raise r.fail(
+                    "must be a folder outside the corpus folder and not one holding it "
+                    '(e.g. "../release")',
+                    "release",
+                    "to",
+                )
         if "hub" in rel:
             rvals["hub"] = r.get(rel, "release", "hub", str)
-            if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", rvals["hub"]):
+            if not re.match(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", rvals["hub"]):
                 raise r.fail(f"{rvals['hub']!r} is not ORG/NAME", "release", "hub")
         if "splits" in rel:
             sp = r.get(rel, "release", "splits", dict)
-            if not sp or not all(isinstance(v, (int, float)) and v >= 0 for v in sp.values()):
+            if not sp:
                 raise r.fail("expected a table of split = share", "release", "splits")
             for name in sp:  # what Hugging Face datasets accepts as a split name
-                if not re.fullmatch(r"\w+(\.\w+)*", name):
+                if not re.fullmatch(r"\w{1,64}(\.\w{1,64})*", name) or len(name) > 64:
                     raise r.fail(
-                        f"split name {name!r}: letters, digits and _ only", "release", "splits"
+                        f"split name {name!r}: letters, digits and _ only (at most 64)",
+                        "release",
+                        "splits",
                     )
-            total = sum(sp.values())
+                r.number(sp, "release", f"splits.{name}", field=name, limit="release.splits.*")
+            total = math.fsum(sp.values())
             if abs(total - 1.0) > 1e-6:
                 raise r.fail(f"shares add up to {total:g}, not 1", "release", "splits")
             rvals["splits"] = tuple((k, float(v)) for k, v in sp.items())
@@ -507,7 +806,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                         raise r.fail(f"{v!r} is not one of {', '.join(allowed)}", "release", key)
                 rvals[key] = creators
         if "notice" in rel:
-            rvals["notice"] = r.get(rel, "release", "notice", str).strip()
+            rvals["notice"] = r.text(rel, "release", "notice", blank=True).strip()
         release = ReleaseSettings(**rvals)
 
     return Config(
