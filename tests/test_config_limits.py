@@ -73,6 +73,7 @@ def bad_values(limit: Limit) -> list[tuple[str, str]]:
         ("above", _toml_number(above)),
         ("2**63", str(2**63)),
         ("-2**63", str(-(2**63))),
+        ("10**400", "1" + "0" * 400),  # too large for a float: math.isfinite() would overflow
         ("1e300", "1e300"),
         ("string", '"8"'),
         ("bool", "true"),
@@ -192,7 +193,16 @@ def test_hydrate_delay_nan_or_inf_is_refused_at_once(tmp_path: Path, cli: Cli) -
 def test_check_flag(flag: str) -> None:
     limit = FLAG_LIMITS[flag]
     name = flag.rsplit(" ", 1)[1]
-    for value in (math.nan, math.inf, -math.inf, limit.low - 1, limit.high + 1, 2**64, 1e300):
+    for value in (
+        math.nan,
+        math.inf,
+        -math.inf,
+        limit.low - 1,
+        limit.high + 1,
+        2**64,
+        1e300,
+        10**400,
+    ):
         with pytest.raises(UsageError, match=rf"^{name}: must be {re.escape(limit.describe())}"):
             check_flag(flag, value)
     with pytest.raises(UsageError, match=r"got a boolean"):
