@@ -327,6 +327,19 @@ def test_too_many_topic_terms(tmp_path: Path, cli: Cli) -> None:
             "\n[release.splits]\ntrain = 0.5\ntest = nan\n",
             r":17: release.splits.test: must be a number from 0 to 1 .*, got nan",
         ),
+        (  # httpx could not encode the header: gather died with UnicodeEncodeError
+            '\n[gather]\nuser_agent = "newscorpus café (x@example.org)"\n',
+            r":16: gather.user_agent: printable ASCII only",
+        ),
+        ('\n[gather]\nuser_agent = "a\\tb"\n', r":16: gather.user_agent: printable ASCII only"),
+        (  # the token would reach every article's url, and the release
+            '\n[[sources]]\nname = "a"\nkind = "feed"\nurl = "https://me:tok@x.test/rss"\n',
+            r":18: sources.url: must not carry a user name or password",
+        ),
+        (
+            '\n[studio]\nurl = "http://admin:secret@127.0.0.1:8080"\n',
+            r":16: studio.url: must not carry a user name or password",
+        ),
         ('\n[release]\nto = ""\n', r":16: release.to: must not be empty"),
         ('\n[release]\nto = "."\n', r":16: release.to: must be a folder outside the corpus folder"),
         ('\n[release]\nto = "articles"\n', r":16: release.to: must be a folder outside"),

@@ -43,6 +43,19 @@ def _http_url(url: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+def _check_url(r: Reader, url: str, table: str, key: str, index: int = 0) -> None:
+    """An http(s) URL with a host and without credentials (they never go in corpus.toml)."""
+    if not _http_url(url):
+        raise r.fail(f"{url!r} is not an http(s) URL with a host", table, key, index)
+    if "@" in urlsplit(url).netloc:
+        raise r.fail(
+            "must not carry a user name or password (credentials never go in corpus.toml)",
+            table,
+            key,
+            index,
+        )
+
+
 # --- the numbers: one table of types and ranges (docs/corpus-toml.md lists it) -----------------
 
 
@@ -405,10 +418,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             )
         if "\n" in lic_name:
             raise r.fail("one line", "corpus", "license_name")
-        if not _http_url(lic_link):
-            raise r.fail(
-                f"{lic_link!r} is not an http(s) URL with a host", "corpus", "license_link"
-            )
+        _check_url(r, lic_link, "corpus", "license_link")
     else:
         for key in ("license_name", "license_link"):
             if key in c:
@@ -421,8 +431,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     if any(not a.strip() or "@" in a for a in authors):
         raise r.fail("names only: no empty entry and no e-mail address", "corpus", "authors")
     homepage = r.text(c, "corpus", "homepage") if "homepage" in c else None
-    if homepage is not None and not _http_url(homepage):
-        raise r.fail(f"{homepage!r} is not an http(s) URL with a host", "corpus", "homepage")
+    if homepage is not None:
+        _check_url(r, homepage, "corpus", "homepage")
     meta = CorpusMeta(
         name=name,
         pretty_name=r.text(c, "corpus", "pretty_name"),
@@ -490,8 +500,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         policy = r.get(s, "sources", "text_policy", str, i) if "text_policy" in s else "full"
         if policy not in TEXT_POLICIES:
             raise r.fail(f"{policy!r} is not one of full, hydrate", "sources", "text_policy", i)
-        if url is not None and not _http_url(url):
-            raise r.fail(f"{url!r} is not an http(s) URL with a host", "sources", "url", i)
+        if url is not None:
+            _check_url(r, url, "sources", "url", i)
         resolved = None
         if spath is not None:
             if "\0" in spath:
@@ -524,6 +534,12 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                     "gather",
                     "user_agent",
                 )
+            if not all(" " <= c <= "~" for c in agent):  # an HTTP header: printable ASCII
+                raise r.fail(
+                    "printable ASCII only (it is sent as an HTTP header)",
+                    "gather",
+                    "user_agent",
+                )
             values["user_agent"] = agent
         gather = GatherSettings(**values)
 
@@ -537,8 +553,8 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         for key in ("port", "overlap", "batch_size"):
             if key in st:
                 svals[key] = r.number(st, "studio", key)
-        if "url" in svals and not _http_url(svals["url"]):
-            raise r.fail(f"{svals['url']!r} is not an http(s) URL with a host", "studio", "url")
+        if "url" in svals:
+            _check_url(r, svals["url"], "studio", "url")
         studio = StudioSettings(**svals)
 
     release = ReleaseSettings()
