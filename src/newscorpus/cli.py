@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, check_flag, load_config
 from .corpus import repair_torn_lines
 from .errors import NewscorpusError
 from .lock import corpus_lock
@@ -252,6 +252,7 @@ def studio_start(
     from .studio.server import start
 
     with handled(ctx, writes="studio start") as st:
+        check_flag("studio start --port", port)
         s = start(st.config(), port=port)
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
@@ -298,6 +299,13 @@ def push(
     from .studio.push import push as do_push
 
     with handled(ctx, writes="push") as st:
+        for flag, value in (
+            ("limit", limit),
+            ("sample", sample),
+            ("seed", seed),
+            ("overlap", overlap),
+        ):
+            check_flag(f"push --{flag}", value)
         opts = PushOptions(limit, language, source, since, sample, seed, overlap)
         r = do_push(st.config(), opts)
         out.print(
@@ -399,6 +407,7 @@ def hydrate(
     from .release.hydrate import gather_fetch, hydrate_lock, hydrate_release
 
     with handled(ctx), corpus_lock(directory, "hydrate", hydrate_lock(directory)):
+        check_flag("hydrate --delay", delay)
         settings = GatherSettings(
             allow_hosts=tuple(h.lower() for h in allow_host or ()), per_host_delay=delay
         )
@@ -442,6 +451,7 @@ def gather(
     from .gather.pipeline import gather as run_gather
 
     with handled(ctx, writes="gather") as st:
+        check_flag("gather --limit", limit)
         cfg = st.config()
         bars = Progress(
             TextColumn("{task.description}"),
@@ -538,6 +548,8 @@ def demo(
         out.print(f"[bold cyan]{step:>9}[/]  {message}")
 
     with handled(ctx):
+        check_flag("demo --studio-port", studio_port)
+        check_flag("demo --sample-port", sample_port)
         r = run_demo(directory, say, sample_port=sample_port, studio_port=studio_port)
         for table in agreement_tables(r.agreement):
             out.print(table)

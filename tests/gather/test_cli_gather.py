@@ -45,7 +45,10 @@ def test_cli_gather_errors(make_corpus: Callable[..., Path], cli: Callable[..., 
     res = cli("--corpus", root, "gather", "--source", "nope")
     assert res.exit_code == 2 and "no [[sources]] named 'nope'" in res.output
     res = cli("--corpus", root, "gather", "--limit", "0")
-    assert res.exit_code == 2 and "--limit must be positive" in res.output
+    assert (
+        res.exit_code == 2
+        and "--limit: must be an integer from 1 to 1,000,000,000 (articles), got 0" in res.output
+    )
     res = cli("--corpus", root, "gather", "--allow-host", "http://x/y")
     assert res.exit_code == 2 and "expected HOST or HOST:PORT" in res.output
     assert snapshot(root) == before

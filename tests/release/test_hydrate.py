@@ -149,7 +149,7 @@ def test_hydrate_refuses_a_folder_that_is_not_a_release(tmp_path: Path, cli: Any
     [
         (
             ["--delay", "-5"],
-            "gather.per_host_delay: must be a number from 0 to 600 (seconds), got -5.0",
+            "--delay: must be a number from 0 to 600 (seconds), got -5.0",
         ),
         (["--allow-host", "bad host"], "--allow-host 'bad host': expected HOST or HOST:PORT"),
     ],
