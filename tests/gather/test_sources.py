@@ -151,7 +151,7 @@ def test_unreadable_sources(tmp_path: Path, make_corpus: Callable[..., Path]) ->
     cfg = load_config(root)
     assert gather(cfg).new == 0  # found broken while reading: recorded, the run goes on
     assert [(r["url"], r["reason"]) for r in read_jsonl(cfg.rejected_path)] == [
-        (str(bad), "source_unreadable")
+        ("../bad.warc", "source_unreadable")  # relative to the corpus folder: no local path
     ]
     # local inputs that are missing or malformed stop the run before anything is written
     listing = tmp_path / "urls.txt"

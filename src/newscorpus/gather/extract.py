@@ -22,6 +22,31 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     "date_extraction_params": {"extensive_search": False, "original_date": True},
 }
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Content-Type values that say nothing: the body is sniffed (WHATWG "unknown MIME type").
+UNKNOWN_TYPES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
+SNIFF_BYTES = 1445  # WHATWG: the resource header sniffed
+_SNIFF_HTML = tuple(
+    t.encode()
+    for t in (
+        "<!doctype html",
+        "<html",
+        "<head",
+        "<script",
+        "<iframe",
+        "<h1",
+        "<div",
+        "<font",
+        "<table",
+        "<a",
+        "<style",
+        "<title",
+        "<b",
+        "<body",
+        "<br",
+        "<p",
+        "<!--",
+    )
+)
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
@@ -71,10 +96,47 @@ def extractor_name() -> str:
 
 
 def is_html_type(content_type: str | None) -> bool:
-    """True for an HTML media type (or a missing one, which is sniffed later)."""
-    if not content_type:
-        return True
-    return content_type.split(";", 1)[0].strip().lower() in HTML_TYPES
+    """True for an HTML media type (or a missing or unknown one, which is sniffed)."""
+    return needs_sniff(content_type) or media_type(content_type) in HTML_TYPES
+
+
+def media_type(content_type: str | None) -> str:
+    """The lower-case media type of a Content-Type value ('' when there is none)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def needs_sniff(content_type: str | None) -> bool:
+    """True when a Content-Type says nothing (missing, or unknown/unknown, */* ...): sniff."""
+    return media_type(content_type) in UNKNOWN_TYPES
+
+
+def sniff_html(body: bytes) -> bool:
+    """WHATWG mime sniffing, HTML only: after a BOM and whitespace, one of the HTML openings
+    (``<!doctype html``, ``<html``, ``<head``, ``<body``, ``<p``, ``<!--``, ...) then a space or
+    ``>``."""
+    head = body[:SNIFF_BYTES]
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            head = head[len(bom) :].decode(codec, "ignore").encode("latin-1", "replace")
+            break
+    head = head.lstrip(b"\t\n\x0c\r ").lower()
+    return any(
+        head.startswith(tag) and head[len(tag) : len(tag) + 1] in (b" ", b">")
+        for tag in _SNIFF_HTML
+    )
+
+
+def html_refusal(content_type: str | None, body: bytes) -> str | None:
+    """Why a response is not taken as HTML (the ``not_html`` detail), or None when it is."""
+    if not is_html_type(content_type):
+        return media_type(content_type)
+    if needs_sniff(content_type) and not sniff_html(body):
+        return "no Content-Type, and the body does not start like HTML"
+    return None
 
 
 def _codec(label: str | None) -> str | None:

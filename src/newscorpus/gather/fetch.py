@@ -20,6 +20,7 @@ import random
 import threading
 import time
 import urllib.robotparser
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -32,19 +33,34 @@ import httpx
 from ..config import GatherSettings
 from ..errors import FetchError
 from ..records import sha256_hex, utcnow
-from .extract import is_html_type
+from .extract import html_refusal, is_html_type
 from .guard import HostGuard, HostRefused
+from .urlnorm import has_credentials, host_port, strip_credentials
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 120.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
-# Reasons a later run tries again (recorded in rejected.jsonl only once): transient failures,
-# and host_refused, since the allowed hosts may change between runs.
+# Reasons a later run tries again (recorded in rejected.jsonl only once): transient failures;
+# host_refused, since the allowed hosts may change between runs; a body or WARC record cut short,
+# since a later fetch or a complete download may succeed; and url_credentials, since the URL
+# recorded is the listed one without its credentials, which a later listing may give cleanly.
 TRANSIENT = frozenset(
-    {"timeout", "connect_error", "dns_error", "http_429", "robots_unavailable", "host_refused"}
+    {
+        "timeout",
+        "connect_error",
+        "dns_error",
+        "http_429",
+        "robots_unavailable",
+        "host_refused",
+        "body_truncated",
+        "bad_encoding",
+        "warc_truncated",
+        "url_credentials",
+    }
 )
+CREDENTIALS = "user name or password in the URL: never sent, never stored"
 
 
 class FetchFailed(FetchError):
@@ -141,6 +157,37 @@ def _refused(url: str, exc: HostRefused) -> FetchFailed:
     return FetchFailed(url, exc.reason, str(exc).split(": ", 1)[-1])
 
 
+class _Inflater:
+    """gzip / deflate decoding in bounded pieces, knowing whether the stream reached its end."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._d = zlib.decompressobj(31 if encoding != "deflate" else zlib.MAX_WBITS)
+        self._started = False
+
+    @property
+    def ended(self) -> bool:
+        """True once the compressed stream's end (gzip trailer, deflate final block) was read."""
+        return self._d.eof
+
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decoded pieces of ``data``; the first at most ``room`` bytes (bomb-safe)."""
+        if not self._started and data:
+            self._started = True
+            # "deflate" is zlib-wrapped, or (some servers) raw deflate without the zlib header
+            zlib_header = len(data) < 2 or (
+                data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            )
+            if self.encoding == "deflate" and not zlib_header:
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+        while data and not self._d.eof:
+            piece = self._d.decompress(data, max(room, 1))
+            data = self._d.unconsumed_tail
+            room -= len(piece)
+            if piece:
+                yield piece
+
+
 class _Redirect(Exception):
     def __init__(self, location: str) -> None:
         self.location = location
@@ -201,9 +248,16 @@ class Fetcher:
             yield
 
     async def fetch(self, url: str, kind: str = "html") -> Response:
-        """Fetch ``url`` (kind html, xml or robots); FetchFailed with a reason otherwise."""
+        """Fetch ``url`` (kind html, xml or robots); FetchFailed with a reason otherwise.
+
+        A URL with user info (``user:pw@``) is refused, never requested: no credentials are sent
+        (httpx would turn them into Basic auth), and none reach rejected.jsonl.
+        """
+        if has_credentials(url):
+            raise FetchFailed(strip_credentials(url), "url_credentials", CREDENTIALS)
         cached = self.cache.get(url) if self.cache is not None and kind != "robots" else None
         if cached is not None and kind == "html" and not self.refresh:
+            self._check_html(cached)
             return cached
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
@@ -217,17 +271,33 @@ class Fetcher:
             try:
                 resp = await self._request(current, kind, conditional)
             except _Redirect as r:
+                if has_credentials(r.location):
+                    raise FetchFailed(
+                        url,
+                        "url_credentials",
+                        f"redirect to {strip_credentials(r.location)} not followed: {CREDENTIALS}",
+                    ) from None
                 current = r.location
                 continue
             resp.url = url
+            if kind == "html":
+                self._check_html(resp)
             if self.cache is not None and kind != "robots":
                 self.cache.put(resp)
             return resp
         raise FetchFailed(url, "too_many_redirects", f"more than {MAX_REDIRECTS}")
 
+    @staticmethod
+    def _check_html(resp: Response) -> None:
+        """FetchFailed not_html unless the response is HTML (a missing Content-Type is sniffed)."""
+        refusal = html_refusal(resp.content_type, resp.body)
+        if refusal is not None:
+            raise FetchFailed(resp.url, "not_html", refusal)
+
     async def _request(self, url: str, kind: str, cached: Response | None) -> Response:
         assert self._client is not None
-        host = urlsplit(url).netloc.lower()
+        hostname, port = host_port(url)
+        host = f"{hostname}:{port}"
         headers: dict[str, str] = {}
         if cached is not None:
             if cached.etag:
@@ -295,27 +365,59 @@ class Fetcher:
         length = r.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.s.max_bytes:
             raise FetchFailed(url, "too_large", f"Content-Length {length} > {self.s.max_bytes}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in r.aiter_bytes():
-            size += len(chunk)
-            if size > self.s.max_bytes:
-                raise FetchFailed(url, "too_large", f"more than {self.s.max_bytes} bytes")
-            chunks.append(chunk)
+        body = await self._body(url, r)
         return Response(
             url=url,
             final_url=str(r.url),
             status=r.status_code,
             content_type=ctype,
-            body=b"".join(chunks),
+            body=body,
             etag=r.headers.get("etag"),
             last_modified=r.headers.get("last-modified"),
             fetched_at=utcnow(),
         )
 
+    async def _body(self, url: str, r: httpx.Response) -> bytes:
+        """The decoded body, at most ``max_bytes``; FetchFailed when it is cut short or corrupt.
+
+        gzip and deflate are decoded here, not by httpx, which accepts a compressed stream that
+        stops before its end (a body cut short would be kept as if complete). A body shorter than
+        its Content-Length is a transport error (h11), retried.
+        """
+        limit = self.s.max_bytes
+        encoding = r.headers.get("content-encoding", "").strip().lower()
+        chunks: list[bytes] = []
+        size = 0
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            inflate = _Inflater(encoding)
+            try:
+                async for raw in r.aiter_raw():
+                    for piece in inflate.feed(raw, limit + 1 - size):
+                        size += len(piece)
+                        if size > limit:
+                            raise FetchFailed(url, "too_large", f"more than {limit} bytes")
+                        chunks.append(piece)
+            except zlib.error as exc:
+                raise FetchFailed(url, "bad_encoding", f"corrupt {encoding} data: {exc}") from None
+            if not inflate.ended:
+                raise FetchFailed(
+                    url, "body_truncated", f"the {encoding} stream stops before its end"
+                )
+            return b"".join(chunks)
+        try:
+            stream = r.aiter_raw() if encoding in ("", "identity") else r.aiter_bytes()
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    raise FetchFailed(url, "too_large", f"more than {limit} bytes")
+                chunks.append(chunk)
+        except httpx.DecodingError as exc:
+            raise FetchFailed(url, "bad_encoding", f"{encoding}: {exc}") from None
+        return b"".join(chunks)
+
     async def _robots_allow(self, url: str) -> bool:
         parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}".lower()
+        key = strip_credentials(f"{parts.scheme}://{parts.netloc}".lower())
         lock = self._robots_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if key not in self._robots:

@@ -1,14 +1,19 @@
 """Where article URLs come from: feeds (RSS, Atom, RDF), sitemaps, URL files, HTML folders, WARC files.
 
 XML is parsed with defusedxml: entity declarations (billion laughs) and external entities are
-refused, never expanded.
+refused, never expanded. Listing never stops at one bad entry: each link not taken (another
+scheme, credentials, malformed) and each sitemap, feed or file that cannot be read becomes an
+``Item`` carrying its refusal, recorded in rejected.jsonl; the others are read.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
+import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +25,15 @@ from defusedxml import DefusedXmlException
 
 from ..config import Source
 from ..errors import DataError
+from .fetch import CREDENTIALS, FetchFailed
+from .urlnorm import has_credentials, strip_credentials
 
 MAX_SITEMAP_DEPTH = 3
 MAX_XML_BYTES = 50_000_000
+MAX_REJECTED_URL = 300  # a refused data: or javascript: link is recorded cut to this length
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# a remote URL list: text, one URL (scheme:...) a line; C0 controls other than tab/CR/LF: binary
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class SourceError(DataError):
@@ -35,13 +46,38 @@ class SourceError(DataError):
 
 @dataclass(frozen=True)
 class Item:
-    """One article to gather: a URL to fetch, or bytes already in hand (a WARC record)."""
+    """One article to gather: a URL to fetch, or bytes already in hand (a WARC record).
+
+    An item with a ``reason`` was refused while listing (stage ``stage``): it is recorded in
+    rejected.jsonl and never fetched. Its ``url`` carries no credentials.
+    """
 
     url: str
     source: str
     body: bytes | None = None
     content_type: str | None = None
     path: Path | None = None
+    reason: str = ""
+    detail: str = ""
+    stage: str = "source"
+
+
+def refused(url: str, source: str, reason: str, detail: str, stage: str = "source") -> Item:
+    """An item refused while listing; the URL recorded without credentials, cut if very long."""
+    shown = strip_credentials(url)
+    if len(shown) > MAX_REJECTED_URL:
+        shown = shown[:MAX_REJECTED_URL] + "..."
+    return Item(url=shown, source=source, reason=reason, detail=detail, stage=stage)
+
+
+def shown_path(path: Path, root: Path | None) -> str:
+    """``path`` as rejected.jsonl shows it: relative to the corpus folder (no local absolute path)."""
+    if root is None:
+        return path.name
+    try:
+        return os.path.relpath(path.resolve(), root.resolve())
+    except ValueError:  # another drive (Windows)
+        return path.name
 
 
 def _local(tag: object) -> str:
@@ -132,13 +168,35 @@ def parse_sitemap(data: bytes, base: str, where: str | None = None) -> tuple[lis
 
 
 def _absolute(urls: list[str], base: str) -> list[str]:
+    """Links resolved against ``base`` (when given), without repeats; none dropped here: the
+    listing stage records each one it does not take (bad_scheme, bad_url, url_credentials)."""
     out: dict[str, None] = {}
     for u in urls:
+        u = u.strip()
         try:
-            out[urljoin(base, u.strip()) if base else u.strip()] = None
+            out[urljoin(base, u) if base else u] = None
         except ValueError:
-            continue
-    return [u for u in out if u.startswith(("http://", "https://", "file:"))]
+            out[u] = None
+    return list(out)
+
+
+def link_problem(url: str) -> tuple[str, str] | None:
+    """(reason, detail) when a listed link is not fetched, or None for a good http(s) URL."""
+    scheme = url.split(":", 1)[0].lower() if _SCHEME.match(url) else ""
+    if not scheme:
+        return "bad_url", "not an absolute URL"
+    if scheme not in ("http", "https"):
+        return "bad_scheme", f"scheme {scheme!r} is not fetched (http and https only)"
+    if has_credentials(url):
+        return "url_credentials", CREDENTIALS
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        return "bad_url", f"not a valid URL ({exc})"
+    if not parts.hostname:
+        return "bad_url", "no host"
+    return None
 
 
 def _well_formed(url: str) -> bool:
@@ -171,6 +229,41 @@ def read_urls_file(path: Path) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+def parse_url_list(data: bytes, where: str) -> list[str]:
+    """The URLs of a fetched URL list (text, one a line, ``#`` comments), without repeats.
+
+    SourceError source_unreadable when the body is not such a list (binary data, not UTF-8, a
+    line that is not a URL): the list is refused as one, not read as lines of garbage.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{where}: not a list of URLs (not UTF-8 text, byte {exc.start})", "source_unreadable"
+        ) from None
+    m = _BINARY.search(text)
+    if m is not None:
+        raise SourceError(
+            f"{where}: not a list of URLs (binary data: control character {m.group()!r})",
+            "source_unreadable",
+        )
+    urls = []
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.split(" #", 1)[0].strip()
+        if not _SCHEME.match(line) or any(c.isspace() for c in line):
+            raise SourceError(
+                f"{where}: not a list of URLs (line {no} is not a URL: {line[:80]!r})",
+                "source_unreadable",
+            )
+        urls.append(line)
+    return list(dict.fromkeys(urls))
+
+
 def html_dir_items(path: Path, source: str) -> list[Item]:
     """One item per ``.html`` / ``.htm`` file under ``path`` (sorted), its URL the file:// URL."""
     if not path.is_dir():
@@ -179,102 +272,112 @@ def html_dir_items(path: Path, source: str) -> list[Item]:
     return [Item(url=p.resolve().as_uri(), source=source, path=p) for p in files if p.is_file()]
 
 
-def _is_warc(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(2)
-        if head == b"\x1f\x8b":
-            with gzip.open(path, "rb") as gz:
-                return gz.read(5) == b"WARC/"
-        with path.open("rb") as fh:
-            return fh.read(5) == b"WARC/"
-    except (OSError, EOFError, zlib.error):
-        return False
-
-
-def warc_items(path: Path, source: str, max_bytes: int) -> Iterator[Item]:
-    """HTML responses of a WARC file (plain or gzip), with their bodies."""
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
-
-    files = sorted(path.glob("*.warc*")) if path.is_dir() else [path]
-    for f in files:
-        if not _is_warc(f):
-            raise SourceError(f"{f}: not a WARC file (no WARC/ header)", "source_unreadable")
-        try:
-            with f.open("rb") as fh:
-                for rec in ArchiveIterator(fh):
-                    if rec.rec_type != "response":
-                        continue
-                    url = rec.rec_headers.get_header("WARC-Target-URI")
-                    if not url or rec.http_headers is None:
-                        continue
-                    ctype = rec.http_headers.get_header("Content-Type") or ""
-                    status = rec.http_headers.get_statuscode() or ""
-                    body = rec.content_stream().read(max_bytes + 1)
-                    if status != "200":
-                        yield Item(
-                            url=url, source=source, body=b"", content_type=f"status/{status}"
-                        )
-                        continue
-                    yield Item(url=url, source=source, body=body, content_type=ctype)
-        except (OSError, ArchiveLoadFailed) as exc:
-            raise SourceError(
-                f"{f}: not a readable WARC file: {exc}", "source_unreadable"
-            ) from None
-
-
 FetchXML = Callable[[str], bytes]
 
 
-def list_items(source: Source, fetch_xml: FetchXML, max_bytes: int) -> Iterator[Item]:
-    """Every item of one ``[[sources]]`` entry, in a stable order."""
+def _links(urls: list[str], source: str) -> Iterator[Item]:
+    """One item per listed link: to fetch, or refused (bad_scheme, bad_url, url_credentials)."""
+    for u in urls:
+        problem = link_problem(u)
+        yield Item(url=u, source=source) if problem is None else refused(u, source, *problem)
+
+
+def _failure(exc: FetchFailed | SourceError, url: str, where: str, source: str) -> Item:
+    """The refused item of a listing (feed, sitemap, URL list) that could not be read."""
+    if isinstance(exc, FetchFailed):
+        detail = exc.detail
+        if exc.url != url:  # failed at a redirect hop
+            detail = f"{strip_credentials(exc.url)}: {detail}" if detail else exc.url
+        return refused(url, source, exc.reason, detail)
+    message = str(exc)
+    if message.startswith(where + ":"):
+        message = message[len(where) + 1 :].strip()
+    return refused(url, source, exc.reason, message)
+
+
+def list_items(
+    source: Source, fetch_xml: FetchXML, max_bytes: int, root: Path | None = None
+) -> Iterator[Item]:
+    """Every item of one ``[[sources]]`` entry, in a stable order, refusals included.
+
+    ``root`` is the corpus folder: local paths are shown relative to it in rejected.jsonl.
+    A source URL with credentials is refused before anything is fetched.
+    """
+    from .warc import warc_items
+
     name = source.name
-    loc: str = source.url or (source.path.resolve().as_uri() if source.path else "")
+    if source.url is not None:
+        problem = link_problem(source.url)
+        if problem is not None:
+            yield refused(source.url, name, *problem)
+            return
+    loc = source.url or ""
+    where = source.url or (shown_path(source.path, root) if source.path else name)
+    if source.kind in ("feed", "sitemap", "urls") and source.path is not None:
+        try:
+            local: bytes | None = source.path.read_bytes()
+        except OSError as exc:
+            yield refused(where, name, "source_unreadable", f"cannot read: {exc.strerror}")
+            return
+    else:
+        local = None
 
     def load(url: str) -> bytes:
-        if url.startswith("file:") and source.path is not None and url == loc:
-            try:
-                return source.path.read_bytes()
-            except OSError as exc:
-                raise SourceError(
-                    f"{source.path}: cannot read: {exc.strerror}", "source_unreadable"
-                ) from None
-        return fetch_xml(url)
+        return local if local is not None and url == loc else fetch_xml(url)
 
+    # a local listing's links are taken as written: relative ones resolve to nothing fetchable
     if source.kind == "feed":
-        for u in parse_feed(load(loc), loc):
-            yield Item(url=u, source=name)
+        try:
+            links = parse_feed(load(loc), loc, where)
+        except (FetchFailed, SourceError) as exc:
+            yield _failure(exc, where, where, name)
+            return
+        yield from _links(links, name)
     elif source.kind == "sitemap":
         seen: set[str] = set()
-        stack: list[tuple[str, int]] = [(loc, 0)]
-        while stack:
-            url, depth = stack.pop(0)
+        queue: deque[tuple[str, int]] = deque([(loc, 0)])
+        while queue:
+            url, depth = queue.popleft()
             if url in seen:
                 continue
             seen.add(url)
-            pages, children = parse_sitemap(load(url), url)
-            for u in pages:
-                yield Item(url=u, source=name)
-            if depth < MAX_SITEMAP_DEPTH:
-                stack.extend((c, depth + 1) for c in children)
+            shown = where if depth == 0 else url
+            try:
+                pages, children = parse_sitemap(load(url), url, shown)
+            except (FetchFailed, SourceError) as exc:  # one dead sitemap: the others are read
+                yield _failure(exc, shown, shown, name)
+                continue
+            yield from _links(pages, name)
+            for child in children:
+                problem = link_problem(child)
+                if problem is not None:
+                    yield refused(child, name, *problem)
+                elif depth >= MAX_SITEMAP_DEPTH:
+                    yield refused(
+                        child, name, "sitemap_too_deep", f"nested deeper than {MAX_SITEMAP_DEPTH}"
+                    )
+                else:
+                    queue.append((child, depth + 1))
     elif source.kind == "urls":
-        if source.path is not None:
-            urls = read_urls_file(source.path)
-        else:
-            urls = [
-                line.strip()
-                for line in load(loc).decode("utf-8", "replace").splitlines()
-                if line.strip() and not line.lstrip().startswith("#")
-            ]
-        for u in urls:
-            yield Item(url=u, source=name)
+        try:
+            if source.path is not None:
+                urls = read_urls_file(source.path)
+            else:
+                urls = parse_url_list(load(loc), where)
+        except (FetchFailed, SourceError) as exc:
+            yield _failure(exc, where, where, name)
+            return
+        yield from _links(urls, name)
     elif source.kind == "html_dir":
         assert source.path is not None
+        if not source.path.is_dir():
+            yield refused(where, name, "source_unreadable", "not a folder")
+            return
         yield from html_dir_items(source.path, name)
     elif source.kind == "warc":
         if source.path is None:
-            raise SourceError(f"source {name}: a warc source takes 'path'", "source_unreadable")
-        yield from warc_items(source.path, name, max_bytes)
+            yield refused(where, name, "source_unreadable", "a warc source takes 'path'")
+            return
+        yield from warc_items(source.path, name, max_bytes, root)
     else:  # pragma: no cover - config.py refuses other kinds
         raise SourceError(f"source {name}: unknown kind {source.kind!r}", "source_unreadable")

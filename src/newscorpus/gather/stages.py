@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import UsageError
 from ..records import Article, Rejection, article_id, sha256_hex, utcnow
 from .dedup import Signature, signature
-from .extract import Extracted, ExtractFailed, extract_html, extractor_name, is_html_type
+from .extract import Extracted, ExtractFailed, extract_html, extractor_name, html_refusal
 from .fetch import FetchFailed, FetchService
 from .language import accepted, detect
 from .sources import Item
@@ -95,8 +95,11 @@ def known_stage(
     works: Iterable[Work], state: State, refresh: bool, summary: Summary
 ) -> Iterator[Work]:
     """Skip items stored or rejected for good before; another spelling of a stored URL is a
-    duplicate_url (not fetched)."""
+    duplicate_url (not fetched); an item refused while listing is recorded with its reason."""
     for w in works:
+        if w.item.reason:
+            yield w.reject(w.item.stage, w.item.reason, w.item.detail)
+            continue
         verdict = state.known(w.item.url, refresh)
         if verdict == "skip":
             summary.skipped += 1
@@ -110,26 +113,37 @@ def known_stage(
 def fetch_stage(
     works: Iterable[Work], service: FetchService | None, summary: Summary
 ) -> Iterator[Work]:
-    """Get each page's bytes: from a local file, from the WARC record, or over HTTP (in order)."""
+    """Get each page's bytes: from a local file, from the WARC record, or over HTTP (in order).
+
+    Items already rejected (refused while listing, duplicate URLs) pass through unfetched: a URL
+    refused for its credentials or scheme is never requested.
+    """
     it = iter(works)
-    first = next(it, None)
-    if first is None:
+    head: list[Work] = []
+    for w in it:
+        head.append(w)
+        if w.rejection is None:
+            break
+    if not head:
         return
-    if first.item.path is not None or first.item.body is not None:
-        yield _local_fetch(first, summary)
-        for w in it:
-            yield _local_fetch(w, summary)
+    first = head[-1]
+    if first.rejection is not None or first.item.path is not None or first.item.body is not None:
+        for w in chain(head, it):
+            yield w if w.rejection is not None else _local_fetch(w, summary)
         return
     if service is None:
         raise UsageError(f"{first.item.url}: no fetcher for network items")
     pending: deque[Work] = deque()
 
     def urls() -> Iterator[str]:
-        for w in chain([first], it):
+        for w in chain(head, it):
             pending.append(w)
-            yield w.item.url
+            if w.rejection is None:
+                yield w.item.url
 
     for result in service.map_ordered(urls()):
+        while pending[0].rejection is not None:
+            yield pending.popleft()
         cur = pending.popleft()
         if isinstance(result, FetchFailed):
             yield cur.reject("fetch", result.reason, result.detail)
@@ -141,6 +155,7 @@ def fetch_stage(
         cur.content_type = result.content_type
         cur.fetched_at = result.fetched_at or utcnow()
         yield cur
+    yield from pending  # rejected items after the last fetched one
 
 
 def _local_fetch(w: Work, summary: Summary) -> Work:
@@ -156,8 +171,9 @@ def _local_fetch(w: Work, summary: Summary) -> Work:
         if ctype and ctype.startswith("status/"):
             return w.reject("fetch", f"http_{ctype.split('/', 1)[1]}")
 
-        if not is_html_type(w.content_type):
-            return w.reject("fetch", "not_html", (w.content_type or "").split(";")[0])
+        refusal = html_refusal(w.content_type, w.body)
+        if refusal is not None:
+            return w.reject("fetch", "not_html", refusal)
     w.final_url = w.item.url
     w.fetched_at = utcnow()
     summary.fetched += 1

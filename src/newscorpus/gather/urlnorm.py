@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from ..records import article_id
@@ -84,3 +85,21 @@ def host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 80)
     return (parts.hostname or "").lower(), port
+
+
+# scheme "://" authority: enough to find user info even in a URL urllib cannot split
+_AUTHORITY = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)")
+
+
+def has_credentials(url: str) -> bool:
+    """True when the URL carries user info (``user:password@``) before its host."""
+    m = _AUTHORITY.match(url.strip())
+    return m is not None and "@" in m.group(2)
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without its user info (``http://user:pw@host/a`` -> ``http://host/a``)."""
+    m = _AUTHORITY.match(url.strip())
+    if m is None or "@" not in m.group(2):
+        return url
+    return m.group(1) + m.group(2).rpartition("@")[2] + url.strip()[m.end() :]
