@@ -435,3 +435,15 @@ def test_another_spelling_of_a_stored_url_is_not_fetched(
     gather(load_config(root))
     assert [r["reason"] for r in rejected(root)] == ["duplicate_url"]
     assert server.requested("/a/en.html?utm_source=feed") == 0
+
+
+def test_a_bad_line_of_a_local_url_file_is_reported_without_its_password(
+    make_corpus: Callable[..., Path], tmp_path: Path, cli: Callable[..., object]
+) -> None:
+    lst = tmp_path / "urls.txt"
+    lst.write_text(f"ftp://editor:{SECRET}@files.example/a.html\n", encoding="utf-8")
+    root = make_corpus([("list", "urls", str(lst))])
+    result = cli("--corpus", root, "gather")
+    out = result.output  # type: ignore[attr-defined]
+    assert result.exit_code != 0 and "urls.txt:1: not an http(s) URL" in out  # type: ignore[attr-defined]
+    assert "ftp://files.example/a.html" in out and SECRET not in out

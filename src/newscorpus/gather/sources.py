@@ -224,7 +224,8 @@ def read_urls_file(path: Path) -> list[str]:
             continue
         line = line.split(" #", 1)[0].strip()
         if not line.startswith(("http://", "https://")) or not _well_formed(line):
-            raise SourceError(f"{path}:{no}: not an http(s) URL: {line!r}", "bad_url")
+            shown = strip_credentials(line)
+            raise SourceError(f"{path}:{no}: not an http(s) URL: {shown!r}", "bad_url")
         urls.append(line)
     return list(dict.fromkeys(urls))
 
