@@ -111,3 +111,23 @@ def test_adjudicate_pull_of_another_corpus_writes_nothing(
     assert "annotations of 1 articles not in" in line and repr(stranger.id) in line, line
     assert snapshot(cfg.root) == before  # no gold.jsonl, no pseudonym salt
     admin.close()
+
+
+@pytest.mark.parametrize("damage", ["[1, 2]", '{"%s": {"%s": "not a task id"}}', "[" * 5000])
+def test_a_damaged_ledger_is_rebuilt_from_the_server(
+    tmp_path: Path, studio_server: Any, damage: str
+) -> None:
+    from newscorpus.studio.push import ledger_path, push
+
+    cfg = studio_corpus(tmp_path / "c")
+    arts = with_articles(cfg, [make_article(0), make_article(1)])
+    client = studio_server.client()
+    first = push(cfg, client=client)
+    assert first.imported == 2
+    key = f"{client.url}#{first.project_id}"
+    text = damage % (key, arts[0].id) if "%s" in damage else damage
+    ledger_path(cfg).write_text(text, encoding="utf-8")
+    again = push(cfg, client=client)
+    assert (again.imported, again.already, again.reconciled) == (0, 2, True)
+    assert again.task_ids == first.task_ids
+    client.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,19 @@ def test_session_server_files_are_private(studio_server: Any) -> None:
     assert (studio / "data" / DB).is_file()
     assert loose(studio) == []
     assert mode(Path(studio_server.corpus) / ".newscorpus" / "studio.json") == 0o600
+
+
+@pytest.mark.parametrize("recorded", ["another", "0", "-1"])
+def test_stop_leaves_a_pid_reused_by_another_program_alone(tmp_path: Path, recorded: str) -> None:
+    cfg = load_config(write_corpus(tmp_path / "corpus"))
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        pid_file = server.studio_dir(cfg) / "server.pid"
+        pid_file.parent.mkdir(parents=True)
+        pid_file.write_text(f"{other.pid if recorded == 'another' else recorded}\n")
+        assert server.status(cfg).running is False
+        assert server.stop(cfg) is False
+        assert other.poll() is None  # still running: not signalled
+    finally:
+        other.kill()
+        other.wait()

@@ -251,9 +251,10 @@ def push(
         if server_count != len(ledger):
             ledger = reconcile(client, pid)
             reconciled = True
-            save_ledger(cfg, client.url, pid, ledger)  # a cache of what the server holds
     todo = [a for a in articles if a.id not in ledger]
     payload = [task_payload(a, iface) for a in todo]  # may refuse: before any change
+    if reconciled and found is not None:
+        save_ledger(cfg, client.url, int(found["id"]), ledger)  # a cache of the server's tasks
     project, updated = ensure_project(client, cfg, overlap, found=found, xml=xml)
     pid = int(project["id"])
     report = PushReport(project_id=pid, url=client.url, config_updated=updated)

@@ -288,13 +288,20 @@ def _pid_path(cfg: Config) -> Path:
 
 
 def _running_pid(cfg: Config) -> int | None:
+    """The pid of the corpus's server, if it still runs; None for a pid reused by another program."""
     path = _pid_path(cfg)
     try:
         pid = int(path.read_text().strip())
+        if pid <= 0:
+            return None
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid  # no /proc (macOS): trust the pid file
+    return pid if b"label-studio" in cmdline else None
 
 
 def _server_env(creds: Credentials, data: Path, exe: Path) -> dict[str, str]:
