@@ -81,14 +81,21 @@ def main_options(
 
 
 @contextmanager
-def handled(ctx: typer.Context, writes: str | None = None) -> Iterator[State]:
+def handled(
+    ctx: typer.Context,
+    writes: str | None = None,
+    flags: dict[str, int | float | None] | None = None,
+) -> Iterator[State]:
     """Turn library errors into one line on stderr and the error's exit code.
 
-    ``writes`` names a command that writes the corpus or its annotation server: it takes the
-    corpus's exclusive lock first (a second writer is refused) and moves torn lines aside.
+    ``flags`` (``{"push --limit": 3}``) are range-checked first. ``writes`` names a command
+    that writes the corpus or its annotation server: it then takes the corpus's exclusive lock
+    (a second writer is refused) and moves torn lines aside.
     """
     state: State = ctx.obj
     try:
+        for flag, value in (flags or {}).items():
+            check_flag(flag, value)
         with ExitStack() as stack:
             if writes is not None:
                 cfg = state.config()
@@ -135,7 +142,10 @@ def init(
 
     with handled(ctx):
         path = init_corpus(directory)
-        out.print(f"created {path}; edit it, then run `newscorpus --corpus {directory} validate`")
+        out.print(
+            f"created {path} and {path.parent / 'DATA_CARD.md'} (the card's prose and the "
+            f"annotation guidelines); edit both, then run `newscorpus --corpus {directory} validate`"
+        )
 
 
 @app.command()
@@ -251,8 +261,7 @@ def studio_start(
     """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
     from .studio.server import start
 
-    with handled(ctx, writes="studio start") as st:
-        check_flag("studio start --port", port)
+    with handled(ctx, writes="studio start", flags={"studio start --port": port}) as st:
         s = start(st.config(), port=port)
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
@@ -298,14 +307,9 @@ def push(
     from .studio.push import PushOptions
     from .studio.push import push as do_push
 
-    with handled(ctx, writes="push") as st:
-        for flag, value in (
-            ("limit", limit),
-            ("sample", sample),
-            ("seed", seed),
-            ("overlap", overlap),
-        ):
-            check_flag(f"push --{flag}", value)
+    numbers = {"limit": limit, "sample": sample, "seed": seed, "overlap": overlap}
+    flags: dict[str, int | float | None] = {f"push --{k}": v for k, v in numbers.items()}
+    with handled(ctx, writes="push", flags=flags) as st:
         opts = PushOptions(limit, language, source, since, sample, seed, overlap)
         r = do_push(st.config(), opts)
         out.print(
@@ -406,8 +410,8 @@ def hydrate(
     from .config import GatherSettings
     from .release.hydrate import gather_fetch, hydrate_lock, hydrate_release
 
-    with handled(ctx), corpus_lock(directory, "hydrate", hydrate_lock(directory)):
-        check_flag("hydrate --delay", delay)
+    checked = handled(ctx, flags={"hydrate --delay": delay})
+    with checked, corpus_lock(directory, "hydrate", hydrate_lock(directory)):
         settings = GatherSettings(
             allow_hosts=tuple(h.lower() for h in allow_host or ()), per_host_delay=delay
         )
@@ -450,8 +454,7 @@ def gather(
 
     from .gather.pipeline import gather as run_gather
 
-    with handled(ctx, writes="gather") as st:
-        check_flag("gather --limit", limit)
+    with handled(ctx, writes="gather", flags={"gather --limit": limit}) as st:
         cfg = st.config()
         bars = Progress(
             TextColumn("{task.description}"),
@@ -547,9 +550,11 @@ def demo(
     def say(step: str, message: str) -> None:
         out.print(f"[bold cyan]{step:>9}[/]  {message}")
 
-    with handled(ctx):
-        check_flag("demo --studio-port", studio_port)
-        check_flag("demo --sample-port", sample_port)
+    ports: dict[str, int | float | None] = {
+        "demo --studio-port": studio_port,
+        "demo --sample-port": sample_port,
+    }
+    with handled(ctx, flags=ports):
         r = run_demo(directory, say, sample_port=sample_port, studio_port=studio_port)
         for table in agreement_tables(r.agreement):
             out.print(table)

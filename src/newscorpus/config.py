@@ -21,6 +21,7 @@ from .licenses import NAME_MAX, OTHER, hub_license, normalise_license, spdx_url
 from .tomlcheck import Limit, Locator, Reader, nesting_line, suggest
 
 CONFIG_NAME = "corpus.toml"
+CARD_FILE = "DATA_CARD.md"  # a corpus's card prose and annotation guidelines, by default
 SOURCE_KINDS = ("feed", "sitemap", "urls", "html_dir", "warc")
 TEXT_POLICIES = ("full", "hydrate")
 STANCE_VALUES = ("favor", "against", "neutral", "unrelated")
@@ -93,6 +94,7 @@ TEXT_MAX: dict[str, int] = {
     "corpus.description": 20_000,
     "corpus.authors": 200,
     "corpus.homepage": 2_000,
+    "corpus.card": 1_000,
     "corpus.license_name": NAME_MAX,
     "corpus.license_link": 2_000,
     "targets.id": 64,
@@ -153,6 +155,7 @@ class CorpusMeta:
     homepage: str | None = None  # project page or repository
     license_name: str | None = None
     license_link: str | None = None
+    card: Path | None = None  # the corpus's DATA_CARD.md ([corpus] card; <corpus>/DATA_CARD.md)
 
     def card_license(self) -> dict[str, str]:
         """The dataset card's keys: {'license': hub id} or other + license_name + license_link."""
@@ -297,6 +300,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "license_link",
         "authors",
         "homepage",
+        "card",
     ),
     "targets": ("id", "text"),
     "topic": ("any",),
@@ -433,6 +437,14 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     homepage = r.text(c, "corpus", "homepage") if "homepage" in c else None
     if homepage is not None:
         _check_url(r, homepage, "corpus", "homepage")
+    card = root / CARD_FILE
+    if "card" in c:
+        given = Path(r.text(c, "corpus", "card"))
+        card = given if given.is_absolute() else root / given
+        if card.suffix.lower() != ".md":
+            raise r.fail("a Markdown file (.md): the prose of the dataset card", "corpus", "card")
+        if not card.is_file():
+            raise r.fail(f"{card}: no such file", "corpus", "card")
     meta = CorpusMeta(
         name=name,
         pretty_name=r.text(c, "corpus", "pretty_name"),
@@ -443,6 +455,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         homepage=homepage,
         license_name=lic_name,
         license_link=lic_link,
+        card=card,
     )
 
     targets: list[Target] = []

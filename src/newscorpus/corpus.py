@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .config import CONFIG_NAME, Config
+from .config import CARD_FILE, CONFIG_NAME, Config
 from .errors import ConfigError, DataError
 from .records import Annotation, Article, Rejection
 from .resources import schemas_dir
@@ -185,6 +185,15 @@ def init_corpus(root: Path) -> Path:
             raise ConfigError(f"{root}: cannot create the corpus folder: {exc.strerror}") from None
     atomic_write_text(root / ".gitignore", GITIGNORE)
     atomic_write_text(cfg_path, template.replace("{name}", name))
+    card = root / CARD_FILE
+    if not card.exists():
+        from .cardtext import render_template
+        from .config import load_config
+
+        cfg = load_config(root)
+        atomic_write_text(
+            card, render_template(cfg.corpus.pretty_name, cfg.corpus.description, cfg.targets)
+        )
     return cfg_path
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cardtext import placeholder_warnings
 from .config import Config, load_config
 from .corpus import annotation_files, article_files
 from .lock import is_locked
@@ -89,6 +90,7 @@ def validate_loaded(cfg: Config) -> Report:
     """Validate the data files of a loaded corpus."""
     report = Report(writer_active=is_locked(cfg.root))
     report.files["config"] = 1
+    report.warnings.extend(placeholder_warnings(cfg))
     languages = set(cfg.corpus.languages)
     targets = {t.id for t in cfg.targets}
     texts: dict[str, str] = {}

@@ -38,8 +38,11 @@ def test_busy_studio_port_names_the_port_given_on_each_run(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--sample-port", "70000"], "--sample-port 70000: must be between 0 (any) and 65535"),
-        (["--studio-port", "0"], "--studio-port 0: must be between 1 and 65535"),
+        (
+            ["--sample-port", "70000"],
+            "--sample-port: must be an integer from 0 to 65535 (0 picks a free port), got 70000",
+        ),
+        (["--studio-port", "0"], "--studio-port: must be an integer from 1 to 65535, got 0"),
     ],
 )
 def test_bad_ports_are_usage_errors(

@@ -21,6 +21,7 @@ from newscorpus.gather.fetch import TRANSIENT, FetchFailed, FetchService
 from newscorpus.gather.guard import HostGuard
 from newscorpus.gather.pipeline import gather
 from newscorpus.gather.sources import list_items
+from newscorpus.gather.urlnorm import strip_credentials
 from newscorpus.store import read_jsonl
 from tests.gather.conftest import FIXTURES, LocalServer, rss, sitemap
 
@@ -247,8 +248,25 @@ def test_other_schemes_are_recorded_as_bad_scheme(
     assert stored_urls(root) == [good]
     got = sorted((r["source"], r["url"], r["stage"], r["reason"]) for r in rejected(root))
     assert got == sorted(
-        (k, u, "source", "bad_scheme") for k, links in other.items() for u in links
+        (k, strip_credentials(u), "source", "bad_scheme")
+        for k, links in other.items()
+        for u in links
     )
+
+
+def test_scheme_less_credentials_and_mail_addresses_are_not_recorded(
+    server: LocalServer, make_corpus: Callable[..., Path]
+) -> None:
+    good = server.page("/a/en.html", "en_fentanyl_labs.html")
+    body = f"user:hunter2pw@news.example/a\nmailto:someone.private@news.example\n{good}\n"
+    lst = server.add("/urls.txt", body=body.encode(), ctype="text/plain")
+    root = make_corpus([("u", "urls", lst)], allow=[server.hostport])
+    gather(load_config(root))
+    assert stored_urls(root) == [good]
+    lines = (root / "rejected.jsonl").read_text(encoding="utf-8")
+    assert len(rejected(root)) == 2
+    assert "hunter2pw" not in lines and "someone.private" not in lines
+    assert {r["reason"] for r in rejected(root)} == {"bad_scheme"}
 
 
 # --- 5. no Content-Type: sniffed -----------------------------------------------------------------

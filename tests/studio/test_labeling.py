@@ -152,9 +152,15 @@ def test_selection_one_task_per_cluster_filters_and_sample() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--limit", "0"], "--limit must be at least 1, got 0"),
-        (["--sample", "0"], "--sample must be at least 1, got 0"),
-        (["--overlap", "0"], "--overlap must be at least 1, got 0"),
+        (["--limit", "0"], "--limit: must be an integer from 1 to 1,000,000,000 (articles), got 0"),
+        (
+            ["--sample", "0"],
+            "--sample: must be an integer from 1 to 1,000,000,000 (articles), got 0",
+        ),
+        (
+            ["--overlap", "0"],
+            "--overlap: must be an integer from 1 to 100 (annotations per task), got 0",
+        ),
         (["--since", "not-a-date"], "--since: 'not-a-date' is not an ISO date"),
         (["--language", "english"], "--language 'english': not one of the corpus's languages"),
     ],
@@ -223,5 +229,5 @@ def test_studio_start_refuses_a_port_out_of_range(tmp_path: Path, cli: Any, port
     cfg = studio_corpus(tmp_path / "c")
     res = cli("--corpus", cfg.root, "studio", "start", "--port", port)
     assert res.exit_code == 2, res.output
-    assert res.stderr.strip() == f"error: --port {port}: must be between 1 and 65535"
+    assert res.stderr.strip() == f"error: --port: must be an integer from 1 to 65535, got {port}"
     assert not (cfg.root / ".newscorpus").exists()

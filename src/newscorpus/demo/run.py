@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, load_config
+from ..cardtext import render_template
+from ..config import CARD_FILE, Config, load_config
 from ..corpus import iter_articles
 from ..errors import ReleaseError, StudioError, UsageError
 from ..lock import corpus_lock
@@ -60,6 +61,24 @@ class DemoResult:
     agreement: dict[str, Any] = field(default_factory=dict)
     loaded: dict[str, int] = field(default_factory=dict)
     hydrate: dict[str, Any] = field(default_factory=dict)
+
+
+# The demo corpus's DATA_CARD.md: the init template, its places filled in for the demo.
+DEMO_CARD = {
+    "about": (
+        "Synthetic articles written for the newscorpus demo, from invented outlets on `.example` "
+        "hosts, and one real report (the seed), whose text the release withholds."
+    ),
+    "direct_use": "trying newscorpus from gathering to release; not research.",
+    "out_of_scope": "any research on real news: the texts are synthetic and the labels scripted.",
+    "target_examples": "The demo's labels are bundled answers, not examples to follow.",
+    "annotators": (
+        "No person: three scripted demo accounts submitted bundled answers through Label "
+        "Studio's API, so the agreement figures measure those scripts."
+    ),
+    "limitations": "Synthetic texts and scripted labels; a handful of articles.",
+    "personal": "The synthetic articles name invented people; the seed report names officials.",
+}
 
 
 def _toml_paragraph(text: str) -> str:
@@ -312,6 +331,11 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
         atomic_write_text(corpus_dir / "corpus.toml", _corpus_toml(base, studio_port))
         say("init", f"demo corpus created at {corpus_dir}")
     cfg = load_config(corpus_dir)
+    if not (corpus_dir / CARD_FILE).is_file():
+        atomic_write_text(
+            corpus_dir / CARD_FILE,
+            render_template(cfg.corpus.pretty_name, cfg.corpus.description, cfg.targets, DEMO_CARD),
+        )
     if not any(src.name == "seed" for src in cfg.sources):
         say(
             "init",

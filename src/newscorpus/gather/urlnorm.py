@@ -101,5 +101,8 @@ def strip_credentials(url: str) -> str:
     """``url`` without its user info (``http://user:pw@host/a`` -> ``http://host/a``)."""
     m = _AUTHORITY.match(url.strip())
     if m is None or "@" not in m.group(2):
+        head, at, rest = url.partition("@")
+        if at and "/" not in head and not head.isspace():  # user:pw@host without a scheme,
+            return "***@" + rest  # or mailto:someone@host: neither is kept
         return url
     return m.group(1) + m.group(2).rpartition("@")[2] + url.strip()[m.end() :]
