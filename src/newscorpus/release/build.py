@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -26,7 +27,7 @@ from ..records import utcnow
 from ..validate import validate_loaded
 from .card import load_agreement, render_card
 from .croissant import croissant
-from .scan import HASH_COLUMNS, Scanner
+from .scan import HASH_COLUMNS, Scanner, local_roots
 from .splits import SplitAssigner, previous_cluster_splits, straddling_clusters
 from .tables import CONFIGS, build_tables, read_articles, to_arrow
 
@@ -198,9 +199,10 @@ def write_config(
     rows: dict[str, int] = {}
     for (split,), part in frame.partition_by("split", as_dict=True, maintain_order=True).items():
         table = to_arrow(part, config)
+        name = f"data/{config}/{parquet_name(str(split), version)}"
         for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS):
-            scanner.scan_batch(f"data/{config}/{split}", batch)
-        path = out / "data" / config / parquet_name(str(split), version)
+            scanner.scan_batch(name, batch)
+        path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         rows[str(split)] = table.num_rows
@@ -355,13 +357,65 @@ def file_hashes(folder: Path) -> dict[str, str]:
     return out
 
 
+# JSON documents the release reads whole (agreement.json, a previous manifest.json) are a few
+# levels deep; deeper ones are refused before json.dumps (recursive) writes them again.
+MAX_JSON_DEPTH = 100
+
+
+def too_deep(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value is nested deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def parse_json_document(data: bytes | str, where: str) -> Any:
+    """A whole JSON document; ReleaseError naming ``where`` when malformed or too deep."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        why = str(exc).split(":")[0]
+        raise ReleaseError(f"{where}: not valid JSON ({why}); nothing was released") from None
+    if isinstance(obj, dict | list) and too_deep(obj):
+        raise ReleaseError(
+            f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels; nothing was released"
+        )
+    return obj
+
+
+def read_agreement_json(cfg: Config) -> Any:
+    """reports/agreement.json (None when there is none); ReleaseError naming it when unreadable."""
+    path = cfg.reports_dir / "agreement.json"
+    if not path.is_file():
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReleaseError(f"{path}: cannot read: {exc.strerror}; nothing was released") from None
+    return parse_json_document(data, f"{path} (run `newscorpus agree` again)")
+
+
 def build_release(
-    cfg: Config, out: Path, version: str, previous: Previous | None, hub: str | None = None
+    cfg: Config,
+    out: Path,
+    version: str,
+    previous: Previous | None,
+    hub: str | None = None,
+    target: Path | None = None,
 ) -> Built:
-    """Write a complete release into the empty folder ``out`` and check it; ReleaseError on any problem."""
+    """Write a complete release into the empty folder ``out`` and check it; ReleaseError on any problem.
+
+    ``target``: the release repository, whose path (like the corpus folder's) must not be released.
+    """
     date = utcnow()
     commit, dirty = corpus_commit(cfg.root)
-    scanner = Scanner()
+    folders = [cfg.root, target, out, *(s.path for s in cfg.sources if s.path is not None)]
+    scanner = Scanner(roots=local_roots(*folders))
     counts, facts = _validate_and_write(cfg, out, previous, scanner, version)
     agreement_md, pngs = load_agreement(cfg)
     for png in pngs:
@@ -425,10 +479,7 @@ def build_release(
         out / "croissant.json",
         croissant(cfg, version, date, counts, facts["timeframe"], per_item, hub),
     )
-    agreement_json = cfg.reports_dir / "agreement.json"
-    agreement = (
-        json.loads(agreement_json.read_text(encoding="utf-8")) if agreement_json.is_file() else None
-    )
+    agreement = read_agreement_json(cfg)
     hashes = file_hashes(out)
     manifest = {
         "name": cfg.corpus.name,
@@ -451,16 +502,21 @@ def build_release(
     }
     _write_manifest(out / "manifest.json", manifest)
     scanner.allow |= set(hashes.values()) | ({commit} if commit else set())
-    for name in ("README.md", "CHANGELOG.md", "croissant.json"):
+    for name in ("README.md", "CHANGELOG.md"):
         scanner.scan_file(out / name, name)
+    scanner.scan_json("croissant.json", json.loads((out / "croissant.json").read_text("utf-8")))
     # The per-article maps and id lists hold ids, clusters, splits and labels: values of the
     # parquet columns scanned above. Scanning their ~16 MB again took 1.5 s per 100,000 articles.
-    _scan_json(scanner, "manifest.json", manifest, ID_MAPS)
-    _scan_json(scanner, f"changes/v{version}.json", diff, CHANGE_LISTS)
+    scanner.scan_json("manifest.json", manifest, ID_MAPS)
+    scanner.scan_json(f"changes/v{version}.json", diff, CHANGE_LISTS)
     if scanner.findings:
+        n = len(scanner.findings)
+        more = f"; and {n - 5} more" if n > 5 else ""
         raise ReleaseError(
-            f"{len(scanner.findings)} e-mail addresses or token-like strings found, release stopped: "
+            f"{n} e-mail addresses or token-like strings, credentials in URLs or local paths "
+            "found, release stopped (nothing was published): "
             + "; ".join(scanner.findings[:5])
+            + more
         )
     load_back(out, counts)
     return Built(folder=out, version=version, manifest=manifest, changes=diff)
@@ -468,12 +524,6 @@ def build_release(
 
 ID_MAPS = ("articles", "labels", "claims")
 CHANGE_LISTS = ("added", "removed", "labels_changed", "claims_changed")
-
-
-def _scan_json(scanner: Scanner, where: str, data: dict[str, Any], skip: tuple[str, ...]) -> None:
-    """Scan a JSON document without the keys in ``skip`` (values already scanned elsewhere)."""
-    rest = {k: v for k, v in data.items() if k not in skip}
-    scanner.scan_text(where, json.dumps(rest, ensure_ascii=False))
 
 
 def load_back(folder: Path, counts: dict[str, dict[str, int]]) -> None:

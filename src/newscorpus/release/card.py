@@ -38,8 +38,8 @@ _SPAN_DOCS = {
 FIELD_DOCS: dict[str, dict[str, str]] = {
     "articles": {
         "id": "Stable article id: the first 16 hex digits of SHA-256 of `url:` + canonical URL, or of `text:` + the normalised text when there is no URL.",
-        "url": "Address the article was fetched from.",
-        "canonical_url": "The page's canonical address (used for the id).",
+        "url": "Address the article was fetched from; for an `html_dir` source (local HTML files), the file's path relative to that source's folder.",
+        "canonical_url": "The page's canonical address (used for the id); for an `html_dir` source without one, the file's path as in `url`.",
         "source": "Name of the source in the corpus configuration (see Source data).",
         "site": "Name of the outlet or site.",
         "title": "Headline.",
@@ -182,16 +182,32 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def agreement_section(report_md: str | None, pngs: list[str]) -> str:
-    """The agreement report of `newscorpus agree`, with its plot links pointing into reports/."""
+def without_folder(text: str, root: Path) -> str:
+    """``text`` with the absolute path of the corpus folder ``root`` made relative to it."""
+    for r in dict.fromkeys((root.resolve(), root.absolute())):
+        for form in (r.as_uri(), str(r)):
+            text = text.replace(form + "/", "").replace(form, ".")
+    return text
+
+
+def agreement_section(report_md: str | None, pngs: list[str], root: Path | None = None) -> str:
+    """The agreement report of `newscorpus agree`, with its plot links pointing into reports/.
+
+    Paths inside the corpus folder ``root`` are made relative to it (a hand-edited report may
+    hold the builder's absolute paths).
+    """
     if report_md is None:
         return (
             "No agreement report was found when this version was built (run `newscorpus agree`).\n"
         )
+    if root is not None:
+        report_md = without_folder(report_md, root)
     text = re.sub(r"^#\s+.*\n", "", report_md.strip() + "\n", count=1)
     text = re.sub(r"^(#+)", r"#\1", text, flags=re.M)  # nest its headings under ours
     for name in pngs:
-        text = re.sub(rf"\]\((?:\./)?(?:reports/)?{re.escape(name)}\)", f"](reports/{name})", text)
+        # relative, absolute or file: links to a plot (never http ones) point to our copy
+        local = rf"\]\((?:file:(?://)?)?(?:[^)\s:]*/)?{re.escape(name)}\)"
+        text = re.sub(local, f"](reports/{name})", text)
     missing = [n for n in pngs if f"reports/{n}" not in text]
     text += "".join(f"\n![{n}](reports/{n})\n" for n in missing)
     return text
@@ -479,7 +495,7 @@ def render_card(
         parts.append(f"### {title}\n")
         parts.append(_table((facet, "count"), rows) if rows else "None in this version.\n")
     parts.append("## Agreement\n")
-    parts.append(agreement_section(agreement_md, pngs))
+    parts.append(agreement_section(agreement_md, pngs, cfg.root))
     parts.append("## Known limitations of this version\n")
     parts.append("".join(f"- {line}\n" for line in limitations) or "- None recorded.\n")
     parts.append(citation_section(cfg, version, hub))

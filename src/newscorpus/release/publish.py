@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -17,9 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config
-from ..corpus import iter_articles
+from ..corpus import article_files
 from ..errors import ConfigError, DataError, ReleaseError
-from .build import CHANGE_LISTS, Built, Previous, build_release
+from .build import CHANGE_LISTS, Built, Previous, build_release, parse_json_document
+from .scan import mask_userinfo
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 PARTS = ("major", "minor", "patch")
@@ -42,18 +42,53 @@ def bump_version(previous: str | None, part: str) -> str:
     return {"major": f"{x + 1}.0.0", "minor": f"{x}.{y + 1}.0", "patch": f"{x}.{y}.{z + 1}"}[part]
 
 
+def read_manifest(data: bytes | str, where: str) -> Previous:
+    """A previous release's manifest.json as Previous; ReleaseError naming ``where`` if malformed."""
+    m = parse_json_document(data, where)
+    problem = None
+    if not isinstance(m, dict):
+        problem = "not a JSON object"
+    elif not isinstance(m.get("version"), str) or not SEMVER.match(m["version"]):
+        problem = "no version X.Y.Z"
+    else:
+        for key in ("articles", "labels", "claims", "counts"):
+            if not isinstance(m.get(key, {}), dict):
+                problem = f"{key} is not an object"
+        articles = m.get("articles", {})
+        if problem is None and not all(
+            isinstance(v, dict)
+            and isinstance(v.get("split"), str)
+            and isinstance(v.get("dup_cluster"), str)
+            for v in articles.values()
+        ):
+            problem = "an entry of articles has no split or dup_cluster"
+        if problem is None and not all(isinstance(v, dict) for v in m.get("labels", {}).values()):
+            problem = "an entry of labels is not an object"
+    if problem is not None:
+        raise ReleaseError(
+            f"{where}: not a newscorpus release manifest ({problem}); nothing was changed"
+        )
+    return Previous(version=m["version"], manifest=m)
+
+
 # --- local git ---------------------------------------------------------------------------------
 
 
 def _git(repo: Path, *args: str) -> str:
+    """Run git in ``repo``; ReleaseError with git's last line of output (URL credentials masked).
+
+    ``--no-optional-locks``: reading commands (status) do not rewrite .git/index.
+    """
     ident: list[str] = []
     if subprocess.run(
-        ["git", "-C", str(repo), "config", "user.name"], capture_output=True
+        ["git", "--no-optional-locks", "-C", str(repo), "config", "user.name"],
+        capture_output=True,
     ).returncode:
         ident = ["-c", "user.name=newscorpus", "-c", "user.email=newscorpus@localhost"]
     proc = subprocess.run(
         [
             "git",
+            "--no-optional-locks",
             "-C",
             str(repo),
             *ident,
@@ -68,7 +103,7 @@ def _git(repo: Path, *args: str) -> str:
     )
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-        raise ReleaseError(f"{repo}: git {' '.join(args[:2])}: {last}")
+        raise ReleaseError(mask_userinfo(f"{repo}: git {' '.join(args[:2])}: {last[:300]}"))
     return proc.stdout
 
 
@@ -81,19 +116,91 @@ def local_tags(repo: Path) -> set[str]:
     return set(_git(repo, "tag", "--list").split()) if _is_repo(repo) else set()
 
 
-def local_previous(repo: Path) -> Previous | None:
-    """manifest.json and CHANGELOG.md of the last committed release."""
+def _head_manifest(repo: Path) -> str | None:
+    """manifest.json at HEAD of ``repo`` (None: no commit, or no such file)."""
     if not _is_repo(repo):
         return None
     try:
-        manifest = json.loads(_git(repo, "show", "HEAD:manifest.json"))
+        return _git(repo, "show", "HEAD:manifest.json")
     except ReleaseError:
         return None
+
+
+def local_previous(repo: Path) -> Previous | None:
+    """manifest.json and CHANGELOG.md of the last committed release."""
+    text = _head_manifest(repo)
+    if text is None:
+        return None
+    previous = read_manifest(text, f"{repo}: manifest.json (at HEAD)")
     try:
-        log = _git(repo, "show", "HEAD:CHANGELOG.md")
+        previous.changelog = _git(repo, "show", "HEAD:CHANGELOG.md")
     except ReleaseError:
-        log = ""
-    return Previous(version=str(manifest["version"]), manifest=manifest, changelog=log)
+        previous.changelog = ""
+    return previous
+
+
+def _unsafe_files(repo: Path) -> str | None:
+    """The first file that is changed, untracked or ignored in ``repo`` (None: all committed).
+
+    Ignored files count: publishing replaces the work tree, and must not delete a file that
+    git does not keep.
+    """
+    out = _git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all")
+    first = next((line for line in out.splitlines() if line.strip()), None)
+    return first[3:] if first else None
+
+
+def check_target(repo: Path, name: str) -> None:
+    """Refuse a release target that is not a new or empty folder or a release repository of ``name``.
+
+    Read-only: nothing in the folder (.git/index included) is written before a refusal.
+    """
+    if not repo.exists():
+        return
+    if not repo.is_dir():
+        raise ConfigError(f"{repo}: release target exists and is not a folder")
+    if not _is_repo(repo):
+        if any(repo.iterdir()):
+            raise ReleaseError(f"{repo}: exists, is not empty and is not a git repository")
+        return
+    text = _head_manifest(repo)
+    if text is None:
+        has_commit = (
+            subprocess.run(
+                [
+                    "git",
+                    "--no-optional-locks",
+                    "-C",
+                    str(repo),
+                    "rev-parse",
+                    "--verify",
+                    "-q",
+                    "HEAD",
+                ],
+                capture_output=True,
+            ).returncode
+            == 0
+        )
+        if has_commit or any(c.name != ".git" for c in repo.iterdir()):
+            raise ReleaseError(
+                f"{repo}: a git repository that holds no newscorpus release (no manifest.json "
+                "at HEAD): release into a new or empty folder, or into the repository of an "
+                "earlier release; nothing was changed"
+            )
+    else:
+        where = f"{repo}: manifest.json (at HEAD)"
+        found = read_manifest(text, where).manifest.get("name")
+        if found != name:
+            raise ReleaseError(
+                f"{where} is a release of corpus {found!r}, not {name!r}: release into a new "
+                "or empty folder; nothing was changed"
+            )
+    dirty = _unsafe_files(repo)
+    if dirty is not None:
+        raise ReleaseError(
+            f"{repo}: has uncommitted, untracked or ignored files ({dirty}); commit or remove "
+            "them first; nothing was changed"
+        )
 
 
 def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[], None]]:
@@ -104,8 +211,11 @@ def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[
             raise ReleaseError(f"{repo}: exists, is not empty and is not a git repository")
         repo.mkdir(parents=True, exist_ok=True)
         _git(repo, "init", "-q")
-    elif _git(repo, "status", "--porcelain").strip():
-        raise ReleaseError(f"{repo}: has uncommitted changes; commit or remove them first")
+    elif (dirty := _unsafe_files(repo)) is not None:  # checked again: the build took a while
+        raise ReleaseError(
+            f"{repo}: has uncommitted, untracked or ignored files ({dirty}); commit or remove "
+            "them first; nothing was changed"
+        )
     head = None
     if not created:
         try:
@@ -270,9 +380,10 @@ class Hub:
                 path = self.api.hf_hub_download(
                     self.repo_id, "manifest.json", repo_type="dataset", revision=head, cache_dir=tmp
                 )
-                found = json.loads(Path(path).read_text(encoding="utf-8")).get("version")
+                data = Path(path).read_bytes()
         except Exception as exc:
             raise self._unreachable(exc) from None
+        found = read_manifest(data, f"{self.repo_id}: manifest.json on main").version
         if head is None or found != version:
             raise ReleaseError(
                 f"{self.repo_id}: main changed while finishing {tag} (its manifest says "
@@ -308,7 +419,9 @@ class Hub:
                 return None  # a new repository; any other error (network) stops the release
             except Exception as exc:
                 raise self._unreachable(exc) from None
-            manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+            previous = read_manifest(
+                Path(path).read_bytes(), f"{self.repo_id}: manifest.json on main"
+            )
             try:
                 log = self.api.hf_hub_download(
                     self.repo_id, "CHANGELOG.md", repo_type="dataset", cache_dir=tmp
@@ -318,7 +431,8 @@ class Hub:
                 changelog = ""
             except Exception as exc:
                 raise self._unreachable(exc) from None
-        return Previous(version=str(manifest["version"]), manifest=manifest, changelog=changelog)
+        previous.changelog = changelog
+        return previous
 
     def publish(self, folder: Path, version: str) -> str:
         """One commit with every file (and deletions of files no longer released), then the tag."""
@@ -414,6 +528,8 @@ def make_release(
     hub_id = hub or cfg.release.hub
     if repo is None and hub_id is None and not dry_run:
         raise ConfigError(f"{cfg.path}: no release target: set [release].to or give --to / --hub")
+    if repo is not None:
+        check_target(repo, cfg.corpus.name)  # before anything is read or written
     target = Hub(hub_id, hub_api) if hub_id else None
     if target is not None:
         target.check_reachable()  # before anything is read or written
@@ -444,21 +560,60 @@ def make_release(
             return _finish_on_hub(target, previous, dry_run)
     if previous is not None and parse_version(new) <= parse_version(previous.version):
         raise ReleaseError(f"version {tag} is not after the previous release v{previous.version}")
-    if next(iter_articles(cfg), None) is None:
+    if not _has_articles(cfg):
         raise DataError(
             f"{cfg.articles_dir}: no articles, nothing to release (run `newscorpus gather`)"
         )
     parent = repo.parent if repo is not None else None
-    if repo is not None and not dry_run:
-        if repo.exists() and not repo.is_dir():
-            raise ConfigError(f"{repo}: release target exists and is not a folder")
-        if repo.is_dir() and not _is_repo(repo) and any(repo.iterdir()):
-            raise ReleaseError(f"{repo}: exists, is not empty and is not a git repository")
+    made = _missing_folders(parent)
     if parent is not None:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"{repo}: cannot create the release folder: {exc.strerror}") from None
+    try:
+        return _build_and_publish(cfg, repo, target, new, previous, hub_id, dry_run, parent)
+    except BaseException:
+        for folder in made:  # the folders made above the target, when the release failed
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _has_articles(cfg: Config) -> bool:
+    """Whether some article file has a line that is not blank (validation reads them later)."""
+    for path in article_files(cfg):
+        try:
+            with path.open("rb") as fh:
+                if any(line.strip() for line in fh):
+                    return True
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    return False
+
+
+def _missing_folders(folder: Path | None) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    out: list[Path] = []
+    while folder is not None and not folder.exists() and folder != folder.parent:
+        out.append(folder)
+        folder = folder.parent
+    return out
+
+
+def _build_and_publish(
+    cfg: Config,
+    repo: Path | None,
+    target: Hub | None,
+    new: str,
+    previous: Previous | None,
+    hub_id: str | None,
+    dry_run: bool,
+    parent: Path | None,
+) -> ReleaseResult:
+    """Build in a temporary folder beside the target, check, then publish (git, then the Hub)."""
     try:
         workdir = tempfile.TemporaryDirectory(prefix=".newscorpus-release-", dir=parent)
     except OSError as exc:
@@ -466,7 +621,7 @@ def make_release(
             f"{repo}: cannot write beside the release folder: {exc.strerror}"
         ) from None
     with workdir as tmp:
-        built: Built = build_release(cfg, Path(tmp) / "release", new, previous, hub_id)
+        built: Built = build_release(cfg, Path(tmp) / "release", new, previous, hub_id, target=repo)
         result = ReleaseResult(
             version=new,
             dry_run=dry_run,

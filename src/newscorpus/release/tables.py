@@ -12,10 +12,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from ..config import STANCE_VALUES, Config
@@ -182,17 +185,108 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+# Nesting allowed in a line when looking for the one Arrow's reader refused (records are a few
+# levels deep; json.loads, which checks for repeated keys, recurses).
+MAX_DEPTH = 100
+
+
+def _line_problem(raw: bytes) -> str | None:
+    """Why one JSONL line is not a record the release can read (None: it is one)."""
+    try:
+        obj = orjson.loads(raw)  # not recursive; refuses past 1,024 levels
+    except orjson.JSONDecodeError as exc:
+        return str(exc).split(":")[0]
+    opened = raw.count(b"[") + raw.count(b"{")
+    if opened > MAX_DEPTH and isinstance(obj, dict | list):
+        stack: list[tuple[Any, int]] = [(obj, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                return f"JSON nested deeper than {MAX_DEPTH} levels"
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    try:
+        json.loads(raw, object_pairs_hook=_no_repeats)
+    except (ValueError, RecursionError) as exc:
+        return str(exc)
+    return None
+
+
 def _locate(path: Path, why: str) -> str:
     """file:line of the first record Arrow's reader refused (it names no line), and why."""
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if raw.strip():
-                try:
-                    json.loads(raw, object_pairs_hook=_no_repeats)
-                except ValueError as exc:
-                    return f"{path}:{number}: cannot be read column-wise: {exc}"
+                problem = _line_problem(raw)
+                if problem is not None:
+                    return f"{path}:{number}: cannot be read column-wise: {problem}"
     first = why.strip().splitlines()[0] if why.strip() else "unreadable"
-    return f"{path}: cannot be read column-wise: {first}"
+    return f"{path}: cannot be read column-wise: {first[:300]}"
+
+
+def _line_of(path: Path, row: int) -> int:
+    """The line number of the ``row``-th record (0-based) of a JSONL file (blank lines skipped)."""
+    seen = -1
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.strip():
+                seen += 1
+                if seen == row:
+                    return number
+    return seen + 1
+
+
+# Numbers the release stores as 32-bit integers (offsets, annotator counts) or shares: a value
+# outside these ranges is refused with its file and line (a cast would fail or wrap around).
+INT32_MAX = 2**31 - 1
+
+
+def _numbers(table: pa.Table) -> list[tuple[str, pa.Array, pa.Array, float, float, bool]]:
+    """(field, row of each value, values, lowest, highest, whole numbers) of the checked numbers."""
+    out: list[tuple[str, pa.Array, pa.Array, float, float, bool]] = []
+    names = table.schema.names
+    if "spans" in names:
+        spans = table.column("spans").combine_chunks()
+        rows = pc.list_parent_indices(spans)
+        flat = spans.flatten()
+        for f in ("start", "end"):
+            out.append((f"spans.{f}", rows, flat.field(f), 0, INT32_MAX, True))
+    rows_all = pa.array(np.arange(table.num_rows))
+    if "n_annotators" in names:
+        col = table.column("n_annotators").combine_chunks()
+        for i in range(col.type.num_fields):
+            name = col.type.field(i).name
+            out.append((f"n_annotators.{name}", rows_all, col.field(i), 0, INT32_MAX, True))
+    if "soft" in names:
+        col = table.column("soft").combine_chunks()
+        for i in range(col.type.num_fields):
+            target = col.field(i)
+            for j in range(target.type.num_fields):
+                label = target.type.field(j).name
+                name = f"soft.{col.type.field(i).name}.{label}"
+                out.append((name, rows_all, target.field(j), 0.0, 1.0, False))
+    return out
+
+
+def _check_numbers(path: Path, table: pa.Table) -> None:
+    """ReleaseError at the first number outside what the release can store (file:line, field)."""
+    for name, rows, values, low, high, whole in _numbers(table):
+        if not len(values) or values.null_count == len(values):
+            continue
+        bad = pc.or_(pc.less(values, low), pc.greater(values, high))
+        if whole:
+            bad = pc.or_(bad, pc.not_equal(pc.floor(values), values))
+        bad = pc.fill_null(bad, False)
+        if pc.any(bad).as_py():
+            k = pc.index(bad, True).as_py()
+            value = values[k].as_py()
+            line = _line_of(path, rows[k].as_py())
+            kind = (
+                f"a whole number from {low} to {high}" if whole else f"a share from {low} to {high}"
+            )
+            raise ReleaseError(
+                f"{path}:{line}: {name}: {value:g} is not {kind}; nothing was released"
+            )
 
 
 def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
@@ -200,7 +294,9 @@ def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
     tables = []
     for path in paths:
         try:
-            tables.append(_read_file(path, schema))
+            table = _read_file(path, schema)
+            _check_numbers(path, table)
+            tables.append(table)
         except OSError as exc:
             raise ReleaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
     table = pa.concat_tables(tables) if tables else schema.empty_table()
@@ -234,6 +330,32 @@ def read_articles(cfg: Config) -> pl.DataFrame:
             .otherwise(pl.col("text_sha256"))
             .alias("text_sha256")
         )
+    return local_urls_relative(cfg, arts)
+
+
+def local_urls_relative(cfg: Config, arts: pl.DataFrame) -> pl.DataFrame:
+    """html_dir articles' file:// URLs made relative to their source's folder (e.g. ``a/b.html``).
+
+    The corpus keeps the builder's absolute file URL (the id is derived from it); a release
+    must not carry the builder's paths. URLs of other forms (a page's http canonical) stay.
+    """
+    for source in cfg.sources:
+        if source.kind != "html_dir" or source.path is None:
+            continue
+        prefix = source.path.resolve().as_uri().rstrip("/") + "/"
+        mine = arts.filter(pl.col("source") == source.name)
+        if not mine.height:
+            continue
+        for col in ("url", "canonical_url"):
+            values = mine.get_column(col).drop_nulls().unique().to_list()
+            mapping = {v: unquote(v[len(prefix) :]) for v in values if v.startswith(prefix)}
+            if mapping:
+                arts = arts.with_columns(
+                    pl.when(pl.col("source") == source.name)
+                    .then(pl.col(col).replace(mapping))
+                    .otherwise(pl.col(col))
+                    .alias(col)
+                )
     return arts
 
 
