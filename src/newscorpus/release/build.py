@@ -374,17 +374,15 @@ def too_deep(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def parse_json_document(data: bytes | str, where: str) -> Any:
+def parse_json_document(data: bytes | str, where: str, then: str = "nothing was released") -> Any:
     """A whole JSON document; ReleaseError naming ``where`` when malformed or too deep."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         why = str(exc).split(":")[0]
-        raise ReleaseError(f"{where}: not valid JSON ({why}); nothing was released") from None
+        raise ReleaseError(f"{where}: not valid JSON ({why}); {then}") from None
     if isinstance(obj, dict | list) and too_deep(obj):
-        raise ReleaseError(
-            f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels; nothing was released"
-        )
+        raise ReleaseError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels; {then}")
     return obj
 
 

@@ -44,7 +44,7 @@ def bump_version(previous: str | None, part: str) -> str:
 
 def read_manifest(data: bytes | str, where: str) -> Previous:
     """A previous release's manifest.json as Previous; ReleaseError naming ``where`` if malformed."""
-    m = parse_json_document(data, where)
+    m = parse_json_document(data, where, "nothing was changed")
     problem = None
     if not isinstance(m, dict):
         problem = "not a JSON object"
