@@ -81,8 +81,13 @@ def snapshot(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root) != LOCK_FILE
+        if p.is_file() and not is_lock_file(p)
     }
+
+
+def is_lock_file(path: Path) -> bool:
+    """A corpus's lock file (``<corpus>/.newscorpus/lock``), wherever the corpus sits."""
+    return path.parts[-2:] == LOCK_FILE.parts
 
 
 @pytest.fixture

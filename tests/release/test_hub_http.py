@@ -27,6 +27,7 @@ import pytest
 
 from newscorpus.errors import ReleaseError
 from newscorpus.release.publish import make_release
+from tests.conftest import is_lock_file
 from tests.release.helpers import build_corpus
 
 TOKEN = "hf_SyntheticHttpTokenForTests0123456789ab"
@@ -256,7 +257,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
+        if p.is_file() and ".git" not in p.relative_to(root).parts and not is_lock_file(p)
     }
 
 

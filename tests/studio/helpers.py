@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from newscorpus.cardtext import render_template
 from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_articles
 from newscorpus.records import Article
@@ -28,7 +29,10 @@ def studio_corpus(root: Path, extra_toml: str = "", targets: str = SECOND_TARGET
     title = f"Test corpus {secrets.token_hex(4)}"
     toml = MINIMAL_TOML.replace('pretty_name = "Test corpus"', f'pretty_name = "{title}"')
     write_corpus(root, toml + targets + extra_toml)
-    return load_config(root)
+    cfg = load_config(root)
+    card = render_template(cfg.corpus.pretty_name, cfg.corpus.description, cfg.targets)
+    (root / "DATA_CARD.md").write_text(card, encoding="utf-8")  # as `newscorpus init` writes it
+    return cfg
 
 
 def articles(n: int, start: int = 0) -> list[Article]:
