@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,43 @@ def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield StudioServer(started.url, creds.token, root)
     finally:
         server.stop(cfg)
+
+
+# --- processes started by a test: found by a marker in their environment ---------------------
+
+RUN_MARKER = "NEWSCORPUS_TEST_RUN"
+
+
+def marked_pids(marker: str) -> list[int]:
+    """Live processes (zombies excluded) whose environment holds RUN_MARKER=marker.
+
+    Forked workers share their parent's environment, so this finds them even after their
+    parent died and they were re-parented."""
+    needle = f"{RUN_MARKER}={marker}".encode()
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            if needle not in (d / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            found.append(int(d.name))
+    return found
+
+
+@pytest.fixture
+def run_marker() -> Iterator[str]:
+    """A marker for the environment of the processes a test starts; any still alive at the end
+    (the test failed) are killed, by pid, so a test never leaves processes behind."""
+    import secrets
+    import signal
+
+    marker = secrets.token_hex(8)
+    yield marker
+    for pid in marked_pids(marker):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)

@@ -203,7 +203,7 @@ def test_a_worker_killed_mid_run_is_a_one_line_error(
 
 ORPHAN = """
 import os, sys, time
-from newscorpus.gather.pipeline import {setup}
+from newscorpus.workers import {setup}
 if os.fork() == 0:
     {setup}(os.getppid())
     print(os.getpid(), flush=True)  # set up
@@ -237,7 +237,7 @@ def test_a_worker_forked_after_its_parent_died_exits_at_once() -> None:
     """The race: the parent dies before the initializer has set the death signal."""
     import multiprocessing
 
-    from newscorpus.gather.pipeline import init_worker
+    from newscorpus.workers import init_worker
 
     proc = multiprocessing.get_context("fork").Process(target=init_worker, args=(os.getpid() + 1,))
     proc.start()

@@ -8,13 +8,11 @@ the corpus files, and every item's fate depends only on the items before it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
 import re
 import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -30,6 +28,7 @@ from ..corpus import add_articles, add_rejections, iter_articles
 from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
 from ..records import Article, Rejection
 from ..store import read_jsonl
+from ..workers import STOP_SIGNALS, blocked, init_worker
 from .dedup import NearDupIndex, Signature, load_signatures, save_signatures
 from .extract import extractor_name
 from .fetch import TRANSIENT, FetchFailed, FetchService, ResponseCache
@@ -92,50 +91,9 @@ def _warm() -> None:
     fold("warm up")
 
 
-# --- worker processes: they end with their parent, and leave Ctrl-C to it ------------------------
+# --- worker processes: they end with their parent, and leave Ctrl-C to it (see workers.py) ---
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-PARENT_POLL = 0.5  # seconds between two looks of a worker's parent watch
 STOP_GRACE = 2.0  # seconds a stopped run gives its workers to finish their batch and exit
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _death_signal() -> bool:
-    """Linux: ask the kernel to SIGKILL this process when its parent dies (prctl)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def watch_parent(parent: int, interval: float = PARENT_POLL) -> threading.Thread:
-    """Portable: a daemon thread that ends this process once ``parent`` is no longer its parent
-    (a dead parent's children are re-parented, so getppid() changes)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os._exit(1)
-
-    thread = threading.Thread(target=watch, name="newscorpus-parent-watch", daemon=True)
-    thread.start()
-    return thread
-
-
-def init_worker(parent: int) -> None:
-    """Initializer of every pool worker: it dies with ``parent`` however that ends (SIGKILL too),
-    and ignores SIGINT (Ctrl-C signals the whole process group; the parent decides)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
-    _death_signal()
-    if os.getppid() != parent:  # the parent died before the death signal was set
-        os._exit(1)
-    watch_parent(parent)  # the fallback where prctl is missing
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by make_pool
 
 
 def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
@@ -161,7 +119,7 @@ def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
         initargs=(os.getpid(),),
     )
     try:
-        with _blocked(STOP_SIGNALS):
+        with blocked(STOP_SIGNALS):
             warm = [pool.submit(_warm) for _ in range(n)]  # the first submit forks them all
         for f in warm:
             f.result()
@@ -169,18 +127,6 @@ def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
         close_pool(pool, stopped=True)
         raise
     return pool
-
-
-@contextlib.contextmanager
-def _blocked(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def close_pool(pool: ProcessPoolExecutor, stopped: bool = False) -> None:

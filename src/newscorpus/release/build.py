@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import subprocess
@@ -25,6 +26,7 @@ from ..config import Config
 from ..errors import ReleaseError
 from ..records import utcnow
 from ..validate import validate_loaded
+from ..workers import init_worker
 from .card import load_agreement, render_card
 from .croissant import croissant
 from .scan import HASH_COLUMNS, Scanner, local_roots
@@ -90,7 +92,10 @@ def _validate_and_write(
     if threading.active_count() > 1:
         _raise_invalid(*validation_errors(cfg))
         return write_tables(cfg, out, previous, scanner, version)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        1, mp_context=fork, initializer=init_worker, initargs=(os.getpid(),)
+    ) as pool:
         verdict = pool.submit(validation_errors, cfg)
         try:
             return write_tables(cfg, out, previous, scanner, version)
