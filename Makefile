@@ -61,7 +61,7 @@ test: $(STAMP) studio-env system-deps lint
 
 # Refresh docs/labelstudio-task.png (the README's picture) from the browser test.
 screenshot: $(STAMP) studio-env system-deps
-	NEWSCORPUS_UPDATE_DOCS=1 $(BIN)/pytest -q tests/studio/test_browser.py
+	NEWSCORPUS_UPDATE_DOCS=1 $(BIN)/pytest -q tests/studio/test_browser.py tests/studio/test_layout.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(ONLY)

@@ -11,9 +11,10 @@ from typing import Any
 
 from defusedxml import ElementTree
 
+from ..cardtext import guidelines
 from ..config import SPAN_LABELS, STANCE_VALUES, Config
 from ..errors import DataError
-from ..resources import repo_root, schemas_dir
+from ..resources import schemas_dir
 
 TEMPLATE = "stance_claims.xml"
 TARGET_TEMPLATE = "target.xml"
@@ -30,44 +31,157 @@ def stance_name(target_id: str) -> str:
     return f"stance_{target_id}"
 
 
+# --- keyboard shortcuts ------------------------------------------------------------------------
+#
+# Every label and choice gets an explicit key (Label Studio would otherwise hand out
+# "1234567890qwet..." in tree order, so a target's keys changed with the config). The keys are
+# fixed for the labels and the claim questions, and the stance keys are handed out target by
+# target from STANCE_KEYS, so adding a target never changes the keys of the targets before it.
+
+LABEL_KEYS = {"Claim": "c", "Quote": "q", "Speaker": "s"}
+CHECKWORTHY_KEYS = {"yes": "y", "no": "n"}
+CLAIM_TYPE_KEYS = dict(zip(CLAIM_TYPES, ("a", "d", "f", "g", "j", "l"), strict=True))
+STANCE_KEYS: tuple[str, ...] = (
+    *"1234567890",
+    *"itxz",
+    *(f"shift+{c}" for c in "abcdefghijklmnopqstuvwxyz"),  # shift+r is a Label Studio tool
+    *(f"shift+{d}" for d in "34567890"),  # shift+1 and shift+2 zoom images in Label Studio
+)
+MAX_TARGETS_WITH_KEYS = len(STANCE_KEYS) // len(STANCE_VALUES)
+
+# Label Studio 1.23's own shortcuts (web/libs/editor/src/core/settings/keymap.json, as shipped
+# in the 1.23.2 frontend bundle; the Mac variants are command+...), plus the ones its code binds
+# (alt+shift+N selects region N, shift+space plays audio). The image tools' single letters are
+# only bound with an image, but are kept clear all the same.
+LS_KEYMAP: tuple[str, ...] = (
+    "ctrl+b", "alt+a", "alt+d", "left", "right", "alt+left", "alt+right", "shift+left",
+    "shift+right", "shift+alt+left", "shift+alt+right", "ctrl+enter", "ctrl+space", "alt+enter",
+    "ctrl+z", "ctrl+shift+z", "ctrl+backspace", "enter", "alt+r", "alt+h", "ctrl+h", "alt+l",
+    "alt+m", "u", "escape", "backspace", "alt+.", "ctrl+d", "delete", "ctrl+alt+space",
+    "ctrl+alt+left", "ctrl+alt+right", "shift+ctrl+alt+left", "shift+ctrl+alt+right",
+    "shift+alt+right", "shift+alt+left", "ctrl+left", "ctrl+right", "ctrl+plus", "h",
+    "shift+1", "shift+2", "ctrl+minus", "o", "e", "m", "shift+r", "k", "w", "p", "r", "v", "b",
+    "[", "]", "ctrl+down", "ctrl+up", "ctrl+shift+a", "ctrl+p", "shift+space",
+)  # fmt: skip
+_MODIFIERS = ("ctrl", "alt", "shift")
+_SYNONYMS = {"command": "ctrl", "cmd": "ctrl", "control": "ctrl", "option": "alt", "esc": "escape"}
+
+
+def normal_key(key: str) -> str:
+    """A shortcut in one spelling: lower case, modifiers first in a fixed order (shift+ctrl+z
+    and ctrl+shift+z are one key; command is ctrl)."""
+    parts = [_SYNONYMS.get(p, p) for p in key.strip().lower().split("+") if p] or [""]
+    *mods, last = parts
+    return "+".join([*(m for m in _MODIFIERS if m in mods), last])
+
+
+def reserved_keys() -> frozenset[str]:
+    """Shortcuts the interface must not use: Label Studio's own and its region keys."""
+    own = {normal_key(k) for k in LS_KEYMAP}
+    own |= {f"alt+shift+{n}" for n in range(10)}  # select region N
+    return frozenset(own)
+
+
+@dataclass(frozen=True)
+class Hotkey:
+    """One keyboard shortcut: the key, the control it sets and the value it picks."""
+
+    key: str
+    control: str  # spans | checkworthy | claim_type | stance_<target id>
+    value: str
+    question: str  # what the annotator reads: "Span label", "Stance towards: ..."
+
+
+def hotkeys(cfg: Config) -> list[Hotkey]:
+    """Every shortcut of the interface, in the order the annotator sees the controls.
+
+    Targets after the first MAX_TARGETS_WITH_KEYS have none (their choices are clicked).
+    """
+    out = [Hotkey(k, "spans", v, "Span label") for v, k in LABEL_KEYS.items()]
+    out += [
+        Hotkey(k, "checkworthy", v, "Selected claim: check-worthy?")
+        for v, k in CHECKWORTHY_KEYS.items()
+    ]
+    out += [Hotkey(k, "claim_type", v, "Selected claim: type") for v, k in CLAIM_TYPE_KEYS.items()]
+    keys = iter(STANCE_KEYS)
+    for t in cfg.targets[:MAX_TARGETS_WITH_KEYS]:
+        out += [
+            Hotkey(next(keys), stance_name(t.id), v, f"Stance towards: {t.text}")
+            for v in STANCE_VALUES
+        ]
+    return out
+
+
+_KEY = re.compile(r"\{key:([^:{}]+):([^:{}]+)\}")
+
+
+def _with_keys(xml: str, keys: dict[tuple[str, str], str]) -> str:
+    """Put each shortcut in its ``{key:control:value}`` place; a control without one loses the
+    attribute (``hotkey=""`` would let Label Studio hand out a key of its own)."""
+
+    def put(m: re.Match[str]) -> str:
+        return keys.get((m.group(1), m.group(2)), "")
+
+    return re.sub(r' hotkey=""', "", _KEY.sub(put, xml))
+
+
 def label_config(cfg: Config) -> str:
     """The Label Studio XML config for this corpus's targets."""
     folder = schemas_dir() / "labeling"
     template = _COMMENT.sub("", (folder / TEMPLATE).read_text(encoding="utf-8"))
     block = _COMMENT.sub("", (folder / TARGET_TEMPLATE).read_text(encoding="utf-8"))
+    keys = {(h.control, h.value): h.key for h in hotkeys(cfg)}
     parts = [
-        block.replace("{id}", t.id).replace("{text}", html.escape(t.text, quote=True))
+        _with_keys(block.replace("{id}", t.id), keys).replace(
+            "{text}", html.escape(t.text, quote=True)
+        )
         for t in cfg.targets
     ]
-    return template.replace("{targets}\n", "".join(parts))
+    return _with_keys(template, keys).replace("{targets}\n", "".join(parts))
+
+
+def hotkey_table_html(cfg: Config) -> str:
+    """The shortcuts as an HTML table for the instructions (one row per question)."""
+    rows: list[tuple[str, list[Hotkey]]] = []
+    for h in hotkeys(cfg):
+        if rows and rows[-1][0] == h.question:
+            rows[-1][1].append(h)
+        else:
+            rows.append((h.question, [h]))
+    body = "".join(
+        f"<tr><td>{html.escape(q)}</td><td>"
+        + ", ".join(f"<kbd>{html.escape(_shown(h.key))}</kbd> {html.escape(h.value)}" for h in hs)
+        + "</td></tr>"
+        for q, hs in rows
+    )
+    missing = len(cfg.targets) - MAX_TARGETS_WITH_KEYS
+    more = (
+        f"<p>The last {missing} targets have no keys: click their choices.</p>"
+        if missing > 0
+        else ""
+    )
+    return (
+        "<h3>Keyboard shortcuts</h3>"
+        "<p>Select text, then press a label key to mark it. Click a claim (or select it in the "
+        "Regions list) to answer its questions. Pressing a choice's key again clears it. "
+        "<kbd>Ctrl</kbd>+<kbd>Enter</kbd> submits, <kbd>Ctrl</kbd>+<kbd>Z</kbd> undoes, "
+        "<kbd>U</kbd> or <kbd>Esc</kbd> unselects a region.</p>"
+        "<p>To link a speaker to what they said, click the Speaker, press <kbd>Alt</kbd>+<kbd>R</kbd> "
+        "(or the link button in the region's details), then click the quote or claim. No label "
+        "is needed: any link between a Speaker and a Claim or Quote, drawn either way, is "
+        "<em>said</em>.</p>"
+        f"<table><thead><tr><th>Question</th><th>Keys</th></tr></thead><tbody>{body}</tbody></table>"
+        + more
+    )
+
+
+def _shown(key: str) -> str:
+    return "+".join(p.capitalize() if len(p) > 1 else p for p in key.split("+"))
 
 
 def guidelines_markdown(cfg: Config) -> str:
-    """The "Annotation guidelines" section of DATA_CARD.md (corpus folder, its parent, the repo)."""
-    candidates = [cfg.root / "DATA_CARD.md", cfg.root.parent / "DATA_CARD.md"]
-    root = repo_root()
-    if root is not None:
-        candidates.append(root / "DATA_CARD.md")
-    for path in candidates:
-        if path.is_file():
-            section = _section(path.read_text(encoding="utf-8"), "Annotation guidelines")
-            if section:
-                return section
-    return ""
-
-
-def _section(markdown: str, title: str) -> str:
-    out: list[str] = []
-    inside = False
-    for line in markdown.splitlines():
-        if line.startswith("## "):
-            if inside:
-                break
-            inside = line[3:].strip() == title
-            continue
-        if inside:
-            out.append(line)
-    return "\n".join(out).strip()
+    """The "Annotation guidelines" section of the corpus's own DATA_CARD.md ('' without one)."""
+    return guidelines(cfg)
 
 
 def instructions_html(cfg: Config) -> str:
@@ -76,8 +190,10 @@ def instructions_html(cfg: Config) -> str:
 
     text = guidelines_markdown(cfg)
     if not text:
-        return "<p>Label the stance of the article towards each target, then claims, quotes and speakers.</p>"
-    return str(MarkdownIt("commonmark", {"html": False}).render(text))
+        guide = "<p>Label the stance of the article towards each target, then claims, quotes and speakers.</p>"
+    else:
+        guide = str(MarkdownIt("commonmark", {"html": False}).render(text))
+    return guide + hotkey_table_html(cfg)
 
 
 # --- checking results against the config ---------------------------------------------------------
