@@ -94,7 +94,8 @@ def guidelines(cfg: Config) -> str:
 
 
 def placeholder_warnings(cfg: Config) -> list[str]:
-    """One line per template placeholder still in the card, or one line when there is no card."""
+    """One line per template placeholder still in the card and per target its guidelines do not
+    name, or one line when there is no card."""
     path = card_path(cfg)
     text = read_card(cfg)
     if text is None:
@@ -102,6 +103,8 @@ def placeholder_warnings(cfg: Config) -> list[str]:
             f"{path}: no dataset card: the card has no prose and annotators see no guidelines "
             f"(write one, or set [corpus] card in corpus.toml)"
         ]
+    body = section(text, GUIDELINES)
+    unnamed = [t.id for t in cfg.targets if f"`{t.id}`" not in body and t.id not in body]
     # the leading comment (the note to the builder) names the placeholder form itself
     text = _LEADING_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text, count=1)
     out = []
@@ -109,6 +112,10 @@ def placeholder_warnings(cfg: Config) -> list[str]:
         for m in PLACEHOLDER.finditer(line):
             hint = m.group(0)
             out.append(f"{path}:{number}: template placeholder left to fill in: {hint}")
+    out += [
+        f"{path}: the {GUIDELINES!r} section does not name target {tid!r} of corpus.toml"
+        for tid in unnamed
+    ]
     return out
 
 

@@ -382,6 +382,8 @@ def release(
             )
         for note in r.notes:
             out.print(note)
+        for warning in r.warnings:
+            err.print(f"warning: {warning}", markup=False)
         if r.dry_run:
             if not r.notes:
                 out.print(f"dry run: v{r.version} built and checked; nothing was published")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from newscorpus.cardtext import render_template
 from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.records import Annotation, Article
@@ -130,6 +131,8 @@ def build_corpus(root: Path, n: int = 40, extra_toml: str = "") -> tuple[Config,
     """A corpus of n synthetic articles, 3 annotators each, aggregates for half, gold for two."""
     write_corpus(root, TOML + extra_toml)
     cfg = load_config(root)
+    card = render_template(cfg.corpus.pretty_name, cfg.corpus.description, cfg.targets)
+    (root / "DATA_CARD.md").write_text(card, encoding="utf-8")  # as `newscorpus init` writes it
     arts = synthetic_articles(0, n)
     add_articles(cfg, arts, file="synthetic")
     add_annotations(cfg, labels_for(arts), "pulled")

@@ -12,14 +12,12 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from ..cardtext import STANCE_MEANING, card_body, placeholder_warnings, read_card
 from ..config import STANCE_VALUES, Config
 from ..records import utcnow
-from ..resources import repo_root
 from .tables import SCHEMAS
 
-CARD_FILE = "DATA_CARD.md"
-_FALLBACK_PROSE = "## Dataset description\n\nSee the generated sections below.\n"
-_COMMENT = re.compile(r"\A\s*<!--.*?-->\s*", re.S)
+_NO_CARD = "## Dataset description\n\nNo description was written for this corpus yet; see the generated sections below.\n"
 
 CONFIG_DOCS = {
     "articles": "One row per article; text is null for sources with text_policy = hydrate.",
@@ -88,10 +86,7 @@ for _v in STANCE_VALUES:
         f"Share of annotators who chose `{_v}` (soft label: the four shares sum to 1); null for gold rows, which have no distribution."
     )
 LABEL_DOCS = {
-    "favor": "the article argues for the target or presents it mainly in a positive light",
-    "against": "the article argues against it, or presents mainly its rejection",
-    "neutral": "the article discusses the target without taking a side, or gives both sides similar weight",
-    "unrelated": "the article does not discuss the target",
+    **STANCE_MEANING,  # worded once, as the guidelines of a new corpus's card say it
     "unresolved": "annotators tied and no adjudicated label exists (exclude or adjudicate before training)",
 }
 
@@ -130,16 +125,22 @@ def size_category(n: int) -> str:
 
 
 def card_prose(cfg: Config) -> str:
-    """DATA_CARD.md from the corpus folder, the wheel or the source checkout (comment cut)."""
-    packaged = Path(__file__).resolve().parent.parent / "_DATA_CARD.md"  # wheel force-include
-    candidates = [cfg.root / CARD_FILE, packaged]
-    root = repo_root()
-    if root is not None:
-        candidates.append(root / CARD_FILE)
-    for path in candidates:
-        if path.is_file():
-            return _COMMENT.sub("", path.read_text(encoding="utf-8")).strip() + "\n"
-    return _FALLBACK_PROSE
+    """The corpus's own DATA_CARD.md (its leading comment cut); a stub saying so without one."""
+    text = read_card(cfg)
+    return card_body(text) if text is not None else _NO_CARD
+
+
+def prose_notice(cfg: Config) -> str | None:
+    """A note for the card's top while its prose is missing or still holds template placeholders."""
+    left = placeholder_warnings(cfg)
+    if not left:
+        return None
+    if read_card(cfg) is None:
+        return "This card has no hand-written description yet: the corpus builders have not written it."
+    return (
+        f"This card's description is an unfinished template ({len(left)} "
+        f"place{'s' if len(left) != 1 else ''} marked [FILL IN] are left): read it with care."
+    )
 
 
 def card_yaml(
@@ -162,7 +163,7 @@ def card_yaml(
     n_articles = sum(counts.get("articles", {}).values())
     return {
         "pretty_name": cfg.corpus.pretty_name,
-        "license": cfg.corpus.license.lower(),
+        **cfg.corpus.card_license(),
         "language": langs,
         "multilinguality": "multilingual" if len(langs) > 1 else "monolingual",
         "task_categories": ["text-classification", "token-classification"],
@@ -435,7 +436,7 @@ def bibtex(cfg: Config, version: str, year: str, hub: str | None) -> str:
     return (
         f"@misc{{{key},\n{author}  title = {{{{{cfg.corpus.pretty_name}}}}},\n"
         f"  version = {{{version}}},\n  year = {{{year}}},\n{where}"
-        f"  note = {{Dataset version v{version}; license {cfg.corpus.license}}}\n}}\n"
+        f"  note = {{Dataset version v{version}; license {cfg.corpus.license_title}}}\n}}\n"
     )
 
 
@@ -472,6 +473,9 @@ def render_card(
     parts = [f"---\n{header}---\n", f"# {cfg.corpus.pretty_name}\n"]
     if cfg.release.notice:
         parts.append("> **Note:** " + " ".join(cfg.release.notice.split()) + "\n")
+    unfinished = prose_notice(cfg)
+    if unfinished:
+        parts.append(f"> **Note:** {unfinished}\n")
     parts.append(f"{cfg.corpus.description}\n")
     listed = ", ".join(f"`{c}`" for c in _listed(counts)) or "none"
     parts.append(f"Version **v{version}**. Configs: {listed} (default `articles`).\n")

@@ -155,7 +155,7 @@ def croissant(
         ],
         "name": cfg.corpus.name,
         "description": cfg.corpus.description,
-        "license": f"https://spdx.org/licenses/{cfg.corpus.license}.html",
+        "license": cfg.corpus.license_url,
         "version": version,
         "datePublished": date[:10],
         "citeAs": bibtex(cfg, version, date[:4], hub),

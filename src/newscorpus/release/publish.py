@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..cardtext import card_path, placeholder_warnings
 from ..config import Config
 from ..corpus import article_files
 from ..errors import ConfigError, DataError, ReleaseError
@@ -508,6 +509,7 @@ class ReleaseResult:
     hub: str | None = None
     hub_commit: str | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def make_release(
@@ -572,7 +574,7 @@ def make_release(
         except OSError as exc:
             raise ConfigError(f"{repo}: cannot create the release folder: {exc.strerror}") from None
     try:
-        return _build_and_publish(cfg, repo, target, new, previous, hub_id, dry_run, parent)
+        result = _build_and_publish(cfg, repo, target, new, previous, hub_id, dry_run, parent)
     except BaseException:
         for folder in made:  # the folders made above the target, when the release failed
             try:
@@ -580,6 +582,13 @@ def make_release(
             except OSError:
                 break
         raise
+    left = placeholder_warnings(cfg)
+    if left:
+        result.warnings.append(
+            f"{card_path(cfg)}: the card's prose is unfinished ({len(left)} warnings; "
+            "`newscorpus validate` lists them); the card says so on top"
+        )
+    return result
 
 
 def _has_articles(cfg: Config) -> bool:
