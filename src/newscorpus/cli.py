@@ -344,6 +344,12 @@ def pull(
             f"{plural(r.tasks, 'task')}, {plural(r.annotations, 'annotation')} ({r.cancelled} skipped): "
             f"{r.new_versions} new versions, {r.deleted} marked deleted, "
             f"{r.drafts_ignored} drafts ignored"
+            + (
+                f"; {plural(r.relations_kept, 'relation')} that are not a speaker link kept "
+                "in their records"
+                if r.relations_kept
+                else ""
+            )
         )
 
 

@@ -158,10 +158,6 @@ def test_config_keeps_the_said_relation_for_prelabels_and_old_annotations(tmp_pa
     assert [r.get("value") for r in root.iter("Relation")] == ["said"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pull.py keeps only relations labelled 'said'; an unlabelled speaker link is dropped",
-)
 def test_pull_takes_an_unlabelled_relation_either_way_as_the_speaker_link(
     tmp_path: Path, cli: Any
 ) -> None:

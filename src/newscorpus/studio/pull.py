@@ -24,7 +24,6 @@ from ..records import Annotation, utcnow
 from ..store import append_jsonl, atomic_write_text, check_record
 from .client import StudioClient, connect, parse_json
 from .labeling import (
-    RELATION,
     Interface,
     expected_interface,
     parse_interface,
@@ -52,6 +51,7 @@ class PullReport:
     deleted: int = 0
     cancelled: int = 0
     drafts_ignored: int = 0
+    relations_kept: int = 0  # relations that are not a speaker link, kept in their records
     project_id: int | None = None
     incremental: bool = False  # only tasks changed since the last pull were fetched
 
@@ -95,12 +95,12 @@ def normalize(
     by_name = {stance_name(t.id): t.id for t in cfg.targets}
     spans: dict[str, dict[str, Any]] = {}
     attrs: dict[str, dict[str, str | None]] = {}
-    relations: list[tuple[str, str]] = []
+    relations: list[tuple[str, str, list[str]]] = []
     for item in result:
         kind, name = item.get("type"), item.get("from_name")
-        if kind == "relation":
-            if RELATION in (item.get("labels") or []):
-                relations.append((str(item.get("from_id")), str(item.get("to_id"))))
+        if kind == "relation":  # labelled `said` or not: the labels are checked by iface.check
+            labels = [str(x) for x in item.get("labels") or []]
+            relations.append((str(item.get("from_id")), str(item.get("to_id")), labels))
             continue
         if kind == "choices" and name in by_name:
             stance[by_name[name]] = _choice(item)
@@ -123,11 +123,7 @@ def normalize(
     for rid, extra in attrs.items():
         if rid in spans:
             spans[rid].update(extra)
-    for a, b in relations:
-        if a in spans and b in spans:
-            speaker, said = (a, b) if spans[a]["label"] == "Speaker" else (b, a)
-            if spans[speaker]["label"] == "Speaker":
-                spans[said]["speaker"] = speaker
+    kept = _link_speakers(spans, relations)
     ann_id = ann.get("id")
     if not isinstance(ann_id, int) or isinstance(ann_id, bool):
         raise DataError(f"{where}: annotation without an integer id")
@@ -151,8 +147,30 @@ def normalize(
         created_at=ann.get("created_at"),
         updated_at=updated,
         cancelled=bool(ann.get("was_cancelled")),
-        extra={"source": "labelstudio", "server": server, "project": project_id},
+        extra={
+            "source": "labelstudio",
+            "server": server,
+            "project": project_id,
+            **({"relations": kept} if kept else {}),
+        },
     )
+
+
+def _link_speakers(
+    spans: dict[str, dict[str, Any]], relations: list[tuple[str, str, list[str]]]
+) -> list[dict[str, Any]]:
+    """Set each Claim's or Quote's ``speaker`` from a relation between it and a Speaker, drawn
+    either way, labelled or not; every other relation is returned, to be kept in the record."""
+    kept = []
+    for a, b, labels in relations:
+        ends = {spans[x]["label"]: x for x in (a, b) if x in spans}
+        said = ends.get("Claim") or ends.get("Quote")
+        speaker = ends.get("Speaker")
+        if len(ends) == 2 and said and speaker and "speaker" not in spans[said]:
+            spans[said]["speaker"] = speaker
+        else:  # a missing end, Speaker to Speaker, Claim to Quote, a second speaker
+            kept.append({"from_id": a, "to_id": b, "labels": labels})
+    return kept
 
 
 def normalize_tasks(
@@ -194,6 +212,7 @@ def normalize_tasks(
             records.append(rec)
             report.annotations += 1
             report.cancelled += rec.cancelled
+            report.relations_kept += len(rec.extra.get("relations", ()))
     return records
 
 
