@@ -79,6 +79,7 @@ def test_labels_splits_and_annotation_process_are_explained(card: Any) -> None:
     assert "`dup_cluster`" in splits and "stable across versions" in splits
     process = section(text, "### Annotation process")
     assert "Label Studio" in process and "pseudonym" in process and "gold" in process
+    assert "Label All Tasks" in process and "Label Studio Community cannot hide" in process
     arts = [
         r for p in card[2].glob("data/articles/*.parquet") for r in pq.read_table(p).to_pylist()
     ]

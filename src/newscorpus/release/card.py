@@ -375,6 +375,13 @@ def sources_section(
         "cluster (same `dup_cluster`) have no labels of their own: stance labels can be "
         "carried over through `dup_cluster`; span offsets cannot.\n"
     )
+    out.append(
+        "\nIndependence is asked for, not enforced: annotators are told to work from Label "
+        "Studio's \"Label All Tasks\" stream, which shows only their own work, and the project "
+        "hides annotation history. Label Studio Community cannot hide the other annotations of "
+        "a task (nor their authors' accounts) from an annotator who opens it from the task "
+        "list, so an annotator could have seen another's labels before submitting.\n"
+    )
     if per_item:
         out.append(f"\nAnnotators per item in this version: {per_item}.\n")
     return "\n".join(out)

@@ -177,6 +177,10 @@ def project_settings(cfg: Config, overlap: int) -> dict[str, Any]:
         "maximum_annotations": overlap,
         "overlap_cohort_percentage": 100,
         "show_collab_predictions": True,
+        # independence, as far as Label Studio Community allows: no annotation history, no
+        # ground-truth tasks first; it cannot hide others' annotations in the task list
+        "show_annotation_history": False,
+        "show_ground_truth_first": False,
         "model_version": MODEL_VERSION,  # annotators start from the pre-annotations
         "description": cfg.corpus.description,
     }
