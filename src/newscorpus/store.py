@@ -186,7 +186,8 @@ class LineProblem(ValueError):
     """Why one JSONL line is not a record (the caller adds file and line)."""
 
 
-def _depth_exceeds(obj: Any, limit: int) -> bool:
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed JSON value is nested deeper than ``limit`` (checked without recursion)."""
     stack: list[tuple[Any, int]] = [(obj, 1)]
     while stack:
         node, depth = stack.pop()
@@ -210,7 +211,7 @@ def parse_record(raw: bytes | str) -> dict[str, Any]:
         raise LineProblem(f"expected a JSON object, got {type(obj).__name__}")
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
     opened = data.count(b"[") + data.count(b"{")
-    if opened > MAX_DEPTH and _depth_exceeds(obj, MAX_DEPTH):
+    if opened > MAX_DEPTH and too_deep(obj):
         raise LineProblem(f"JSON nested deeper than {MAX_DEPTH} levels")
     return obj
 

@@ -25,6 +25,7 @@ from .. import __version__
 from ..config import Config
 from ..errors import ReleaseError
 from ..records import utcnow
+from ..store import MAX_DEPTH, too_deep
 from ..validate import validate_loaded
 from ..workers import init_worker
 from .card import load_agreement, render_card
@@ -363,22 +364,7 @@ def file_hashes(folder: Path) -> dict[str, str]:
 
 
 # JSON documents the release reads whole (agreement.json, a previous manifest.json) are a few
-# levels deep; deeper ones are refused before json.dumps (recursive) writes them again.
-MAX_JSON_DEPTH = 100
-
-
-def too_deep(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether a parsed JSON value is nested deeper than ``limit`` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return False
-
-
+# levels deep; deeper ones (past store.MAX_DEPTH) are refused before json.dumps writes them again.
 def parse_json_document(data: bytes | str, where: str, then: str = "nothing was released") -> Any:
     """A whole JSON document; ReleaseError naming ``where`` when malformed or too deep."""
     try:
@@ -387,7 +373,7 @@ def parse_json_document(data: bytes | str, where: str, then: str = "nothing was 
         why = str(exc).split(":")[0]
         raise ReleaseError(f"{where}: not valid JSON ({why}); {then}") from None
     if isinstance(obj, dict | list) and too_deep(obj):
-        raise ReleaseError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels; {then}")
+        raise ReleaseError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels; {then}")
     return obj
 
 
