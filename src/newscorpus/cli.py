@@ -111,6 +111,12 @@ def handled(
     except KeyboardInterrupt:
         err.print("interrupted: what was written so far is kept; run the command again to resume")
         raise typer.Exit(130) from None
+    except OSError as exc:  # the file system refused (read-only, full, a folder in a file's place)
+        if state.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"error: {where}{exc.strerror or exc}", markup=False)
+        raise typer.Exit(1) from None
 
 
 def print_json(data: Any) -> None:

@@ -2,7 +2,9 @@
 
 The kernel holds the lock for the open file, so a holder that dies (kill -9, power loss)
 releases it without a manual step; the file only carries who holds it (command, pid,
-since when) for the refusal message. Forked children (gather's extraction workers) close
+since when) for the refusal message. The corpus folder itself is locked too: a lock file
+deleted while held (``git clean -X`` takes the ignored ``.newscorpus/``, a user cleans up)
+would otherwise let the next command lock a new file beside the running writer. Forked children (gather's extraction workers) close
 their copy of the descriptor, so a child that outlives its parent never keeps the lock.
 """
 
@@ -43,14 +45,16 @@ class Holder:
         return f"`newscorpus {self.command}` (pid {self.pid}, since {self.since})"
 
 
-# Locks this process holds: resolved corpus path -> (fd, depth). Nested takes are free.
+# Locks this process holds: resolved lock path -> [file fd, folder fd, depth]. Nested takes
+# are free.
 _held: dict[Path, list[int]] = {}
 
 
 def _close_in_child() -> None:
-    for fd, _depth in _held.values():
-        with contextlib.suppress(OSError):
-            os.close(fd)  # drops the child's reference only; the parent keeps the lock
+    for fd, dir_fd, _depth in _held.values():
+        for d in (fd, dir_fd):
+            with contextlib.suppress(OSError):
+                os.close(d)  # drops the child's reference only; the parent keeps the lock
     _held.clear()
 
 
@@ -76,6 +80,10 @@ def is_locked(root: Path) -> bool:
     path = lock_path(root)
     if Path(path.resolve()) in _held:
         return True
+    return any(_peek(p) for p in (root, path))
+
+
+def _peek(path: Path) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -91,16 +99,49 @@ def is_locked(root: Path) -> bool:
         os.close(fd)
 
 
-def _acquire(fd: int) -> bool:
+def _try_both(dir_fd: int, fd: int) -> bool:
+    """Both locks or neither: the folder's first (it cannot be deleted under a holder)."""
+    try:
+        fcntl.flock(dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        fcntl.flock(dir_fd, fcntl.LOCK_UN)
+        return False
+
+
+def _acquire(dir_fd: int, fd: int) -> bool:
     deadline = time.monotonic() + _GRACE_S
     while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _try_both(dir_fd, fd):
             return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _open_lock(path: Path, root: Path) -> tuple[int, int]:
+    """(lock file fd, corpus folder fd); CorpusBusy with one line when either cannot be opened."""
+    state = path.parent
+    if (state.is_symlink() or state.exists()) and not state.is_dir():
+        raise CorpusBusy(
+            f"{state}: is not a folder (a file or a broken link); move it aside and run "
+            "this again (newscorpus keeps its lock, caches and ledgers there)"
+        )
+    try:
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CorpusBusy(f"{path}: cannot open the lock file: {exc.strerror}") from None
+    try:
+        dir_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        os.close(fd)
+        raise CorpusBusy(f"{root}: cannot open the folder to lock it: {exc.strerror}") from None
+    return fd, dir_fd
 
 
 @contextlib.contextmanager
@@ -111,21 +152,17 @@ def corpus_lock(root: Path, command: str, lock_file: Path | None = None) -> Iter
     (a release folder that hydrate fills in).
     """
     path = lock_file or lock_path(root)
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = Path(path.resolve())
-        fd = -1 if key in _held else os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise CorpusBusy(f"{path}: cannot open the lock file: {exc.strerror}") from None
+    key = Path(path.resolve())
     if key in _held:  # this process holds it already (a command calling another)
-        _held[key][1] += 1
+        _held[key][2] += 1
         try:
             yield Holder(command, os.getpid(), "")
         finally:
-            _held[key][1] -= 1
+            _held[key][2] -= 1
         return
+    fd, dir_fd = _open_lock(path, root)
     try:
-        if not _acquire(fd):
+        if not _acquire(dir_fd, fd):
             holder = read_holder(path)
             who = holder.describe() if holder else "another newscorpus command"
             raise CorpusBusy(
@@ -135,7 +172,7 @@ def corpus_lock(root: Path, command: str, lock_file: Path | None = None) -> Iter
         me = Holder(command, os.getpid(), since)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me.__dict__).encode("utf-8"), 0)
-        _held[key] = [fd, 1]
+        _held[key] = [fd, dir_fd, 1]
         try:
             yield me
         finally:
@@ -143,6 +180,8 @@ def corpus_lock(root: Path, command: str, lock_file: Path | None = None) -> Iter
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
+            fcntl.flock(dir_fd, fcntl.LOCK_UN)
     finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+        for d in (fd, dir_fd):
+            with contextlib.suppress(OSError):
+                os.close(d)

@@ -87,7 +87,10 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     created = not path.exists()
     if not created:
         move_torn_tail(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot append to it: {exc.strerror}; nothing was added") from None
     try:
         view = memoryview(payload)
         while view:
@@ -145,17 +148,31 @@ def move_torn_tail(path: Path) -> int:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return 0
+    except OSError as exc:
+        raise DataError(
+            f"{path}: cannot open to repair its torn last line: {exc.strerror}"
+        ) from None
     try:
         start, n = _tail_start_and_size(fd)
         if not n:
             return 0
         tail = os.pread(fd, n, start)
-        keep = os.open(torn_path(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        kept = torn_path(path)
         try:
-            os.write(keep, tail + b"\n")
-            os.fsync(keep)  # kept before it is cut: a crash here leaves a copy, never none
-        finally:
-            os.close(keep)
+            keep = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                view = memoryview(tail + b"\n")
+                while view:
+                    view = view[os.write(keep, view) :]
+                os.fsync(keep)  # kept before it is cut: a crash here leaves a copy, never none
+            finally:
+                os.close(keep)
+        except OSError as exc:
+            raise DataError(
+                f"{kept}: cannot keep the torn last line of {path.name} there "
+                f"({exc.strerror}); nothing was changed: make it a writable file and run "
+                "this again"
+            ) from None
         os.ftruncate(fd, start)
         os.fsync(fd)
         return n
@@ -206,6 +223,9 @@ def parse_record(raw: bytes | str) -> dict[str, Any]:
         if "depth limit" in str(exc):
             raise LineProblem(f"JSON nested deeper than {MAX_DEPTH} levels") from None
         why = json_error(raw)
+        if why.msg == _STDLIB_ACCEPTS:  # a lone surrogate, a byte order mark: orjson says which
+            msg = str(exc).split(": line ")[0]
+            raise LineProblem(f"malformed JSON: {msg} (column {exc.colno})") from None
         raise LineProblem(f"malformed JSON: {why.msg} (column {why.colno})") from None
     if not isinstance(obj, dict):
         raise LineProblem(f"expected a JSON object, got {type(obj).__name__}")
@@ -255,7 +275,10 @@ def json_error(raw: str | bytes) -> json.JSONDecodeError:
         return json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", str(raw)[:80], 0)
     except ValueError as exc:  # e.g. an integer too long to convert
         return json.JSONDecodeError(str(exc).split(";")[0], str(raw)[:80], 0)
-    return json.JSONDecodeError("not valid JSON", str(raw)[:80], 0)
+    return json.JSONDecodeError(_STDLIB_ACCEPTS, str(raw)[:80], 0)
+
+
+_STDLIB_ACCEPTS = "not valid JSON"  # json.loads reads a line orjson refused
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

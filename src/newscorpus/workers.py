@@ -16,7 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Ctrl-C, kill, and the terminal closing (SIGHUP): each ends a run the same clean way.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 PARENT_POLL = 0.5  # seconds between two looks of a worker's parent watch
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -50,7 +53,9 @@ def init_worker(parent: int) -> None:
     """Initializer of every pool worker: it dies with ``parent`` however that ends (SIGKILL too),
     and ignores SIGINT (Ctrl-C signals the whole process group; the parent decides)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    for s in STOP_SIGNALS[1:]:  # not the parent's handler, inherited by fork
+        if signal.getsignal(s) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            signal.signal(s, signal.SIG_DFL)
     _death_signal()
     if os.getppid() != parent:  # the parent died before the death signal was set
         os._exit(1)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from ..config import Config, GatherSettings, Source
 from ..corpus import add_articles, add_rejections, iter_articles
 from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
+from ..lock import corpus_lock
 from ..records import Article, Rejection
 from ..store import read_jsonl
 from ..workers import STOP_SIGNALS, blocked, init_worker
@@ -99,7 +100,7 @@ STOP_GRACE = 2.0  # seconds a stopped run gives its workers to finish their batc
 def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     """A process pool for extraction, started now (before any thread); None on one core.
 
-    The workers are forked with SIGINT and SIGTERM blocked, so none runs the parent's handlers
+    The workers are forked with the stop signals (SIGINT, SIGTERM, SIGHUP) blocked, so none runs the parent's handlers
     before init_worker has set its own (a signal sent meanwhile waits, it is not lost)."""
     env = os.environ.get("NEWSCORPUS_WORKERS", "")
     n = (
@@ -423,7 +424,24 @@ def gather(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> Summary:
-    """Fill articles/<source>.jsonl from the chosen [[sources]] (all when none named)."""
+    """Fill articles/<source>.jsonl from the chosen [[sources]] (all when none named).
+
+    Holds the corpus's write lock (free when the caller, the CLI, holds it already), so a
+    library caller is refused beside a running `newscorpus gather` as a second command is.
+    """
+    with corpus_lock(cfg.root, "gather"):
+        return _gather(cfg, sources, allow_hosts, limit, refresh, progress, workers)
+
+
+def _gather(
+    cfg: Config,
+    sources: Iterable[str],
+    allow_hosts: Iterable[str],
+    limit: int | None,
+    refresh: bool,
+    progress: Progress | None,
+    workers: int | None,
+) -> Summary:
     names = list(sources)
     chosen = [cfg.source(n) for n in names] if names else list(cfg.sources)
     if not chosen:
@@ -484,7 +502,7 @@ def gather(
         writer.flush()
         with stops.held():
             state.save()
-    except KeyboardInterrupt as exc:  # Ctrl-C, or Stopped by SIGTERM
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Stopped by SIGTERM or SIGHUP
         _keep(writer, state, stops)
         if isinstance(exc, Stopped):
             raise stopped_error(exc.signum) from None
