@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import ConfigError, UsageError
+from .gather.urlnorm import has_credentials, strip_credentials
 from .licenses import NAME_MAX, OTHER, hub_license, normalise_license, spdx_url
 from .tomlcheck import Limit, Locator, Reader, nesting_line, suggest
 
@@ -27,10 +28,12 @@ TEXT_POLICIES = ("full", "hydrate")
 STANCE_VALUES = ("favor", "against", "neutral", "unrelated")
 SPAN_LABELS = ("Claim", "Quote", "Speaker")
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
-_LANG = re.compile(r"^[a-z]{2}$")
-_HOST = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+# fullmatch throughout: "$" alone would let a trailing newline through (articles/<name>\n.jsonl)
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_SNAKE = re.compile(r"[a-z][a-z0-9_]*")
+_LANG = re.compile(r"[a-z]{2}")
+_HOST = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
+_HUB_REPO = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}", re.ASCII)
 CONFIG_MAX_BYTES = 1_048_576  # a hand-written corpus.toml is far smaller; refuse a runaway file
 
 
@@ -46,15 +49,24 @@ def _http_url(url: str) -> bool:
 
 def _check_url(r: Reader, url: str, table: str, key: str, index: int = 0) -> None:
     """An http(s) URL with a host and without credentials (they never go in corpus.toml)."""
-    if not _http_url(url):
-        raise r.fail(f"{url!r} is not an http(s) URL with a host", table, key, index)
-    if "@" in urlsplit(url).netloc:
+    # credentials first, and never echoed: the error goes to a terminal, a log, a CI page
+    if has_credentials(url) or "@" in _netloc(url):
         raise r.fail(
             "must not carry a user name or password (credentials never go in corpus.toml)",
             table,
             key,
             index,
         )
+    if not _http_url(url):
+        shown = strip_credentials(url)
+        raise r.fail(f"{shown!r} is not an http(s) URL with a host", table, key, index)
+
+
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
 
 
 # --- the numbers: one table of types and ranges (docs/corpus-toml.md lists it) -----------------
@@ -394,11 +406,11 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     c = data["corpus"]
     r.check_keys(c, "corpus")
     name = r.text(c, "corpus", "name")
-    if not _SLUG.match(name):
+    if not _SLUG.fullmatch(name):
         raise r.fail("must be a slug (lower-case letters, digits, - and _)", "corpus", "name")
     languages = r.str_list(c, "corpus", "languages")
     for lang in languages:
-        if not _LANG.match(lang):
+        if not _LANG.fullmatch(lang):
             raise r.fail(
                 f"{lang!r} is not an ISO 639-1 code (two lower-case letters)", "corpus", "languages"
             )
@@ -462,7 +474,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     for i, t in enumerate(data["targets"]):
         r.check_keys(t, "targets", i)
         tid = r.text(t, "targets", "id", i)
-        if not _SNAKE.match(tid):
+        if not _SNAKE.fullmatch(tid):
             raise r.fail(f"{tid!r} is not snake_case", "targets", "id", i)
         if any(x.id == tid for x in targets):
             raise r.fail(f"duplicate target id {tid!r}", "targets", "id", i)
@@ -492,7 +504,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
     for i, s in enumerate(data.get("sources", [])):
         r.check_keys(s, "sources", i)
         sname = r.text(s, "sources", "name", i)
-        if not _SLUG.match(sname):
+        if not _SLUG.fullmatch(sname):
             raise r.fail(f"{sname!r} must be a slug", "sources", "name", i)
         if any(x.name == sname for x in sources):
             raise r.fail(f"duplicate source name {sname!r}", "sources", "name", i)
@@ -531,7 +543,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         if "allow_hosts" in g:
             hosts = r.str_list(g, "gather", "allow_hosts")
             for h in hosts:
-                m = _HOST.match(h)
+                m = _HOST.fullmatch(h)
                 if not m or (m.group(2) and not 1 <= int(m.group(2)[1:]) <= 65535):
                     raise r.fail(f"{h!r} is not host or host:port", "gather", "allow_hosts")
             values["allow_hosts"] = tuple(h.lower() for h in hosts)
@@ -587,7 +599,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
                 )
         if "hub" in rel:
             rvals["hub"] = r.get(rel, "release", "hub", str)
-            if not re.match(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$", rvals["hub"]):
+            if not _HUB_REPO.fullmatch(rvals["hub"]):
                 raise r.fail(f"{rvals['hub']!r} is not ORG/NAME", "release", "hub")
         if "splits" in rel:
             sp = r.get(rel, "release", "splits", dict)

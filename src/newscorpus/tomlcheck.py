@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .gather.urlnorm import strip_credentials
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ class Reader:
     def check_length(self, value: str, table: str, key: str, index: int = 0) -> None:
         most = self.text_max.get(f"{table}.{key}")
         if most is not None and len(value) > most:
-            shown = value[:40].replace("\n", " ")
+            shown = strip_credentials(value)[:40].replace("\n", " ")  # never a password
             raise self.fail(
                 f"{shown!r}... is {len(value):,} characters long; at most {most:,}",
                 table,

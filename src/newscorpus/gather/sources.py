@@ -26,7 +26,7 @@ from defusedxml import DefusedXmlException
 from ..config import Source
 from ..errors import DataError
 from .fetch import CREDENTIALS, FetchFailed
-from .urlnorm import has_credentials, strip_credentials
+from .urlnorm import has_credentials, mask_credentials, strip_credentials
 
 MAX_SITEMAP_DEPTH = 3
 MAX_XML_BYTES = 50_000_000
@@ -67,6 +67,7 @@ def refused(url: str, source: str, reason: str, detail: str, stage: str = "sourc
     shown = strip_credentials(url)
     if len(shown) > MAX_REJECTED_URL:
         shown = shown[:MAX_REJECTED_URL] + "..."
+    detail = mask_credentials(detail)  # a detail may quote the listing (a bad line, a URL)
     return Item(url=shown, source=source, reason=reason, detail=detail, stage=stage)
 
 
@@ -174,9 +175,14 @@ def _absolute(urls: list[str], base: str) -> list[str]:
     for u in urls:
         u = u.strip()
         try:
-            out[urljoin(base, u) if base else u] = None
+            resolved = urljoin(base, u) if base else u
         except ValueError:
-            out[u] = None
+            resolved = u
+        # urljoin reads http:/u:pw@h as a path on the listing's host: the user info would be
+        # fetched and recorded there; such a link stays as written, refused as url_credentials
+        if has_credentials(u) and not has_credentials(resolved):
+            resolved = u
+        out[resolved] = None
     return list(out)
 
 

@@ -87,22 +87,58 @@ def host_port(url: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), port
 
 
-# scheme "://" authority: enough to find user info even in a URL urllib cannot split
-_AUTHORITY = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)")
+# Looser, as browsers read a URL: tabs and newlines dropped, any number of slashes or
+# backslashes after the scheme (http:/u:p@h, http:\\u:p@h, //u:p@h), and the forms of @ that NFKC folds
+# to it (U+FF20, U+FE6B): a malformed link is refused, but its user info is never recorded.
+_LOOSE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?)([/\\]*)([^/?#\\]*)")
+_AT = ("@", "\uff20", "\ufe6b")
+_TAB_NEWLINE = re.compile(r"[\t\n\r]")
+
+
+def _loose_authority(url: str) -> tuple[str, str, str] | None:
+    """(scheme and slashes, authority, rest) of a URL as a browser splits it, or None."""
+    clean = _TAB_NEWLINE.sub("", url).strip()
+    m = _LOOSE.match(clean)
+    if m is None:
+        return None
+    scheme, slashes = m.group(1).lower(), m.group(2)
+    if not (scheme in ("http:", "https:") or (scheme and slashes) or len(slashes) >= 2):
+        return None
+    return m.group(1) + m.group(2), m.group(3), clean[m.end() :]
+
+
+def _last_at(text: str) -> int:
+    return max(text.rfind(a) for a in _AT)
 
 
 def has_credentials(url: str) -> bool:
     """True when the URL carries user info (``user:password@``) before its host."""
-    m = _AUTHORITY.match(url.strip())
-    return m is not None and "@" in m.group(2)
+    parts = _loose_authority(url)
+    return parts is not None and _last_at(parts[1]) >= 0
 
 
 def strip_credentials(url: str) -> str:
     """``url`` without its user info (``http://user:pw@host/a`` -> ``http://host/a``)."""
-    m = _AUTHORITY.match(url.strip())
-    if m is None or "@" not in m.group(2):
-        head, at, rest = url.partition("@")
-        if at and "/" not in head and not head.isspace():  # user:pw@host without a scheme,
-            return "***@" + rest  # or mailto:someone@host: neither is kept
-        return url
-    return m.group(1) + m.group(2).rpartition("@")[2] + url.strip()[m.end() :]
+    parts = _loose_authority(url)
+    if parts is not None:
+        head, authority, rest = parts
+        cut = _last_at(authority)
+        return url if cut < 0 else head + authority[cut + 1 :] + rest
+    cut = min((i for i in (url.find(a) for a in _AT) if i >= 0), default=-1)
+    if cut >= 0:
+        head = url[:cut]
+        if "/" not in head and not head.isspace():  # user:pw@host without a scheme,
+            return "***@" + url[cut + 1 :]  # or mailto:someone@host: neither is kept
+    return url
+
+
+# In free text (an error message, a detail): scheme and slashes (or // alone), then an
+# authority with an @.
+_IN_TEXT = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*:[/\\]+|(?<![^\s\"'(<=])//)[^\s/?#\\\"'<>]*[@\uff20\ufe6b]"
+)
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the user info of every URL in it dropped (``http://u:p@h`` -> ``http://h``)."""
+    return _IN_TEXT.sub(r"\1", text) if any(a in text for a in _AT) else text

@@ -22,14 +22,15 @@ from ..errors import ConfigError, DataError, ReleaseError
 from .build import CHANGE_LISTS, Built, Previous, build_release, parse_json_document
 from .scan import mask_userinfo
 
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+# fullmatch, ASCII digits: "$" let "1.0.0\n" through and \d took "١.٠.٠" (a tag and file names)
+SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 PARTS = ("major", "minor", "patch")
 KEEP = (".git", "changes")  # kept in the release repository between versions
 
 
 def parse_version(v: str) -> tuple[int, int, int]:
     """X.Y.Z -> (X, Y, Z); a leading 'v' is accepted."""
-    m = SEMVER.match(v.removeprefix("v"))
+    m = SEMVER.fullmatch(v.removeprefix("v"))
     if not m:
         raise ConfigError(f"--version {v!r}: not a semantic version X.Y.Z")
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -49,7 +50,7 @@ def read_manifest(data: bytes | str, where: str) -> Previous:
     problem = None
     if not isinstance(m, dict):
         problem = "not a JSON object"
-    elif not isinstance(m.get("version"), str) or not SEMVER.match(m["version"]):
+    elif not isinstance(m.get("version"), str) or not SEMVER.fullmatch(m["version"]):
         problem = "no version X.Y.Z"
     else:
         for key in ("articles", "labels", "claims", "counts"):
@@ -295,7 +296,7 @@ class Hub:
     token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", self.repo_id):
+        if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", self.repo_id, re.ASCII):
             raise ConfigError(f"--hub {self.repo_id!r}: expected ORG/NAME")
         if self.api is None:
             from huggingface_hub import HfApi
