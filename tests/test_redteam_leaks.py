@@ -4,6 +4,9 @@ release targets that were not what they claimed (each test failed before its fix
 from __future__ import annotations
 
 import json
+import struct
+import subprocess
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +17,9 @@ from newscorpus.config import load_config
 from newscorpus.errors import ConfigError
 from newscorpus.gather.urlnorm import has_credentials, mask_credentials, strip_credentials
 from newscorpus.release.publish import parse_version
-from tests.conftest import MINIMAL_TOML, write_corpus
+from tests.conftest import MINIMAL_TOML, is_lock_file, write_corpus
 from tests.gather.conftest import LocalServer, rss
+from tests.release.helpers import build_corpus
 
 PASSWORD = "Hunter2redteamPW"
 
@@ -156,3 +160,130 @@ def test_names_with_a_trailing_newline_are_refused(tmp_path: Path, old: str, new
 def test_a_version_with_a_newline_or_other_digits_is_refused(version: str) -> None:
     with pytest.raises(ConfigError, match="not a semantic version"):
         parse_version(version)
+
+
+# --- 2. release targets -------------------------------------------------------------------------
+
+GIT = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *GIT, *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Contents and mtime of every file under root, .git/ included (the lock file left out)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not is_lock_file(p)
+    }
+
+
+def _release(cli: Any, root: Path, repo: Path, version: str = "1.0.0") -> Any:
+    return cli("--corpus", root, "release", "--version", version, "--to", repo)
+
+
+def _one_line(r: Any, code: int, *needles: str) -> None:
+    assert r.exit_code == code, r.output
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), r.stderr
+    for n in needles:
+        assert n in r.stderr, (n, r.stderr)
+
+
+@pytest.mark.parametrize("inside", ["release", "articles/release", ".newscorpus/release"])
+def test_a_to_folder_inside_the_corpus_is_refused_as_in_corpus_toml(
+    tmp_path: Path, cli: Any, inside: str
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=4)
+    before = tree(cfg.root)
+    r = _release(cli, cfg.root, cfg.root / inside)
+    _one_line(r, 2, "outside the corpus folder")
+    assert tree(cfg.root) == before
+
+
+def test_a_symlink_to_a_folder_inside_the_corpus_is_refused(tmp_path: Path, cli: Any) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=4)
+    (cfg.root / "out").mkdir()
+    (tmp_path / "link").symlink_to(cfg.root / "out")
+    before = tree(cfg.root)
+    _one_line(_release(cli, cfg.root, tmp_path / "link"), 2, "outside the corpus folder")
+    assert tree(cfg.root) == before
+
+
+def test_a_manifest_that_lies_about_an_unrelated_history_is_refused(
+    tmp_path: Path, cli: Any
+) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=4)
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "main.py").write_text("print('my work')\n")
+    manifest = {"name": "release-test", "version": "0.1.0", "files": {}}
+    (repo / "manifest.json").write_text(json.dumps(manifest))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "my project")
+    before = tree(repo)
+    r = _release(cli, cfg.root, repo)
+    _one_line(r, 1, "main.py", "not listed in its manifest", "nothing was changed")
+    assert tree(repo) == before
+    assert git(repo, "log", "--format=%s") == "my project\n"
+
+
+def test_hooks_of_the_release_repository_do_not_run(tmp_path: Path, cli: Any) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=4)
+    repo = tmp_path / "repo"
+    assert _release(cli, cfg.root, repo).exit_code == 0
+    marker = tmp_path / "hook-ran"
+    for name in ("pre-commit", "commit-msg", "post-commit"):
+        hook = repo / ".git" / "hooks" / name
+        hook.write_text(f"#!/bin/sh\necho $HOME > leak.txt\ngit add leak.txt\ntouch {marker}\n")
+        hook.chmod(0o755)
+    add_more(cfg)
+    r = _release(cli, cfg.root, repo, "1.1.0")
+    assert r.exit_code == 0, r.output
+    assert not marker.exists()
+    assert "leak.txt" not in git(repo, "ls-tree", "-r", "--name-only", "HEAD")
+
+
+def add_more(cfg: Any) -> None:
+    from newscorpus.corpus import add_articles
+    from tests.release.helpers import synthetic_articles
+
+    add_articles(cfg, synthetic_articles(100, 2), file="more")
+
+
+# --- 1. files the release copies unread ---------------------------------------------------------
+
+
+def _png_with_text(keyword: str, text: str) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00\x00")
+    ztxt = keyword.encode("latin-1") + b"\x00\x00" + zlib.compress(text.encode("latin-1"))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"zTXt", ztxt)
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/home/alice/corpus/reports/raw.csv", "hf_" + "Ab1" * 10, f"https://u:{PASSWORD}@h.test/"],
+)
+def test_text_inside_a_report_png_is_scanned(tmp_path: Path, cli: Any, text: str) -> None:
+    cfg, _ = build_corpus(tmp_path / "corpus", n=4)
+    cfg.reports_dir.mkdir(exist_ok=True)
+    (cfg.reports_dir / "plot.png").write_bytes(_png_with_text("Comment", text))
+    r = _release(cli, cfg.root, tmp_path / "repo")
+    _one_line(r, 1, "reports/plot.png")
+    assert PASSWORD not in r.output
+    assert not (tmp_path / "repo").exists()

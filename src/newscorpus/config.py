@@ -381,6 +381,15 @@ def load_config(root: Path | str) -> Config:
     return parse_config(root, data, text)
 
 
+def release_target_problem(root: Path, to: Path) -> str | None:
+    """Why ``to`` cannot be a release target of the corpus at ``root`` (None: it can)."""
+    if "\0" in str(to) or _inside(root, to) or _inside(to, root):
+        return (
+            'must be a folder outside the corpus folder and not one holding it (e.g. "../release")'
+        )
+    return None
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -590,13 +599,9 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         if "to" in rel:
             p = Path(r.text(rel, "release", "to"))
             rvals["to"] = p if p.is_absolute() else root / p
-            if "\0" in str(p) or _inside(root, rvals["to"]) or _inside(rvals["to"], root):
-                raise r.fail(
-                    "must be a folder outside the corpus folder and not one holding it "
-                    '(e.g. "../release")',
-                    "release",
-                    "to",
-                )
+            problem = release_target_problem(root, rvals["to"])
+            if problem is not None:
+                raise r.fail(problem, "release", "to")
         if "hub" in rel:
             rvals["hub"] = r.get(rel, "release", "hub", str)
             if not _HUB_REPO.fullmatch(rvals["hub"]):

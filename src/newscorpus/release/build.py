@@ -410,6 +410,7 @@ def build_release(
     for png in pngs:
         (out / "reports").mkdir(exist_ok=True)
         shutil.copyfile(png, out / "reports" / png.name)
+        scanner.scan_png(out / "reports" / png.name, f"reports/{png.name}")
     limitations = []
     if facts["hydrate"]:
         limitations.append(

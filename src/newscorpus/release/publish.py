@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..cardtext import card_path, placeholder_warnings
-from ..config import Config
+from ..config import Config, release_target_problem
 from ..corpus import article_files
 from ..errors import ConfigError, DataError, ReleaseError
 from .build import CHANGE_LISTS, Built, Previous, build_release, parse_json_document
@@ -76,6 +76,11 @@ def read_manifest(data: bytes | str, where: str) -> Previous:
 # --- local git ---------------------------------------------------------------------------------
 
 
+# No hook or fsmonitor of the target repository runs (a pre-commit hook could add an unscanned
+# file to the commit); reading commands (status) do not rewrite .git/index.
+SAFE_GIT = ("--no-optional-locks", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
 def _git(repo: Path, *args: str) -> str:
     """Run git in ``repo``; ReleaseError with git's last line of output (URL credentials masked).
 
@@ -83,14 +88,14 @@ def _git(repo: Path, *args: str) -> str:
     """
     ident: list[str] = []
     if subprocess.run(
-        ["git", "--no-optional-locks", "-C", str(repo), "config", "user.name"],
+        ["git", *SAFE_GIT, "-C", str(repo), "config", "user.name"],
         capture_output=True,
     ).returncode:
         ident = ["-c", "user.name=newscorpus", "-c", "user.email=newscorpus@localhost"]
     proc = subprocess.run(
         [
             "git",
-            "--no-optional-locks",
+            *SAFE_GIT,
             "-C",
             str(repo),
             *ident,
@@ -152,6 +157,17 @@ def _unsafe_files(repo: Path) -> str | None:
     return first[3:] if first else None
 
 
+def _unlisted_file(repo: Path, manifest: dict[str, Any]) -> str | None:
+    """The first file at HEAD that a release did not write (None: all are the release's)."""
+    files = manifest.get("files")
+    listed = set(files) if isinstance(files, dict) else set()
+    for path in _git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD").split("\0"):
+        kept = path.startswith("changes/v") and path.endswith(".json")  # earlier versions'
+        if path and path != "manifest.json" and path not in listed and not kept:
+            return path
+    return None
+
+
 def check_target(repo: Path, name: str) -> None:
     """Refuse a release target that is not a new or empty folder or a release repository of ``name``.
 
@@ -171,7 +187,7 @@ def check_target(repo: Path, name: str) -> None:
             subprocess.run(
                 [
                     "git",
-                    "--no-optional-locks",
+                    *SAFE_GIT,
                     "-C",
                     str(repo),
                     "rev-parse",
@@ -191,11 +207,19 @@ def check_target(repo: Path, name: str) -> None:
             )
     else:
         where = f"{repo}: manifest.json (at HEAD)"
-        found = read_manifest(text, where).manifest.get("name")
+        manifest = read_manifest(text, where).manifest
+        found = manifest.get("name")
         if found != name:
             raise ReleaseError(
                 f"{where} is a release of corpus {found!r}, not {name!r}: release into a new "
                 "or empty folder; nothing was changed"
+            )
+        stray = _unlisted_file(repo, manifest)
+        if stray is not None:  # publishing replaces the work tree: only a release's own files
+            raise ReleaseError(
+                f"{repo}: {stray} (at HEAD) is not listed in its manifest.json, so this is no "
+                "newscorpus release repository: release into a new or empty folder; nothing "
+                "was changed"
             )
     dirty = _unsafe_files(repo)
     if dirty is not None:
@@ -230,7 +254,7 @@ def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[
         if created:
             shutil.rmtree(repo, ignore_errors=True)
             return
-        run = ["git", "-C", str(repo)]
+        run = ["git", *SAFE_GIT, "-C", str(repo)]
         subprocess.run([*run, "tag", "-d", tag], capture_output=True)
         if head is None:
             subprocess.run([*run, "update-ref", "-d", "HEAD"], capture_output=True)
@@ -251,7 +275,7 @@ def publish_git(folder: Path, repo: Path, version: str) -> tuple[str, Callable[[
                 child.unlink()
         shutil.copytree(folder, repo, dirs_exist_ok=True)
         _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", f"Release {tag}")
+        _git(repo, "commit", "-q", "--no-verify", "-m", f"Release {tag}")
         _git(repo, "tag", "-a", tag, "-m", f"Release {tag}")
         commit = _git(repo, "rev-parse", "HEAD").strip()
     except BaseException:
@@ -532,6 +556,9 @@ def make_release(
     if repo is None and hub_id is None and not dry_run:
         raise ConfigError(f"{cfg.path}: no release target: set [release].to or give --to / --hub")
     if repo is not None:
+        problem = release_target_problem(cfg.root, repo) if to is not None else None
+        if problem is not None:  # [release].to was checked when corpus.toml was read
+            raise ConfigError(f"--to {repo}: {problem}; nothing was changed")
         check_target(repo, cfg.corpus.name)  # before anything is read or written
     target = Hub(hub_id, hub_api) if hub_id else None
     if target is not None:

@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +210,10 @@ class Scanner:
         """Scan a text file (Markdown); findings name the line."""
         self.scan_text(where, path.read_text(encoding="utf-8", errors="replace"), lines=True)
 
+    def scan_png(self, path: Path, where: str) -> None:
+        """Scan the text a PNG carries (tEXt, zTXt, iTXt chunks: a tool's comment, a path)."""
+        self.scan_text(where, png_text(path.read_bytes()))
+
     def scan_json(self, where: str, data: Any, skip: Iterable[str] = ()) -> None:
         """Scan every key and string of a JSON document (top-level keys in ``skip`` left out)."""
         skipped = set(skip)
@@ -217,6 +222,53 @@ class Scanner:
         )
         for path, text in _strings(top, ""):
             self.scan_text(f"{where}: {path or '(top)'}", text)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_MAX = 10_000_000  # characters of text read out of one PNG (a zTXt bomb stops there)
+
+
+def png_text(data: bytes) -> str:
+    """The keywords and texts of a PNG's text chunks, one a line; all of ``data`` (as Latin-1)
+    when it is no PNG or its chunks run past its end, so that nothing goes out unread."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return data.decode("latin-1")
+    out: list[str] = []
+    pos, size = len(_PNG_SIGNATURE), 0
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) < length:
+            return data.decode("latin-1")
+        pos += 12 + length
+        if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+            continue
+        keyword, _, rest = body.partition(b"\0")
+        text = keyword.decode("latin-1") + " "
+        try:
+            if kind == b"tEXt":
+                text += rest.decode("latin-1")
+            elif kind == b"zTXt":
+                text += _inflate(rest[1:]).decode("latin-1")
+            else:  # iTXt: compression flag, method, language\0, translated keyword\0, text
+                flag, rest = rest[:1], rest[2:]
+                lang, _, rest = rest.partition(b"\0")
+                translated, _, rest = rest.partition(b"\0")
+                raw = _inflate(rest) if flag == b"\x01" else rest
+                text += " ".join(x.decode("utf-8", "replace") for x in (lang, translated, raw))
+        except zlib.error:
+            text += body.decode("latin-1")
+        size += len(text)
+        out.append(text)
+        if size > _PNG_TEXT_MAX:
+            break
+    return "\n".join(out)
+
+
+def _inflate(data: bytes) -> bytes:
+    d = zlib.decompressobj()
+    return d.decompress(data, _PNG_TEXT_MAX)
 
 
 def _strings(node: Any, path: str) -> Iterator[tuple[str, str]]:
