@@ -25,6 +25,7 @@ from ..config import STANCE_VALUES, Config
 from ..corpus import annotation_files, article_files
 from ..errors import ReleaseError
 from ..records import sha256_hex
+from ..store import torn_tail
 
 CONFIGS = ("articles", "stance", "claims", "annotations")
 # an aggregate's label shares may name "unresolved" too; only the four values become p_* columns
@@ -163,11 +164,19 @@ def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
     """One JSONL file with Arrow's multi-threaded reader; fields outside ``schema`` are ignored."""
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     size = path.stat().st_size
+    torn = torn_tail(path)  # a last line without newline is a torn write, never a record
+    source: Path | pa.BufferReader = path
+    if torn:
+        size -= torn
+        with path.open("rb") as fh:
+            source = pa.BufferReader(fh.read(size))
     block = BLOCK_BYTES
     while True:
+        if isinstance(source, pa.BufferReader):
+            source.seek(0)
         try:
             return pajson.read_json(
-                path, read_options=pajson.ReadOptions(block_size=block), parse_options=parse
+                source, read_options=pajson.ReadOptions(block_size=block), parse_options=parse
             )
         except pa.ArrowException as exc:
             if "straddl" in str(exc) and block <= size:
