@@ -4,6 +4,7 @@ release targets that were not what they claimed (each test failed before its fix
 from __future__ import annotations
 
 import json
+import stat
 import struct
 import subprocess
 import zlib
@@ -287,3 +288,33 @@ def test_text_inside_a_report_png_is_scanned(tmp_path: Path, cli: Any, text: str
     _one_line(r, 1, "reports/plot.png")
     assert PASSWORD not in r.output
     assert not (tmp_path / "repo").exists()
+
+
+# --- 4. Label Studio's files stay private, including those it writes later ----------------------
+
+
+def test_files_label_studio_writes_later_are_private(studio_server: Any) -> None:
+    import httpx
+
+    auth = {"Authorization": f"Token {studio_server.token}"}
+    with httpx.Client(base_url=studio_server.url, headers=auth, timeout=30) as http:
+        project = http.post("/api/projects", json={"title": "redteam modes"}).json()["id"]
+        try:
+            files = {"file": ("tasks.json", b'[{"text": "an uploaded task"}]', "application/json")}
+            r = http.post(f"/api/projects/{project}/import", files=files)
+            assert r.status_code == 201, r.text
+            r = http.post(f"/api/projects/{project}/exports", json={"title": "e"})
+            assert r.status_code == 201, r.text
+        finally:
+            http.delete(f"/api/projects/{project}")
+    studio = Path(studio_server.corpus) / ".newscorpus" / "studio"
+    media = studio / "data" / "media"
+    assert any((media / "upload").rglob("*.json")), list(media.rglob("*"))
+    loose = [
+        f"{p.relative_to(studio)} {oct(stat.S_IMODE(p.lstat().st_mode))}"
+        for p in [studio, *studio.rglob("*")]
+        if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077
+    ]
+    assert loose == []
+    creds = Path(studio_server.corpus) / ".newscorpus" / "studio.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600

@@ -304,6 +304,30 @@ def _running_pid(cfg: Config) -> int | None:
     return pid if b"label-studio" in cmdline else None
 
 
+# Django chmods every file its storage saves (uploads, exports) to FILE_UPLOAD_PERMISSIONS,
+# 0644 by default, whatever the umask. Label Studio does not set it, so its program is run with
+# Django's defaults made private first (when its interpreter can be found in its #! line).
+PRIVATE_LAUNCH = (
+    "import sys; from django.conf import global_settings as g; "
+    "g.FILE_UPLOAD_PERMISSIONS = 0o600; g.FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700; "
+    "sys.argv = ['label-studio', *sys.argv[1:]]; "
+    "from label_studio.server import main; sys.exit(main())"
+)
+
+
+def _launch(exe: Path) -> list[str]:
+    """The command that runs ``exe`` (the label-studio script) with private file modes."""
+    try:
+        with exe.open("rb") as fh:
+            first = fh.readline(1000)
+    except OSError:
+        return [str(exe)]
+    python = Path(first[2:].decode("utf-8", "replace").strip()) if first.startswith(b"#!") else None
+    if python is None or " " in str(python) or not python.is_file() or "python" not in python.name:
+        return [str(exe)]
+    return [str(python), "-c", PRIVATE_LAUNCH]
+
+
 def _server_env(creds: Credentials, data: Path, exe: Path) -> dict[str, str]:
     """A clean environment: only what Label Studio needs (it reads HOST, PORT, DEBUG...)."""
     env = {
@@ -367,7 +391,7 @@ def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) 
     exe = label_studio_executable()
     log_path = folder / "server.log"
     cmd = [
-        str(exe),
+        *_launch(exe),
         "start",
         "--data-dir",
         str(data),
