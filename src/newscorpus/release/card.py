@@ -377,7 +377,7 @@ def sources_section(
     )
     out.append(
         "\nIndependence is asked for, not enforced: annotators are told to work from Label "
-        "Studio's \"Label All Tasks\" stream, which shows only their own work, and the project "
+        'Studio\'s "Label All Tasks" stream, which shows only their own work, and the project '
         "hides annotation history. Label Studio Community cannot hide the other annotations of "
         "a task (nor their authors' accounts) from an annotator who opens it from the task "
         "list, so an annotator could have seen another's labels before submitting.\n"
