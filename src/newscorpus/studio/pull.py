@@ -33,12 +33,11 @@ from .labeling import (
 from .pseudonym import load_salt, pseudonym, save_salt, server_key
 
 ANNOTATIONS_FILE = "annotations"
-PAGE = 900  # ids per export request (Django accepts at most 1,000 query fields)
+PAGE = 500  # consecutive task ids per request (asked as a range)
+LIST_PAGE = 200  # scattered task ids per request (listed in the URL: kept short for proxies)
 EXPORT_SERVER = "export"
-FIRST_UNKNOWN = 3
-MAX_ID = (
-    2**63 - 1
-)  # Label Studio's ids are 64-bit; the release tables store them as int64  # unknown articles named in the error of an export of another corpus
+FIRST_UNKNOWN = 3  # unknown articles named in the error of an export of another corpus
+MAX_ID = 2**63 - 1  # Label Studio's ids are 64-bit; the release tables store them as int64
 
 
 @dataclass
@@ -286,19 +285,44 @@ def _save_state(cfg: Config, key: str, state: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, separators=(",", ":")) + "\n")
 
 
+def _chunks(ids: list[int]) -> list[list[int]]:
+    """Pages of task ids, in order: a run of consecutive ids (up to PAGE), else up to LIST_PAGE."""
+    ids = sorted(set(ids))
+    chunks = []
+    i = 0
+    while i < len(ids):
+        j = i + 1
+        while j < len(ids) and j - i < PAGE and ids[j] == ids[j - 1] + 1:
+            j += 1
+        if j - i < LIST_PAGE:  # not a long run: a list of scattered ids
+            j = min(i + LIST_PAGE, len(ids))
+        chunks.append(ids[i:j])
+        i = j
+    return chunks
+
+
+def _annotated(client: StudioClient, pid: int, ids: list[int]) -> list[dict[str, Any]]:
+    """The tasks of ``ids`` that have annotations, each with its list of drafts (all authors)."""
+    tasks = [t for t in client.read_tasks(pid, ids) if t.get("annotations")]
+    for task in tasks:
+        task["drafts"] = client.task_drafts(int(task["id"])) if task.get("draft_exists") else []
+    return tasks
+
+
 def _prefetched(
     client: StudioClient, pid: int, ids: list[int], stamps: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """The tasks of ``ids``, a page at a time; the next page downloads while this one is read."""
-    chunks = [ids[i : i + PAGE] for i in range(0, len(ids), PAGE)]
+    """The annotated tasks of ``ids``, a page at a time; the next page downloads while this one
+    is read. Nothing is written on the server (the export would leave files there)."""
+    chunks = _chunks(ids)
     if not chunks:
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(client.export_tasks, pid, chunks[0])
+        pending = pool.submit(_annotated, client, pid, chunks[0])
         for nxt in [*chunks[1:], None]:
             page = pending.result()
             if nxt is not None:
-                pending = pool.submit(client.export_tasks, pid, nxt)
+                pending = pool.submit(_annotated, client, pid, nxt)
             for task in page:
                 if stamps is not None:
                     stamps.append(str(task.get("updated_at") or ""))
@@ -332,8 +356,9 @@ def _changed_task_ids(client: StudioClient, pid: int, watermark: str) -> tuple[l
 def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) -> PullReport:
     """Pull the annotations of the corpus's project; append new versions, mark deletions.
 
-    Fetches tasks a page of ids at a time in the standard export format: only the tasks changed
-    since the last pull when the server's counts agree with what is known, else all of them.
+    Reads tasks a page of ids at a time from the Data Manager's task list (never the export,
+    which leaves files on the server): only the tasks changed since the last pull when the
+    server's counts agree with what is known, else all of them.
     """
     client = client or connect(cfg)
     title = cfg.corpus.pretty_name
