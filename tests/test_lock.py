@@ -123,6 +123,9 @@ def test_a_child_that_outlives_its_parent_does_not_keep_the_lock(corpus_dir: Pat
     ]
     try:
         assert children, "the forked child should still be alive"
+        deadline = time.monotonic() + 5  # the child closes its copy right after the fork
+        while is_locked(corpus_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not is_locked(corpus_dir)
         with corpus_lock(corpus_dir, "gather"):
             pass
@@ -168,3 +171,25 @@ def test_hydrate_holds_a_lock_on_its_release_folder(tmp_path: Path, cli: Cli) ->
         )
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith(f"error: {release}: in use by `newscorpus hydrate`")
+
+
+def test_library_writers_take_the_lock_too(corpus_dir: Path, holder: subprocess.Popen[str]) -> None:
+    """Python callers of the library, not only the CLI, are refused beside a writer."""
+    from newscorpus.quality.adjudicate import pull as adjudicate_pull
+    from newscorpus.quality.aggregate import aggregate
+    from newscorpus.release.publish import make_release
+    from newscorpus.studio.push import PushOptions, push
+
+    cfg = load_config(corpus_dir)
+    before = snapshot(corpus_dir)
+    calls: list[Callable[[], Any]] = [
+        lambda: aggregate(cfg),
+        lambda: make_release(cfg, version="1.0.0", to=corpus_dir.parent / "rel"),
+        lambda: push(cfg, PushOptions()),
+        lambda: adjudicate_pull(cfg),
+    ]
+    for call in calls:
+        with pytest.raises(CorpusBusy, match=f"pid {holder.pid}"):
+            call()
+    assert snapshot(corpus_dir) == before
+    assert not (corpus_dir.parent / "rel").exists()

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from .errors import NewscorpusError
 
@@ -185,3 +187,29 @@ def corpus_lock(root: Path, command: str, lock_file: Path | None = None) -> Iter
         for d in (fd, dir_fd):
             with contextlib.suppress(OSError):
                 os.close(d)
+
+
+class _Corpus(Protocol):
+    @property
+    def root(self) -> Path: ...
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=_Corpus)
+
+
+def writes_corpus(
+    command: str,
+) -> Callable[[Callable[Concatenate[C, P], R]], Callable[Concatenate[C, P], R]]:
+    """Make a library entry point (first argument: the Config) hold the corpus lock while it runs."""
+
+    def decorate(fn: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
+        @functools.wraps(fn)
+        def locked(cfg: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            with corpus_lock(cfg.root, command):
+                return fn(cfg, *args, **kwargs)
+
+        return locked
+
+    return decorate

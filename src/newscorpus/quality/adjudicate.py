@@ -19,6 +19,7 @@ from typing import Any
 from ..config import Config
 from ..corpus import add_annotations, iter_annotations
 from ..errors import StudioError
+from ..lock import writes_corpus
 from ..records import Annotation
 from ..store import check_record
 from ..studio.client import StudioClient, connect
@@ -152,6 +153,7 @@ def disputed(cfg: Config, method: str = "majority") -> tuple[list[str], Labels]:
     return ids, labels
 
 
+@writes_corpus("adjudicate push")
 def push(
     cfg: Config, method: str = "majority", client: StudioClient | None = None
 ) -> AdjudicationPush:
@@ -194,6 +196,7 @@ def push(
     return report
 
 
+@writes_corpus("adjudicate pull")
 def pull(cfg: Config, client: StudioClient | None = None) -> AdjudicationPull:
     """Turn the adjudicators' decisions into gold records (appended once per version)."""
     client = client or connect(cfg)

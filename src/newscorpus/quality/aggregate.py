@@ -20,6 +20,7 @@ import numpy.typing as npt
 from ..config import STANCE_VALUES, Config
 from ..corpus import current_annotations
 from ..errors import DataError, UsageError
+from ..lock import writes_corpus
 from ..records import Annotation
 from ..store import atomic_write_text, check_record, read_jsonl, rewrite_jsonl
 from .labels import Labels, load_labels
@@ -215,6 +216,7 @@ def build_aggregates(labels: Labels, method: str) -> tuple[list[Annotation], dic
     return records, reliability
 
 
+@writes_corpus("aggregate")
 def aggregate(cfg: Config, method: str = "majority") -> AggregateSummary:
     """Write aggregate records (and, for Dawid–Skene, reports/annotator_reliability.json).
 

@@ -19,6 +19,7 @@ from ..cardtext import card_path, placeholder_warnings
 from ..config import Config, release_target_problem
 from ..corpus import article_files
 from ..errors import ConfigError, DataError, ReleaseError
+from ..lock import writes_corpus
 from .build import CHANGE_LISTS, Built, Previous, build_release, parse_json_document
 from .scan import mask_userinfo
 
@@ -537,6 +538,7 @@ class ReleaseResult:
     warnings: list[str] = field(default_factory=list)
 
 
+@writes_corpus("release")
 def make_release(
     cfg: Config,
     version: str | None = None,

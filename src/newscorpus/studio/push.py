@@ -21,6 +21,7 @@ import orjson
 from ..config import Config
 from ..corpus import iter_articles
 from ..errors import DataError, StudioError, UsageError
+from ..lock import writes_corpus
 from ..records import Article
 from ..store import atomic_write_text
 from .client import StudioClient, connect
@@ -226,6 +227,7 @@ def reconcile(client: StudioClient, project_id: int) -> dict[str, int]:
     return found
 
 
+@writes_corpus("push")
 def push(
     cfg: Config,
     opts: PushOptions | None = None,
