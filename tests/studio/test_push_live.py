@@ -40,7 +40,9 @@ def test_push_is_idempotent_one_task_per_cluster(tmp_path: Path, studio_server: 
     assert counts == Counter({a.id: 1 for a in arts}) and dup.id not in counts
     project = client.project(first.project_id)
     assert project["maximum_annotations"] == 3
-    assert project["show_annotation_history"] is False and project["show_ground_truth_first"] is False
+    assert (
+        project["show_annotation_history"] is False and project["show_ground_truth_first"] is False
+    )
     assert "Annotation guidelines" not in project["expert_instruction"]
     assert "<h3>Stance</h3>" in project["expert_instruction"]
     tasks = {t["data"]["article_id"]: t for t in client.iter_tasks(first.project_id)}
