@@ -33,6 +33,15 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")
 _LANG = re.compile(r"[a-z]{2}")
 _HOST = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
+
+
+def check_allow_host(host: str, flag: str = "--allow-host") -> str:
+    """A HOST or HOST:PORT given on the command line, lower-cased; UsageError otherwise."""
+    if _HOST.fullmatch(host.strip()) is None:
+        raise UsageError(f"{flag} {host!r}: expected HOST or HOST:PORT")
+    return host.strip().lower()
+
+
 _HUB_REPO = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}", re.ASCII)
 CONFIG_MAX_BYTES = 1_048_576  # a hand-written corpus.toml is far smaller; refuse a runaway file
 

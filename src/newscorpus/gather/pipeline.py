@@ -11,7 +11,6 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
-import re
 import signal
 import threading
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TypeVar
 
-from ..config import Config, GatherSettings, Source
+from ..config import Config, GatherSettings, Source, check_allow_host
 from ..corpus import add_articles, add_rejections, iter_articles
 from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
 from ..lock import corpus_lock
@@ -49,7 +48,6 @@ from .stages import (
 from .topic import TopicMatcher, fold
 from .urlnorm import normalize_url
 
-_HOST = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[str, int, int | None], None]
@@ -451,8 +449,7 @@ def _gather(
     settings = cfg.gather
     extra_hosts = list(allow_hosts)
     for h in extra_hosts:
-        if not _HOST.match(h.strip()):
-            raise UsageError(f"--allow-host {h!r}: expected HOST or HOST:PORT")
+        check_allow_host(h)
     preflight(cfg, chosen)
     guard = HostGuard((*settings.allow_hosts, *extra_hosts))
     stops = StopSignals()

@@ -46,15 +46,14 @@ class HydrateReport:
 
 def gather_fetch(settings: GatherSettings) -> FetchPages:
     """Fetch pages with the gatherer's polite, host-guarded fetcher (no cache)."""
-    from ..config import _HOST
+    from ..config import check_allow_host
     from ..gather.fetch import FetchService
     from ..gather.guard import HostGuard
 
     if settings.per_host_delay < 0:
         raise UsageError(f"--delay {settings.per_host_delay}: must be 0 or more seconds")
     for h in settings.allow_hosts:
-        if not _HOST.match(h.strip()):
-            raise UsageError(f"--allow-host {h!r}: expected HOST or HOST:PORT")
+        check_allow_host(h)
 
     def fetch(urls: list[str]) -> Iterator[Page]:
         service = FetchService(settings, HostGuard(settings.allow_hosts))
