@@ -1,5 +1,5 @@
 """The torn-line rule: a last line without a newline is not a record; readers skip it,
-`validate` reports it with the fix, the next writing command moves it to <file>.torn."""
+`validate` reports it with the fix, the next write to that file moves it to <file>.torn."""
 
 from __future__ import annotations
 
@@ -40,39 +40,47 @@ def test_readers_skip_a_torn_line_and_validate_reports_the_fix(corpus_dir: Path,
     assert res.exit_code == 0, res.output
     assert (
         f"warning: {path}:3: (line): torn last line ({len(torn)} bytes, no newline; an interrupted write, "
-        "not a record): the next writing command moves it to test.jsonl.torn"
+        "not a record): the next write to this file moves it to test.jsonl.torn"
     ) in res.stderr
     assert snapshot(corpus_dir) == before  # read-only commands change nothing
 
 
-def test_the_next_writing_command_moves_it_aside(corpus_dir: Path, cli: Cli) -> None:
+def test_the_next_write_to_a_file_moves_it_aside(corpus_dir: Path, cli: Cli) -> None:
     cfg = load_config(corpus_dir)
-    add_articles(cfg, [make_article(1)])
+    art = make_article(1)
+    add_articles(cfg, [art])
     path = corpus_dir / "articles" / "test.jsonl"
     good = path.read_bytes()
     torn = tear(path, 0.9)
-    ann = corpus_dir / "annotations" / "pulled.jsonl"
-    ann.write_bytes(b'{"id": "x", "kind"')
+    agg = corpus_dir / "annotations" / "aggregate.jsonl"
+    agg.write_bytes(b'{"id": "x", "kind"')  # aggregate rewrites this file
+    # a command refused on bad input writes nothing, so it moves nothing
+    before = snapshot(corpus_dir)
+    res = cli("--corpus", corpus_dir, "aggregate", "--method", "nope")
+    assert res.exit_code != 0 and "repaired" not in res.stderr
+    assert snapshot(corpus_dir) == before
     res = cli("--corpus", corpus_dir, "aggregate")
+    assert res.exit_code == 0, res.output
     assert (
-        "repaired: articles/test.jsonl: torn last line "
-        f"({len(torn)} bytes, an interrupted write) moved to articles/test.jsonl.torn"
+        "repaired: annotations/aggregate.jsonl: torn last line (18 bytes, an interrupted write) "
+        "moved to annotations/aggregate.jsonl.torn"
     ) in res.stderr
-    assert "repaired: annotations/pulled.jsonl" in res.stderr
-    assert path.read_bytes() == good
-    assert (corpus_dir / "articles" / "test.jsonl.torn").read_bytes() == torn + b"\n"
-    assert ann.read_bytes() == b""
-    assert (
-        corpus_dir / "annotations" / "pulled.jsonl.torn"
-    ).read_bytes() == b'{"id": "x", "kind"\n'
+    assert (corpus_dir / "annotations" / "aggregate.jsonl.torn").read_bytes() == (
+        b'{"id": "x", "kind"\n'
+    )
+    assert "articles/test.jsonl" not in res.stderr  # not written by aggregate: left as it was
+    assert path.read_bytes() == good + torn
     res = cli("--corpus", corpus_dir, "validate")
-    assert res.exit_code == 0 and "torn" not in res.output
-    # a second tear is kept too: the .torn file only grows
+    assert res.exit_code == 0 and "articles/test.jsonl:2: (line): torn last line" in res.stderr
+    # the next append to it moves it aside, and a second tear is kept too: .torn only grows
+    add_articles(cfg, [make_article(2)])
+    assert (corpus_dir / "articles" / "test.jsonl.torn").read_bytes() == torn + b"\n"
     torn2 = tear(path, 0.3)
     assert move_torn_tail(path) == len(torn2)
     assert (corpus_dir / "articles" / "test.jsonl.torn").read_bytes() == (
         torn + b"\n" + torn2 + b"\n"
     )
+    assert [a.id for a in iter_articles(cfg)] == [art.id, make_article(2).id]
 
 
 def test_append_moves_the_torn_bytes_aside_before_writing(tmp_path: Path) -> None:

@@ -16,9 +16,8 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
+from . import __version__, store
 from .config import Config, check_flag, load_config
-from .corpus import repair_torn_lines
 from .errors import NewscorpusError
 from .lock import corpus_lock
 from .wording import plural
@@ -80,6 +79,18 @@ def main_options(
     ctx.obj = State(corpus=corpus, debug=debug)
 
 
+def _report_repairs(root: Path) -> None:
+    """One line per torn last line the command moved aside before writing that file."""
+    for path, n in store.repaired:
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        err.print(
+            f"repaired: {rel}: torn last line ({n} bytes, an interrupted write) moved to "
+            f"{store.torn_path(rel)}",
+            markup=False,
+        )
+    store.repaired.clear()
+
+
 @contextmanager
 def handled(
     ctx: typer.Context,
@@ -90,7 +101,7 @@ def handled(
 
     ``flags`` (``{"push --limit": 3}``) are range-checked first. ``writes`` names a command
     that writes the corpus or its annotation server: it then takes the corpus's exclusive lock
-    (a second writer is refused) and moves torn lines aside.
+    (a second writer is refused) and says which torn lines its writes moved aside.
     """
     state: State = ctx.obj
     try:
@@ -100,8 +111,8 @@ def handled(
             if writes is not None:
                 cfg = state.config()
                 stack.enter_context(corpus_lock(cfg.root, writes))
-                for note in repair_torn_lines(cfg):
-                    err.print(f"repaired: {note}", markup=False)
+                store.repaired.clear()  # what this command's writes move aside is reported
+                stack.callback(_report_repairs, cfg.root)
             yield state
     except NewscorpusError as exc:
         if state.debug:

@@ -16,8 +16,6 @@ from .store import (
     atomic_write_text,
     check_record,
     iter_lines,
-    move_torn_tail,
-    torn_path,
 )
 
 R = TypeVar("R")
@@ -33,28 +31,6 @@ def article_files(cfg: Config) -> list[Path]:
 def annotation_files(cfg: Config) -> list[Path]:
     """Every ``annotations/*.jsonl`` file, sorted."""
     return sorted(cfg.annotations_dir.glob("*.jsonl"))
-
-
-def data_files(cfg: Config) -> list[Path]:
-    """Every JSONL file of the corpus: articles, annotations and rejected.jsonl."""
-    rejected = [cfg.rejected_path] if cfg.rejected_path.exists() else []
-    return [*article_files(cfg), *annotation_files(cfg), *rejected]
-
-
-def repair_torn_lines(cfg: Config) -> list[str]:
-    """Move every torn last line aside (to ``<file>.torn``); one message per repaired file.
-
-    Called by every writing command once it holds the corpus lock.
-    """
-    notes = []
-    for path in data_files(cfg):
-        n = move_torn_tail(path)
-        if n:
-            rel = path.relative_to(cfg.root)
-            notes.append(
-                f"{rel}: torn last line ({n} bytes, an interrupted write) moved to {torn_path(rel)}"
-            )
-    return notes
 
 
 _STR_FIELDS = {"article": ("id", "source", "title", "text", "language"), "annotation": ("id",)}

@@ -70,8 +70,10 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def rewrite_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace a JSONL file atomically with ``records``."""
-    atomic_write_text(path, "".join(dumps(r) + "\n" for r in records))
+    """Replace a JSONL file atomically with ``records`` (a torn last line is moved aside first)."""
+    text = "".join(dumps(r) + "\n" for r in records)
+    move_torn_tail(path)
+    atomic_write_text(path, text)
 
 
 def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
@@ -108,10 +110,13 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
 #
 # The one rule: a JSONL file's last line without a newline is a torn write (a crash or power
 # loss in the middle of an append). It was never a complete record, so readers skip it; the
-# next writing command moves its bytes to ``<file>.torn`` beside it (kept, never deleted) and
-# cuts the file at its last newline; `validate` reports it with that fix.
+# next write to that file (an append or a rewrite) first moves its bytes to ``<file>.torn``
+# beside it (kept, never deleted) and cuts the file at its last newline; `validate` reports it
+# with that fix. A command refused on bad input writes nothing, so it moves nothing.
 
 TORN_SUFFIX = ".torn"
+# Torn tails this process moved aside, (file, bytes): the CLI reports them after a command.
+repaired: list[tuple[Path, int]] = []
 
 
 def torn_path(path: Path) -> Path:
@@ -175,6 +180,7 @@ def move_torn_tail(path: Path) -> int:
             ) from None
         os.ftruncate(fd, start)
         os.fsync(fd)
+        repaired.append((path, n))
         return n
     finally:
         os.close(fd)

@@ -64,7 +64,7 @@ def _torn(path: Path, number: int, size: int, report: Report) -> None:
         return  # an append in progress, not damage
     report.warnings.append(
         f"{path}:{number}: (line): torn last line ({size} bytes, no newline; an interrupted "
-        f"write, not a record): the next writing command moves it to {torn_path(path).name}"
+        f"write, not a record): the next write to this file moves it to {torn_path(path).name}"
     )
 
 
