@@ -226,7 +226,12 @@ def test_git_errors_do_not_show_url_credentials(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     with pytest.raises(ReleaseError) as exc:
         _git(repo, "show", f"https://ci:{PASSWORD}@git.test/r")
-    assert "https://***@git.test/r" in str(exc.value) and PASSWORD not in str(exc.value)
+    message = str(exc.value)
+    assert (
+        "git show https://git.test/r" in message
+        and PASSWORD not in message
+        and "ci:" not in message
+    )
 
 
 def test_a_failed_tag_undoes_the_commit(tmp_path: Path, cli: Any) -> None:
@@ -242,3 +247,27 @@ def test_a_failed_tag_undoes_the_commit(tmp_path: Path, cli: Any) -> None:
     _refused(r, "git tag")
     assert snapshot(repo, skip=(".git",)) == before  # undone: the tree, HEAD and tags as they were
     assert subprocess.run(["git", "-C", repo, "show-ref"], capture_output=True).stdout == refs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see http:/ci:hunter2@10.0.0.1/x",
+        "see //ci:hunter2@mirror.test/x",
+        "see http:\\\\ci:hunter2@mirror.test/x",
+        "see https://ci:hunter2\uff20mirror.test/x",
+    ],
+)
+def test_the_scan_sees_malformed_user_info_as_the_gatherer_does(text: str) -> None:
+    import pyarrow as pa
+
+    from newscorpus.release.scan import Scanner
+
+    for how in ("text", "column"):
+        scanner = Scanner()
+        if how == "text":
+            scanner.scan_text("README.md", text)
+        else:
+            scanner.scan_batch("data/x.parquet", pa.record_batch({"note": [text]}))
+        assert any("credentials in a URL" in f for f in scanner.findings), (how, scanner.findings)
+        assert not any("hunter2" in f for f in scanner.findings)

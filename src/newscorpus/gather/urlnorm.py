@@ -91,7 +91,7 @@ def host_port(url: str) -> tuple[str, int]:
 # backslashes after the scheme (http:/u:p@h, http:\\u:p@h, //u:p@h), and the forms of @ that NFKC folds
 # to it (U+FF20, U+FE6B): a malformed link is refused, but its user info is never recorded.
 _LOOSE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?)([/\\]*)([^/?#\\]*)")
-_AT = ("@", "\uff20", "\ufe6b")
+AT_SIGNS = _AT = ("@", "\uff20", "\ufe6b")  # @, and the full-width and small forms NFKC folds to it
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
 
 
@@ -134,7 +134,7 @@ def strip_credentials(url: str) -> str:
 
 # In free text (an error message, a detail): scheme and slashes (or // alone), then an
 # authority with an @.
-_IN_TEXT = re.compile(
+CREDENTIALS_IN_TEXT = _IN_TEXT = re.compile(
     r"([A-Za-z][A-Za-z0-9+.-]*:[/\\]+|(?<![^\s\"'(<=])//)[^\s/?#\\\"'<>]*[@\uff20\ufe6b]"
 )
 

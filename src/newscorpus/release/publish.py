@@ -19,9 +19,9 @@ from ..cardtext import card_path, placeholder_warnings
 from ..config import Config, release_target_problem
 from ..corpus import article_files
 from ..errors import ConfigError, DataError, ReleaseError
+from ..gather.urlnorm import mask_credentials
 from ..lock import writes_corpus
 from .build import CHANGE_LISTS, Built, Previous, build_release, parse_json_document
-from .scan import mask_userinfo
 
 # fullmatch, ASCII digits: "$" let "1.0.0\n" through and \d took "١.٠.٠" (a tag and file names)
 SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
@@ -111,7 +111,7 @@ def _git(repo: Path, *args: str) -> str:
     )
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-        raise ReleaseError(mask_userinfo(f"{repo}: git {' '.join(args[:2])}: {last[:300]}"))
+        raise ReleaseError(mask_credentials(f"{repo}: git {' '.join(args[:2])}: {last[:300]}"))
     return proc.stdout
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..gather.urlnorm import AT_SIGNS, CREDENTIALS_IN_TEXT
+
 # The look-behinds make each pattern start only where a run of its characters starts: without
 # them a 60 MB run of letters took minutes (every start position scanned the run again).
 EMAIL = re.compile(
@@ -30,10 +32,10 @@ TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("hex secret", re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")),
     ("base64 secret", re.compile(r"(?<![A-Za-z0-9+_])[A-Za-z0-9+_]{40,}={0,2}(?![A-Za-z0-9+_])")),
 )
-# scheme://userinfo@host: the userinfo (user, user:password, a token) is never released.
-USERINFO = re.compile(
-    r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@\"'<>\\\[\]]+@([^\s/?#\"'<>\\]{0,60})"
-)
+# scheme://userinfo@host, also malformed (http:/u:p@h, //u:p@h, a full-width @): the user info
+# (user, user:password, a token) is never released; the pattern is the gatherer's own.
+USERINFO = CREDENTIALS_IN_TEXT
+_HOST_AFTER = re.compile(r"[^\s/?#\"'<>\\]{0,60}")
 # The builder's local paths: file: URLs, home folders, temporary folders (each standing alone,
 # not a part of a longer path or URL: https://example.org/home/ is no local path).
 _ALONE = r"(?<![\w.~:/%+-])"
@@ -59,9 +61,9 @@ _TOKEN_HINTS: dict[str, tuple[str, ...]] = {
     "JWT / Label Studio token": ("eyJ",),
 }
 # RE2 prefilter (no look-arounds): a value is looked at closely only when this matches.
-PREFILTER = r"@|hf_|eyJ|[A-Za-z0-9+_]{32}|(?i:file:)|/home/|/Users/|/root|/tmp/|:[\\/]+Users"
+PREFILTER = r"@|\x{ff20}|\x{fe6b}|hf_|eyJ|[A-Za-z0-9+_]{32}|(?i:file:)|/home/|/Users/|/root|/tmp/|:[\\/]+Users"
 # Columns that hold hashes by design: their hex strings are not secrets (other checks apply).
-HASH_PREFILTER = r"@|hf_|eyJ|(?i:file:)|/home/|/Users/|/root|/tmp/|:[\\/]+Users"
+HASH_PREFILTER = r"@|\x{ff20}|\x{fe6b}|hf_|eyJ|(?i:file:)|/home/|/Users/|/root|/tmp/|:[\\/]+Users"
 SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_TOKEN")
 HASH_COLUMNS = frozenset({"text_sha256", "sha256"})
 _MAX_FINDINGS = 20
@@ -78,11 +80,6 @@ def _looks_random(s: str) -> bool:
 
 def _mask(value: str) -> str:
     return value[:3] + "…" + value[-2:] if len(value) > 6 else "…"
-
-
-def mask_userinfo(text: str) -> str:
-    """``text`` with the user:password part of every URL replaced by ***."""
-    return USERINFO.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
 
 
 def _re2_literal(s: str) -> str:
@@ -146,10 +143,12 @@ class Scanner:
             return f"{where}:{text.count(chr(10), 0, pos) + 1}" if lines else where
 
         userinfo = []
-        at_sign = "@" in text
+        at_sign = any(a in text for a in AT_SIGNS)
         for m in USERINFO.finditer(text) if at_sign else ():
             userinfo.append(m.span())
-            self._add(at(m.start()), "credentials in a URL", f"{m.group(1)}***@{m.group(2)}")
+            host = _HOST_AFTER.match(text, m.end())
+            shown = f"{m.group(1)}***@{host.group(0) if host else ''}"
+            self._add(at(m.start()), "credentials in a URL", shown)
         for m in EMAIL.finditer(text) if at_sign else ():
             if not any(a <= m.start() < b for a, b in userinfo):
                 self._add(at(m.start()), "e-mail address", _mask(m.group(0)))
