@@ -178,6 +178,8 @@ def test_library_writers_take_the_lock_too(corpus_dir: Path, holder: subprocess.
     from newscorpus.quality.adjudicate import pull as adjudicate_pull
     from newscorpus.quality.aggregate import aggregate
     from newscorpus.release.publish import make_release
+    from newscorpus.studio import server
+    from newscorpus.studio.pull import pull, pull_export
     from newscorpus.studio.push import PushOptions, push
 
     cfg = load_config(corpus_dir)
@@ -187,6 +189,10 @@ def test_library_writers_take_the_lock_too(corpus_dir: Path, holder: subprocess.
         lambda: make_release(cfg, version="1.0.0", to=corpus_dir.parent / "rel"),
         lambda: push(cfg, PushOptions()),
         lambda: adjudicate_pull(cfg),
+        lambda: pull(cfg),
+        lambda: pull_export(cfg, corpus_dir / "export.json"),
+        lambda: server.start(cfg),
+        lambda: server.stop(cfg),
     ]
     for call in calls:
         with pytest.raises(CorpusBusy, match=f"pid {holder.pid}"):

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__, store
-from .config import Config, check_flag, load_config
+from .config import Config, check_allow_host, check_flag, load_config
 from .errors import NewscorpusError
 from .lock import corpus_lock
 from .wording import plural
@@ -435,12 +435,16 @@ def hydrate(
     from .config import GatherSettings
     from .release.hydrate import gather_fetch, hydrate_lock, hydrate_release
 
-    checked = handled(ctx, flags={"hydrate --delay": delay})
-    with checked, corpus_lock(directory, "hydrate", hydrate_lock(directory)):
-        settings = GatherSettings(
-            allow_hosts=tuple(h.lower() for h in allow_host or ()), per_host_delay=delay
-        )
-        r = hydrate_release(directory, gather_fetch(settings))
+    with handled(ctx, flags={"hydrate --delay": delay}):
+        hosts = tuple(check_allow_host(h) for h in allow_host or ())
+        fetch = gather_fetch(GatherSettings(allow_hosts=hosts, per_host_delay=delay))
+        lock_file = hydrate_lock(directory)
+        with corpus_lock(directory, "hydrate", lock_file):
+            try:
+                r = hydrate_release(directory, fetch)
+            finally:  # a plain folder keeps no lock file (the folder itself is locked till here)
+                if lock_file.parent == directory:
+                    lock_file.unlink(missing_ok=True)
         out.print(
             f"{len(r.filled)} texts filled in, {len(r.mismatched)} did not match their SHA-256, "
             f"{len(r.failed)} failed, {r.already} already there (details in {directory}/hydrate.json)"

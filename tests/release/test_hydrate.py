@@ -116,6 +116,7 @@ def test_hydrate_round_trip(server: tuple[str, Pages], tmp_path: Path, cli: Any)
     assert r.exit_code == 1
     assert "1 texts filled in, 1 did not match their SHA-256, 1 failed" in r.stdout
     assert f"mismatch: {hidden[1].id}" in r.stderr and f"failed: {hidden[2].id}" in r.stderr
+    assert not (rel / ".newscorpus-hydrate.lock").exists()  # a plain copy keeps no lock file
     ds = datasets.load_dataset(str(rel), "articles", cache_dir=str(tmp_path / "cache"))
     texts = {row["id"]: row["text"] for split in ds.values() for row in split}
     assert texts[hidden[0].id] == hidden[0].text  # filled, hash checked
@@ -168,6 +169,7 @@ def test_hydrate_refuses_bad_options(
     assert r.exit_code == 2, r.output
     assert r.stderr.strip() == f"error: {message}"
     assert not (tmp_path / "hydrate.json").exists()
+    assert not (tmp_path / ".newscorpus-hydrate.lock").exists()  # checked before the lock
 
 
 @pytest.mark.parametrize("broken", ["not parquet", "missing columns"])

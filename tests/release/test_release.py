@@ -413,6 +413,10 @@ def test_cli_release_dry_run_and_bad_version(tmp_path: Path, cli: Any) -> None:
     r = cli("--corpus", cfg.root, "release", "--bump", "patch", "--to", repo, "--dry-run")
     assert r.exit_code == 0, r.stderr
     assert "dry run: v0.0.1" in r.stdout and not repo.exists()
+    deep = tmp_path / "a" / "b" / "repo"  # folders above a dry run's target are not kept either
+    r = cli("--corpus", cfg.root, "release", "--bump", "patch", "--to", deep, "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert not (tmp_path / "a").exists()
     r = cli("--corpus", cfg.root, "release", "--bump", "major", "--to", repo)
     assert r.exit_code == 0, r.stderr
     assert "released v1.0.0" in r.stdout and "articles: train" in r.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,17 @@ def test_studio_url_without_a_token_names_the_key_to_set(
         connect(cfg)
     with pytest.raises(StudioError, match="no Label Studio server"):
         connect(load_config(write_corpus(tmp_path / "d")))
+
+
+@pytest.mark.parametrize("url", ["http://admin:s3cretpw@127.0.0.1:9/", "http:/admin:s3cretpw@h/"])
+def test_label_studio_url_with_a_password_is_refused_without_echoing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any, url: str
+) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", TOKEN)
+    root = corpus(tmp_path)
+    res = cli("--corpus", root, "pull")
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip().startswith("error: LABEL_STUDIO_URL carries a user name or password")
+    assert "s3cretpw" not in res.output and "\n" not in res.stderr.strip()
+    assert not (root / "annotations" / "pulled.jsonl").exists()

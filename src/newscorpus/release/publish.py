@@ -603,15 +603,17 @@ def make_release(
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"{repo}: cannot create the release folder: {exc.strerror}") from None
+    published = False
     try:
         result = _build_and_publish(cfg, repo, target, new, previous, hub_id, dry_run, parent)
-    except BaseException:
-        for folder in made:  # the folders made above the target, when the release failed
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise
+        published = not dry_run
+    finally:
+        if not published:  # the folders made above the target: a failed or dry run keeps none
+            for folder in made:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
     left = placeholder_warnings(cfg)
     if left:
         result.warnings.append(

@@ -28,6 +28,7 @@ import orjson
 
 from ..config import Config, _http_url
 from ..errors import ConfigError, NewscorpusError, StudioError
+from ..gather.urlnorm import has_credentials
 from .server import load_credentials, mask
 
 PAGE_SIZE = 500
@@ -452,6 +453,11 @@ def connect(cfg: Config) -> StudioClient:
             raise ConfigError(
                 "LABEL_STUDIO_URL is set but LABEL_STUDIO_API_KEY is not: set both "
                 "(or neither, to use the server of `newscorpus studio start`)"
+            )
+        if has_credentials(url):  # the URL reaches errors and records: never its password
+            raise ConfigError(
+                "LABEL_STUDIO_URL carries a user name or password (user:pw@): give the token "
+                "in LABEL_STUDIO_API_KEY and the URL without them"
             )
         if not _http_url(url):
             raise ConfigError(f"LABEL_STUDIO_URL {url!r}: not an http(s) URL with a host")

@@ -20,6 +20,7 @@ import orjson
 from ..config import Config
 from ..corpus import iter_annotations, iter_articles
 from ..errors import DataError, StudioError
+from ..lock import writes_corpus
 from ..records import Annotation, utcnow
 from ..store import append_jsonl, atomic_write_text, check_record
 from .client import StudioClient, connect, parse_json
@@ -353,6 +354,7 @@ def _changed_task_ids(client: StudioClient, pid: int, watermark: str) -> tuple[l
     return changed, newest
 
 
+@writes_corpus("pull")
 def pull(cfg: Config, client: StudioClient | None = None, full: bool = False) -> PullReport:
     """Pull the annotations of the corpus's project; append new versions, mark deletions.
 
@@ -477,6 +479,7 @@ def check_export_articles(cfg: Config, tasks: list[Any], path: Path) -> None:
         )
 
 
+@writes_corpus("pull")
 def pull_export(cfg: Config, path: Path) -> PullReport:
     """Read a standard Label Studio JSON export file instead of the server.
 

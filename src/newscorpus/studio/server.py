@@ -30,6 +30,7 @@ import orjson
 
 from ..config import Config
 from ..errors import StudioError, UsageError
+from ..lock import writes_corpus
 from ..store import atomic_write_text
 
 LS_VERSION = "1.23.2"
@@ -355,6 +356,7 @@ class Started:
     already_running: bool
 
 
+@writes_corpus("studio start")
 def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) -> Started:
     """Start the corpus's Label Studio on 127.0.0.1 and wait for /health; refuse a busy port."""
     if port is not None and not 1 <= port <= 65535:
@@ -468,6 +470,7 @@ def _terminate(pid: int, grace: float = 15.0) -> None:
         os.waitpid(pid, 0)
 
 
+@writes_corpus("studio stop")
 def stop(cfg: Config) -> bool:
     """Stop the corpus's Label Studio; False when it was not running."""
     pid = _running_pid(cfg)
