@@ -231,3 +231,11 @@ def test_data_instances_show_the_first_row_of_each_config(card: Any, tmp_path: P
     assert set(shown["articles"]) == set(ds.features)
     if first["text"] and len(first["text"]) > 160:
         assert shown["articles"]["text"] == first["text"][:160] + "…"
+
+
+def test_without_folder_leaves_longer_names_alone(tmp_path: Path) -> None:
+    from newscorpus.release.card import without_folder
+
+    root = tmp_path / "c"
+    text = f"see {root}/reports/a.png, {root} and {tmp_path / 'c2'}/x, {root.as_uri()}/b"
+    assert without_folder(text, root) == f"see reports/a.png, . and {tmp_path / 'c2'}/x, b"

@@ -187,7 +187,10 @@ def without_folder(text: str, root: Path) -> str:
     """``text`` with the absolute path of the corpus folder ``root`` made relative to it."""
     for r in dict.fromkeys((root.resolve(), root.absolute())):
         for form in (r.as_uri(), str(r)):
-            text = text.replace(form + "/", "").replace(form, ".")
+            # the folder itself, not a longer name that starts like it (/home/u/c vs /home/u/c2)
+            text = re.sub(
+                re.escape(form) + r"(/|(?![\w.-]))", lambda m: "" if m.group(1) else ".", text
+            )
     return text
 
 
