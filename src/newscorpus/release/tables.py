@@ -25,7 +25,7 @@ from ..config import STANCE_VALUES, Config
 from ..corpus import annotation_files, article_files
 from ..errors import ReleaseError
 from ..records import sha256_hex
-from ..store import torn_tail
+from ..store import MAX_DEPTH, too_deep, torn_tail
 
 CONFIGS = ("articles", "stance", "claims", "annotations")
 # an aggregate's label shares may name "unresolved" too; only the four values become p_* columns
@@ -194,11 +194,6 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-# Nesting allowed in a line when looking for the one Arrow's reader refused (records are a few
-# levels deep; json.loads, which checks for repeated keys, recurses).
-MAX_DEPTH = 100
-
-
 def _line_problem(raw: bytes) -> str | None:
     """Why one JSONL line is not a record the release can read (None: it is one)."""
     try:
@@ -206,14 +201,8 @@ def _line_problem(raw: bytes) -> str | None:
     except orjson.JSONDecodeError as exc:
         return str(exc).split(":")[0]
     opened = raw.count(b"[") + raw.count(b"{")
-    if opened > MAX_DEPTH and isinstance(obj, dict | list):
-        stack: list[tuple[Any, int]] = [(obj, 1)]
-        while stack:
-            node, depth = stack.pop()
-            if depth > MAX_DEPTH:
-                return f"JSON nested deeper than {MAX_DEPTH} levels"
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    if opened > MAX_DEPTH and isinstance(obj, dict | list) and too_deep(obj):
+        return f"JSON nested deeper than {MAX_DEPTH} levels"
     try:
         json.loads(raw, object_pairs_hook=_no_repeats)
     except (ValueError, RecursionError) as exc:

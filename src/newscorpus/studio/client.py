@@ -29,13 +29,13 @@ import orjson
 from ..config import Config, _http_url
 from ..errors import ConfigError, NewscorpusError, StudioError
 from ..gather.urlnorm import has_credentials
+from ..store import MAX_DEPTH, too_deep
 from .server import load_credentials, mask
 
 PAGE_SIZE = 500
-# A Label Studio export or answer nests about 8 deep (tasks, annotations, results, values);
-# far below Python's recursion limit, so nothing downstream (repr, comparisons, schema checks)
+# A Label Studio export or answer nests about 8 deep (tasks, annotations, results, values):
+# past store.MAX_DEPTH it is refused, so nothing downstream (repr, comparisons, schema checks)
 # can overflow the stack on a hostile file.
-MAX_DEPTH = 100
 _NOT_JSON_LITERALS = (b"NaN", b"Infinity")
 # Fields of the Data Manager's task list that pull does not read, left out of the answer: some
 # cost a query per task (drafts, comments...); without them the list is as fast as the export.
@@ -66,18 +66,6 @@ TASK_FIELDS_OMITTED = (
 )
 
 
-def _too_deep(doc: Any) -> bool:
-    """True when lists and objects nest deeper than MAX_DEPTH (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        if depth > MAX_DEPTH:
-            return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return False
-
-
 def parse_json(raw: bytes, where: str, error: type[NewscorpusError] = StudioError) -> Any:
     """Strict JSON (no NaN or Infinity), nested at most MAX_DEPTH deep; else ``error`` naming
     ``where`` and the line and column. Integers beyond 64 bits come back as floats (orjson)."""
@@ -94,7 +82,7 @@ def parse_json(raw: bytes, where: str, error: type[NewscorpusError] = StudioErro
         elif msg == "depth limit exceeded":
             msg = f"nested deeper than {MAX_DEPTH} levels"
         raise error(f"{where}:{exc.lineno}:{exc.colno}: not JSON: {msg}") from None
-    if isinstance(doc, (dict, list)) and _too_deep(doc):
+    if isinstance(doc, (dict, list)) and too_deep(doc):
         raise error(f"{where}: not a Label Studio document: nested deeper than {MAX_DEPTH} levels")
     return doc
 
