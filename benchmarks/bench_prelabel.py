@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from tests.studio.helpers import QUOTE_TEXT, full_result  # noqa: E402
 
 import prelabel_v1  # noqa: E402
+from docs_block import write_block  # noqa: E402
 from newscorpus.gather.extract import extract_html  # noqa: E402
 from newscorpus.quality.spans import spans_match  # noqa: E402
 from newscorpus.studio import prelabel  # noqa: E402
@@ -219,11 +220,7 @@ def main() -> int:
     block = "\n".join(lines)
     print(block)
     if write:
-        doc = DOC.read_text(encoding="utf-8")
-        head, sep, rest = doc.partition(BEGIN)
-        if not sep or END not in rest:
-            raise SystemExit(f"{DOC}: no {BEGIN} ... {END} block to fill")
-        DOC.write_text(head + block + rest.partition(END)[2], encoding="utf-8")
+        write_block(DOC, BEGIN, END, block)
         print(f"\nwritten to {DOC.relative_to(REPO)}")
     ok = took < 10
     print("\nresult:", "goal met" if ok else "GOAL NOT MET")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from label_studio_sdk.client import LabelStudio  # noqa: E402
 
+from docs_block import write_block  # noqa: E402
 from newscorpus.config import load_config  # noqa: E402
 from newscorpus.corpus import add_articles, iter_articles  # noqa: E402
 from newscorpus.records import Article, article_id, sha256_hex  # noqa: E402
@@ -174,11 +175,7 @@ def main() -> int:
     )
     print("\n" + block)
     if write:
-        doc = DOC.read_text(encoding="utf-8")
-        head, sep, rest = doc.partition(BEGIN)
-        if not sep or END not in rest:
-            raise SystemExit(f"{DOC}: no {BEGIN} ... {END} block to fill")
-        DOC.write_text(head + block + rest.partition(END)[2], encoding="utf-8")
+        write_block(DOC, BEGIN, END, block)
         print(f"\nwritten to {DOC.relative_to(REPO)}")
     print("\nresult:", "goals met" if ok else "GOAL NOT MET")
     return 0 if ok else 1
