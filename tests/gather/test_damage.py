@@ -381,6 +381,30 @@ def test_a_source_url_with_credentials_is_refused_before_any_request(
 # --- neighbours: bodies cut short over HTTP, duplicates not fetched -------------------------------
 
 
+def test_a_gzip_body_of_several_members_is_read_whole(
+    server: LocalServer, make_corpus: Callable[..., Path], tmp_path: Path
+) -> None:
+    page = (FIXTURES / "en_fentanyl_labs.html").read_bytes()
+    half = len(page) // 2
+    packed = gzip.compress(page[:half]) + gzip.compress(page[half:])  # as `cat a.gz b.gz` makes
+    gz = {"Content-Encoding": "gzip"}
+    two = server.add("/two.html", body=packed, headers=gz)
+    cut = server.add("/two-cut.html", body=packed[:-4], headers=gz)  # second member cut short
+    lst = tmp_path / "urls.txt"
+    lst.write_text(f"{two}\n{cut}\n", encoding="utf-8")
+    root = make_corpus([("list", "urls", str(lst))], allow=[server.hostport], retries=0)
+    gather(load_config(root))
+    assert stored_urls(root) == [two]
+    one = server.add("/one.html", body=gzip.compress(page), headers=gz)
+    (tmp_path / "one.txt").write_text(f"{one}\n", encoding="utf-8")
+    whole = make_corpus([("list", "urls", str(tmp_path / "one.txt"))], allow=[server.hostport])
+    gather(load_config(whole))
+    (got,) = load_articles(load_config(root))
+    (want,) = load_articles(load_config(whole))
+    assert got.text == want.text and got.sha256 == want.sha256
+    assert {r["url"]: r["reason"] for r in rejected(root)} == {cut: "body_truncated"}
+
+
 def test_compressed_body_cut_short_is_not_stored(
     server: LocalServer, make_corpus: Callable[..., Path], tmp_path: Path
 ) -> None:

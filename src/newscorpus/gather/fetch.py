@@ -180,12 +180,21 @@ class _Inflater:
             )
             if self.encoding == "deflate" and not zlib_header:
                 self._d = zlib.decompressobj(-zlib.MAX_WBITS)
-        while data and not self._d.eof:
+        while True:
+            if self._d.eof:  # a gzip body may hold several members, one after the other
+                data = self._d.unused_data + data
+                if self.encoding == "deflate" or not data.strip(b"\0"):
+                    return  # NUL padding after the last member is no data
+                self._d = zlib.decompressobj(31)
+            if not data:
+                return
             piece = self._d.decompress(data, max(room, 1))
             data = self._d.unconsumed_tail
             room -= len(piece)
             if piece:
                 yield piece
+            if not data and not self._d.eof:
+                return
 
 
 class _Redirect(Exception):
