@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,23 @@ def full_result(text: str, stance: str = "neutral") -> list[dict[str, Any]]:
             "labels": ["said"],
         },
     ]
+
+
+def export_of(path: Path, art: Article, result: list[dict[str, Any]]) -> Path:
+    """A Label Studio JSON export at ``path``: one task of ``art`` with one annotation."""
+    task = {
+        "id": 11,
+        "data": {"article_id": art.id, "title": art.title, "text": art.text},
+        "annotations": [
+            {
+                "id": 101,
+                "completed_by": 3,
+                "result": result,
+                "was_cancelled": False,
+                "created_at": "2026-01-02T10:00:00Z",
+                "updated_at": "2026-01-02T10:05:00Z",
+            }
+        ],
+    }
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    return path

@@ -164,7 +164,7 @@ def test_pull_takes_an_unlabelled_relation_either_way_as_the_speaker_link(
     """What an annotator draws in the browser (test_drawing_a_speaker_link_takes_no_label):
     a relation without labels, here from the quote to its speaker and from a speaker to a claim."""
     from newscorpus.corpus import iter_annotations
-    from tests.studio.helpers import full_result, span
+    from tests.studio.helpers import export_of, full_result, span
 
     cfg = studio_corpus(tmp_path / "c")
     art = with_articles(cfg, [make_article(1, text=QUOTE_TEXT)])[0]
@@ -172,22 +172,7 @@ def test_pull_takes_an_unlabelled_relation_either_way_as_the_speaker_link(
     result.append(span(QUOTE_TEXT, "s2", "le ministère", "Speaker"))
     result.append({"type": "relation", "from_id": "q1", "to_id": "s1", "direction": "right"})
     result.append({"type": "relation", "from_id": "s2", "to_id": "c1", "direction": "right"})
-    export = tmp_path / "export.json"
-    task = {
-        "id": 11,
-        "data": {"article_id": art.id, "title": art.title, "text": art.text},
-        "annotations": [
-            {
-                "id": 101,
-                "completed_by": 3,
-                "result": result,
-                "was_cancelled": False,
-                "created_at": "2026-01-02T10:00:00Z",
-                "updated_at": "2026-01-02T10:05:00Z",
-            }
-        ],
-    }
-    export.write_text(json.dumps([task]), encoding="utf-8")
+    export = export_of(tmp_path / "export.json", art, result)
     res = cli("--corpus", cfg.root, "pull", "--from-export", export)
     assert res.exit_code == 0, res.output
     (ann,) = list(iter_annotations(cfg))

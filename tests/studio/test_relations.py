@@ -3,13 +3,19 @@ is the speaker link; any other relation stays in the record and is counted."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from newscorpus.corpus import iter_annotations
 from tests.conftest import make_article
-from tests.studio.helpers import QUOTE_TEXT, full_result, span, studio_corpus, with_articles
+from tests.studio.helpers import (
+    QUOTE_TEXT,
+    export_of,
+    full_result,
+    span,
+    studio_corpus,
+    with_articles,
+)
 
 
 def rel(a: str, b: str, *labels: str) -> dict[str, Any]:
@@ -31,22 +37,7 @@ def test_relations_pull_cannot_read_as_a_speaker_link_are_kept_and_counted(
         rel("s2", "q1"),  # a second speaker of the quote: kept
         rel("s1", "gone"),  # a region that is not there: kept
     ]
-    task = {
-        "id": 11,
-        "data": {"article_id": art.id, "title": art.title, "text": art.text},
-        "annotations": [
-            {
-                "id": 101,
-                "completed_by": 3,
-                "result": result,
-                "was_cancelled": False,
-                "created_at": "2026-01-02T10:00:00Z",
-                "updated_at": "2026-01-02T10:05:00Z",
-            }
-        ],
-    }
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps([task]), encoding="utf-8")
+    export = export_of(tmp_path / "export.json", art, result)
     res = cli("--corpus", cfg.root, "pull", "--from-export", export)
     assert res.exit_code == 0, res.output
     assert "4 relations that are not a speaker link kept in their records" in res.output
