@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Label Studio runs from its own virtual environment (its pins clash with ours).
 export NEWSCORPUS_STUDIO_ENV ?= $(CURDIR)/.venv-studio
 
-.PHONY: install system-deps studio-env demo demo-clean test screenshot lint format bench lock clean
+.PHONY: install system-deps studio-env demo demo-clean test screenshot lint format bench docs lock clean
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ screenshot: $(STAMP) studio-env system-deps
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(ONLY)
+
+# Regenerate docs/cli.md from the real --help of every command (tests/test_docs.py checks it).
+docs: $(STAMP)
+	$(BIN)/python scripts/cli_reference.py
 
 clean:
 	rm -rf $(VENV) .venv-studio .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 Goal: 100,000 items x 3 annotators, same value within 1e-9, and no slower, at every level.
 Size override: BENCH_AGREEMENT_ITEMS=10000 python benchmarks/bench_agreement.py
+At the default size it writes what it prints into docs/agreement-bench.md (`--no-write` only prints).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import krippendorff
 import numpy as np
 
+from docs_block import run_recorded
 from newscorpus.quality.reliability import LEVELS, bootstrap_alpha, krippendorff_alpha, value_counts
 
 
@@ -72,4 +75,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    default = "BENCH_AGREEMENT_ITEMS" not in os.environ and "--no-write" not in sys.argv
+    doc = Path(__file__).resolve().parent.parent / "docs" / "agreement-bench.md"
+    sys.exit(run_recorded(main, doc, "bench_agreement", write=default))

@@ -4,6 +4,7 @@
 trailer and 4% of the words edited, as in syndicated wire copies). Each variant runs in its own
 process, on the same articles, and reports time, peak memory and the recall of planted pairs.
 Goal: recall >= 0.95 and no slower than the baseline. Size: BENCH_DEDUP_N (default 100000).
+At the default size it writes what it prints into docs/gather-bench.md (`--no-write` only prints).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from docs_block import run_recorded
 
 N = int(os.environ.get("BENCH_DEDUP_N", "100000"))
 PLANTED_SHARE = 0.05
@@ -159,4 +163,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child(sys.argv[2])
     else:
-        raise SystemExit(main())
+        default = "BENCH_DEDUP_N" not in os.environ and "--no-write" not in sys.argv
+        doc = Path(__file__).resolve().parent.parent / "docs" / "gather-bench.md"
+        raise SystemExit(run_recorded(main, doc, "bench_dedup", write=default))
