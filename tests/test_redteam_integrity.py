@@ -1,6 +1,6 @@
-"""Red-team of the integrity promises (README "What is guaranteed"): one writer per corpus, torn
-lines, stop signals, bounded JSON, tried the way users and the world break them. Real processes,
-real files."""
+"""Red-team of the integrity promises (docs/corpus-folder.md, "What is guaranteed"): one writer
+per corpus, torn lines, stop signals, bounded JSON, tried the way users and the world break them.
+Real processes, real files."""
 
 from __future__ import annotations
 
