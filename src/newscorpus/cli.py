@@ -461,6 +461,27 @@ def hydrate(
 
 # --- gather ----------------------------------------------------------------------------------
 
+WORKERS_ENV = "NEWSCORPUS_WORKERS"  # the CLI-level override of [gather] workers
+
+
+def gather_overrides(cfg: Config, allow_host: list[str] | None) -> Config:
+    """corpus.toml's [gather] with the command line on top (the one override step of gather):
+    ``--allow-host`` added to allow_hosts, ``NEWSCORPUS_WORKERS`` in place of workers."""
+    from .config import LIMITS, replace_gather
+    from .errors import UsageError
+
+    changes: dict[str, Any] = {}
+    hosts = tuple(check_allow_host(h) for h in allow_host or ())
+    if hosts:
+        changes["allow_hosts"] = (*cfg.gather.allow_hosts, *hosts)
+    env = os.environ.get(WORKERS_ENV, "")
+    if env:
+        problem = LIMITS["gather.workers"].problem(int(env) if env.isdigit() else env)
+        if problem:
+            raise UsageError(f"{WORKERS_ENV}={env!r}: {problem}")
+        changes["workers"] = int(env)
+    return replace_gather(cfg, **changes)
+
 
 @app.command()
 def gather(
@@ -481,10 +502,12 @@ def gather(
     """Fill articles/<source>.jsonl from the sources in corpus.toml (guarded, polite, resumable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .gather.pipeline import GatherOptions
     from .gather.pipeline import gather as run_gather
 
     with handled(ctx, writes="gather", flags={"gather --limit": limit}) as st:
-        cfg = st.config()
+        cfg = gather_overrides(st.config(), allow_host)
+        options = GatherOptions(sources=tuple(source or ()), limit=limit, refresh=refresh)
         bars = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -504,9 +527,7 @@ def gather(
             bars.update(tasks[name], completed=done, total=total)
 
         try:
-            summary = run_gather(
-                cfg, source or [], allow_host or [], limit, refresh, progress
-            ).to_dict()
+            summary = run_gather(cfg, options=options, progress=progress).to_dict()
         finally:
             bars.stop()
         table = Table(title="gather", title_justify="left")

@@ -1,11 +1,18 @@
 """corpus.toml -> one frozen Config, with errors that name the file, line and key.
 
-Layers: packaged defaults (the dataclass defaults below), then corpus.toml, then CLI flags
-(``dataclasses.replace`` on the loaded object in cli.py).
+Layers: packaged defaults (the dataclass defaults below), then corpus.toml (one parser per
+table: ``_parse_corpus``, ``_parse_gather``, ...), then the command line. Only cli.py applies
+the command line: its override helpers put flags and the CLI-level environment variables
+(``--allow-host``, ``NEWSCORPUS_WORKERS`` into ``[gather]``) on the loaded Config with
+``dataclasses.replace``, which runs the same range checks as corpus.toml (``__post_init__``).
+Below the CLI, settings come from the Config passed in, never from the environment; only
+secrets and connections are read there (``LABEL_STUDIO_URL``, ``LABEL_STUDIO_API_KEY``,
+``HF_TOKEN``, ``HF_ENDPOINT``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -17,16 +24,15 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import ConfigError, UsageError
-from .gather.urlnorm import has_credentials, strip_credentials
 from .licenses import NAME_MAX, OTHER, hub_license, normalise_license, spdx_url
 from .tomlcheck import Limit, Locator, Reader, nesting_line, suggest
+from .urls import has_credentials, strip_credentials
 
 CONFIG_NAME = "corpus.toml"
 CARD_FILE = "DATA_CARD.md"  # a corpus's card prose and annotation guidelines, by default
 SOURCE_KINDS = ("feed", "sitemap", "urls", "html_dir", "warc")
 TEXT_POLICIES = ("full", "hydrate")
-STANCE_VALUES = ("favor", "against", "neutral", "unrelated")
-SPAN_LABELS = ("Claim", "Quote", "Speaker")
+STANCE_VALUES = ("favor", "against", "neutral", "unrelated")  # labeling only: see layers.py
 
 # fullmatch throughout: "$" alone would let a trailing newline through (articles/<name>\n.jsonl)
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -35,9 +41,15 @@ _LANG = re.compile(r"[a-z]{2}")
 _HOST = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
 
 
+def _host_problem(host: str) -> bool:
+    """True unless ``host`` is HOST or HOST:PORT with a port from 1 to 65535."""
+    m = _HOST.fullmatch(host)
+    return not m or bool(m.group(2) and not 1 <= int(m.group(2)[1:]) <= 65535)
+
+
 def check_allow_host(host: str, flag: str = "--allow-host") -> str:
     """A HOST or HOST:PORT given on the command line, lower-cased; UsageError otherwise."""
-    if _HOST.fullmatch(host.strip()) is None:
+    if _host_problem(host.strip()):
         raise UsageError(f"{flag} {host!r}: expected HOST or HOST:PORT")
     return host.strip().lower()
 
@@ -90,6 +102,7 @@ LIMITS: dict[str, Limit] = {
     "gather.timeout": Limit(float, 0, 600, "seconds", low_open=True),
     "gather.retries": Limit(int, 0, 10),
     "gather.near_dup_threshold": Limit(float, 0, 1, "Jaccard similarity", low_open=True),
+    "gather.workers": Limit(int, 1, 256, "extraction processes"),
     "studio.port": Limit(int, 1, 65_535),
     "studio.overlap": Limit(int, 1, 100, "annotations per task"),
     "studio.batch_size": Limit(int, 1, 10_000, "tasks per import request"),
@@ -148,8 +161,9 @@ def _check_fields(obj: Any, table: str) -> None:
     """ConfigError when a settings object built in code (not from corpus.toml) is out of range."""
     for f in fields(obj):
         limit = LIMITS.get(f"{table}.{f.name}")
-        if limit is not None:
-            problem = limit.problem(getattr(obj, f.name))
+        value = getattr(obj, f.name)
+        if limit is not None and value is not None:  # None: the default, decided at run time
+            problem = limit.problem(value)
             if problem:
                 raise ConfigError(f"{table}.{f.name}: {problem}")
 
@@ -224,9 +238,13 @@ class GatherSettings:
     retries: int = 3
     per_host_concurrency: int = 2
     near_dup_threshold: float = 0.5
+    workers: int | None = None  # extraction processes; None: one per core, at most 8
 
     def __post_init__(self) -> None:
         _check_fields(self, "gather")  # settings built in code (hydrate's --delay) are checked too
+        for host in self.allow_hosts:  # --allow-host is added in code (cli.py)
+            if _host_problem(host):
+                raise ConfigError(f"gather.allow_hosts: {host!r} is not host or host:port")
 
 
 @dataclass(frozen=True)
@@ -307,6 +325,26 @@ class Config:
         )
 
 
+def text_policy(cfg: Config, source: str, synthetic: bool) -> str:
+    """The text policy of an article's source.
+
+    A source that is not a [[sources]] entry (the seed, a hand import) has no terms on record:
+    its real articles are withheld (``hydrate``) and only synthetic ones are released in full.
+    """
+    for s in cfg.sources:
+        if s.name == source:
+            return s.text_policy
+    return "full" if synthetic else "hydrate"
+
+
+def replace_gather(cfg: Config, **changes: Any) -> Config:
+    """``cfg`` with some [gather] settings replaced, checked as corpus.toml's are (cli.py's
+    override step: ``--allow-host``, ``NEWSCORPUS_WORKERS``)."""
+    if not changes:
+        return cfg
+    return dataclasses.replace(cfg, gather=dataclasses.replace(cfg.gather, **changes))
+
+
 # --- the contract: which keys each table takes -------------------------------------------------
 
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -336,6 +374,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "retries",
         "per_host_concurrency",
         "near_dup_threshold",
+        "workers",
     ),
     "studio": ("url", "port", "overlap", "batch_size"),
     "release": ("to", "hub", "splits", "annotations_creators", "language_creators", "notice"),
@@ -421,7 +460,24 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         ):
             raise r.fail(f"must be an array of tables ([[{name}]])", "", name)
 
-    c = data["corpus"]
+    meta = _parse_corpus(r, root, data["corpus"])
+    targets = _parse_targets(r, data["targets"])
+    return Config(
+        root=root,
+        corpus=meta,
+        targets=targets,
+        topic=_parse_topic(r, data["topic"]) if "topic" in data else Topic(),
+        sources=_parse_sources(r, root, data.get("sources", [])),
+        gather=_parse_gather(r, data["gather"]) if "gather" in data else GatherSettings(),
+        studio=_parse_studio(r, data["studio"]) if "studio" in data else StudioSettings(),
+        release=_parse_release(r, root, data["release"])
+        if "release" in data
+        else ReleaseSettings(),
+    )
+
+
+def _parse_corpus(r: Reader, root: Path, c: Mapping[str, Any]) -> CorpusMeta:
+    """[corpus]: the name, languages, licence and card of the corpus."""
     r.check_keys(c, "corpus")
     name = r.text(c, "corpus", "name")
     if not _SLUG.fullmatch(name):
@@ -475,7 +531,7 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             raise r.fail("a Markdown file (.md): the prose of the dataset card", "corpus", "card")
         if not card.is_file():
             raise r.fail(f"{card}: no such file", "corpus", "card")
-    meta = CorpusMeta(
+    return CorpusMeta(
         name=name,
         pretty_name=r.text(c, "corpus", "pretty_name"),
         description=r.text(c, "corpus", "description"),
@@ -488,8 +544,11 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         card=card,
     )
 
+
+def _parse_targets(r: Reader, items: list[Any]) -> tuple[Target, ...]:
+    """[[targets]]: what stance is annotated towards, at least one."""
     targets: list[Target] = []
-    for i, t in enumerate(data["targets"]):
+    for i, t in enumerate(items):
         r.check_keys(t, "targets", i)
         tid = r.text(t, "targets", "id", i)
         if not _SNAKE.fullmatch(tid):
@@ -499,27 +558,33 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
         targets.append(Target(id=tid, text=r.text(t, "targets", "text", i)))
     if not targets:
         raise r.fail("declare at least one [[targets]]", "", "targets")
+    return tuple(targets)
 
-    topic = Topic()
-    if "topic" in data:
-        r.check_keys(data["topic"], "topic")
-        if "any" in data["topic"]:
-            terms = r.str_list(data["topic"], "topic", "any")
-            if not terms:
-                raise r.fail(
-                    "empty list would reject every article; list terms, or remove [topic] "
-                    "to accept every article",
-                    "topic",
-                    "any",
-                )
-            if any(not t.strip() for t in terms):
-                raise r.fail("a term is empty", "topic", "any")
-            if len(terms) > TOPIC_TERMS_MAX:
-                raise r.fail(f"{len(terms):,} terms; at most {TOPIC_TERMS_MAX:,}", "topic", "any")
-            topic = Topic(any=terms)
 
+def _parse_topic(r: Reader, tp: Mapping[str, Any]) -> Topic:
+    """[topic]: the terms an article must hold (no [topic]: every article is on topic)."""
+    r.check_keys(tp, "topic")
+    if "any" not in tp:
+        return Topic()
+    terms = r.str_list(tp, "topic", "any")
+    if not terms:
+        raise r.fail(
+            "empty list would reject every article; list terms, or remove [topic] "
+            "to accept every article",
+            "topic",
+            "any",
+        )
+    if any(not t.strip() for t in terms):
+        raise r.fail("a term is empty", "topic", "any")
+    if len(terms) > TOPIC_TERMS_MAX:
+        raise r.fail(f"{len(terms):,} terms; at most {TOPIC_TERMS_MAX:,}", "topic", "any")
+    return Topic(any=terms)
+
+
+def _parse_sources(r: Reader, root: Path, items: list[Any]) -> tuple[Source, ...]:
+    """[[sources]]: where articles come from, each named once."""
     sources: list[Source] = []
-    for i, s in enumerate(data.get("sources", [])):
+    for i, s in enumerate(items):
         r.check_keys(s, "sources", i)
         sname = r.text(s, "sources", "name", i)
         if not _SLUG.fullmatch(sname):
@@ -552,108 +617,95 @@ def parse_config(root: Path, data: Mapping[str, Any], text: str = "") -> Config:
             p = Path(spath)
             resolved = p if p.is_absolute() else root / p
         sources.append(Source(name=sname, kind=kind, url=url, path=resolved, text_policy=policy))
+    return tuple(sources)
 
-    gather = GatherSettings()
-    if "gather" in data:
-        g = data["gather"]
-        r.check_keys(g, "gather")
-        values: dict[str, Any] = {}
-        if "allow_hosts" in g:
-            hosts = r.str_list(g, "gather", "allow_hosts")
-            for h in hosts:
-                m = _HOST.fullmatch(h)
-                if not m or (m.group(2) and not 1 <= int(m.group(2)[1:]) <= 65535):
-                    raise r.fail(f"{h!r} is not host or host:port", "gather", "allow_hosts")
-            values["allow_hosts"] = tuple(h.lower() for h in hosts)
-        for key in _KEYS["gather"]:
-            if key in g and f"gather.{key}" in LIMITS:
-                values[key] = r.number(g, "gather", key)
-        if "user_agent" in g:
-            agent = r.text(g, "gather", "user_agent", blank=True)
-            if not agent.strip() or any(c in agent for c in "\r\n"):
+
+def _parse_gather(r: Reader, g: Mapping[str, Any]) -> GatherSettings:
+    """[gather]: hosts allowed, politeness, limits, near-duplicate threshold, workers."""
+    r.check_keys(g, "gather")
+    values: dict[str, Any] = {}
+    if "allow_hosts" in g:
+        hosts = r.str_list(g, "gather", "allow_hosts")
+        for h in hosts:
+            if _host_problem(h):
+                raise r.fail(f"{h!r} is not host or host:port", "gather", "allow_hosts")
+        values["allow_hosts"] = tuple(h.lower() for h in hosts)
+    for key in _KEYS["gather"]:
+        if key in g and f"gather.{key}" in LIMITS:
+            values[key] = r.number(g, "gather", key)
+    if "user_agent" in g:
+        agent = r.text(g, "gather", "user_agent", blank=True)
+        if not agent.strip() or any(c in agent for c in "\r\n"):
+            raise r.fail(
+                "must name the tool and a contact (one line), as robots.txt and site "
+                "operators read it",
+                "gather",
+                "user_agent",
+            )
+        if not all(" " <= c <= "~" for c in agent):  # an HTTP header: printable ASCII
+            raise r.fail(
+                "printable ASCII only (it is sent as an HTTP header)",
+                "gather",
+                "user_agent",
+            )
+        values["user_agent"] = agent
+    return GatherSettings(**values)
+
+
+def _parse_studio(r: Reader, st: Mapping[str, Any]) -> StudioSettings:
+    """[studio]: the Label Studio server, overlap and import batch size."""
+    r.check_keys(st, "studio")
+    svals: dict[str, Any] = {}
+    if "url" in st:
+        svals["url"] = r.text(st, "studio", "url")
+    for key in ("port", "overlap", "batch_size"):
+        if key in st:
+            svals[key] = r.number(st, "studio", key)
+    if "url" in svals:
+        _check_url(r, svals["url"], "studio", "url")
+    return StudioSettings(**svals)
+
+
+def _parse_release(r: Reader, root: Path, rel: Mapping[str, Any]) -> ReleaseSettings:
+    """[release]: where releases go, the splits and the card's header."""
+    r.check_keys(rel, "release")
+    rvals: dict[str, Any] = {}
+    if "to" in rel:
+        p = Path(r.text(rel, "release", "to"))
+        rvals["to"] = p if p.is_absolute() else root / p
+        problem = release_target_problem(root, rvals["to"])
+        if problem is not None:
+            raise r.fail(problem, "release", "to")
+    if "hub" in rel:
+        rvals["hub"] = r.get(rel, "release", "hub", str)
+        if not _HUB_REPO.fullmatch(rvals["hub"]):
+            raise r.fail(f"{rvals['hub']!r} is not ORG/NAME", "release", "hub")
+    if "splits" in rel:
+        sp = r.get(rel, "release", "splits", dict)
+        if not sp:
+            raise r.fail("expected a table of split = share", "release", "splits")
+        for name in sp:  # what Hugging Face datasets accepts as a split name
+            if not re.fullmatch(r"\w{1,64}(\.\w{1,64})*", name) or len(name) > 64:
                 raise r.fail(
-                    "must name the tool and a contact (one line), as robots.txt and site "
-                    "operators read it",
-                    "gather",
-                    "user_agent",
+                    f"split name {name!r}: letters, digits and _ only (at most 64)",
+                    "release",
+                    "splits",
                 )
-            if not all(" " <= c <= "~" for c in agent):  # an HTTP header: printable ASCII
-                raise r.fail(
-                    "printable ASCII only (it is sent as an HTTP header)",
-                    "gather",
-                    "user_agent",
-                )
-            values["user_agent"] = agent
-        gather = GatherSettings(**values)
-
-    studio = StudioSettings()
-    if "studio" in data:
-        st = data["studio"]
-        r.check_keys(st, "studio")
-        svals: dict[str, Any] = {}
-        if "url" in st:
-            svals["url"] = r.text(st, "studio", "url")
-        for key in ("port", "overlap", "batch_size"):
-            if key in st:
-                svals[key] = r.number(st, "studio", key)
-        if "url" in svals:
-            _check_url(r, svals["url"], "studio", "url")
-        studio = StudioSettings(**svals)
-
-    release = ReleaseSettings()
-    if "release" in data:
-        rel = data["release"]
-        r.check_keys(rel, "release")
-        rvals: dict[str, Any] = {}
-        if "to" in rel:
-            p = Path(r.text(rel, "release", "to"))
-            rvals["to"] = p if p.is_absolute() else root / p
-            problem = release_target_problem(root, rvals["to"])
-            if problem is not None:
-                raise r.fail(problem, "release", "to")
-        if "hub" in rel:
-            rvals["hub"] = r.get(rel, "release", "hub", str)
-            if not _HUB_REPO.fullmatch(rvals["hub"]):
-                raise r.fail(f"{rvals['hub']!r} is not ORG/NAME", "release", "hub")
-        if "splits" in rel:
-            sp = r.get(rel, "release", "splits", dict)
-            if not sp:
-                raise r.fail("expected a table of split = share", "release", "splits")
-            for name in sp:  # what Hugging Face datasets accepts as a split name
-                if not re.fullmatch(r"\w{1,64}(\.\w{1,64})*", name) or len(name) > 64:
-                    raise r.fail(
-                        f"split name {name!r}: letters, digits and _ only (at most 64)",
-                        "release",
-                        "splits",
-                    )
-                r.number(sp, "release", f"splits.{name}", field=name, limit="release.splits.*")
-            total = math.fsum(sp.values())
-            if abs(total - 1.0) > 1e-6:
-                raise r.fail(f"shares add up to {total:g}, not 1", "release", "splits")
-            rvals["splits"] = tuple((k, float(v)) for k, v in sp.items())
-        for key in ("annotations_creators", "language_creators"):
-            if key in rel:
-                allowed = (
-                    (*CREATORS, "no-annotation") if key == "annotations_creators" else CREATORS
-                )
-                creators = r.str_list(rel, "release", key)
-                if not creators:
-                    raise r.fail("give at least one value", "release", key)
-                for v in creators:
-                    if v not in allowed:
-                        raise r.fail(f"{v!r} is not one of {', '.join(allowed)}", "release", key)
-                rvals[key] = creators
-        if "notice" in rel:
-            rvals["notice"] = r.text(rel, "release", "notice", blank=True).strip()
-        release = ReleaseSettings(**rvals)
-
-    return Config(
-        root=root,
-        corpus=meta,
-        targets=tuple(targets),
-        topic=topic,
-        sources=tuple(sources),
-        gather=gather,
-        studio=studio,
-        release=release,
-    )
+            r.number(sp, "release", f"splits.{name}", field=name, limit="release.splits.*")
+        total = math.fsum(sp.values())
+        if abs(total - 1.0) > 1e-6:
+            raise r.fail(f"shares add up to {total:g}, not 1", "release", "splits")
+        rvals["splits"] = tuple((k, float(v)) for k, v in sp.items())
+    for key in ("annotations_creators", "language_creators"):
+        if key in rel:
+            allowed = (*CREATORS, "no-annotation") if key == "annotations_creators" else CREATORS
+            creators = r.str_list(rel, "release", key)
+            if not creators:
+                raise r.fail("give at least one value", "release", key)
+            for v in creators:
+                if v not in allowed:
+                    raise r.fail(f"{v!r} is not one of {', '.join(allowed)}", "release", key)
+            rvals[key] = creators
+    if "notice" in rel:
+        rvals["notice"] = r.text(rel, "release", "notice", blank=True).strip()
+    return ReleaseSettings(**rvals)

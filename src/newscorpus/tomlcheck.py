@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .gather.urlnorm import strip_credentials
+from .urls import strip_credentials
 
 
 @dataclass(frozen=True)

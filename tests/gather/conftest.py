@@ -14,6 +14,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from newscorpus.config import Config, replace_gather
+from newscorpus.gather import executor
 from tests.conftest import MINIMAL_TOML, write_corpus
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -245,10 +247,18 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+def allowing(cfg: Config, *hosts: str) -> Config:
+    """``cfg`` with more allowed hosts, as ``--allow-host`` adds them (cli.gather_overrides)."""
+    return replace_gather(cfg, allow_hosts=(*cfg.gather.allow_hosts, *hosts))
+
+
 @pytest.fixture(autouse=True)
 def _two_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests run the real process pool with two workers (kept small to stay fast)."""
-    monkeypatch.setenv("NEWSCORPUS_WORKERS", os.environ.get("NEWSCORPUS_WORKERS", "2"))
+    """Tests run the real process pool with two workers (kept small to stay fast): the CLI
+    through NEWSCORPUS_WORKERS, library calls through the default of [gather] workers."""
+    workers = os.environ.get("NEWSCORPUS_WORKERS", "2")
+    monkeypatch.setenv("NEWSCORPUS_WORKERS", workers)
+    monkeypatch.setattr(executor, "default_workers", lambda: int(workers))
 
 
 # processes started by a test are found by a marker in their environment (tests/conftest.py)

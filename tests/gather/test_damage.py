@@ -21,8 +21,8 @@ from newscorpus.gather.fetch import TRANSIENT, FetchFailed, FetchService
 from newscorpus.gather.guard import HostGuard
 from newscorpus.gather.pipeline import gather
 from newscorpus.gather.sources import list_items
-from newscorpus.gather.urlnorm import strip_credentials
 from newscorpus.store import read_jsonl
+from newscorpus.urls import strip_credentials
 from tests.gather.conftest import FIXTURES, LocalServer, rss, sitemap
 
 PAGES = [

@@ -88,7 +88,7 @@ def test_signatures_of_stored_articles_are_computed_once(tmp_path: Any, monkeypa
     """State reuses the signatures of earlier runs (.newscorpus/minhash.npz), by text hash."""
     from newscorpus.config import load_config
     from newscorpus.corpus import add_articles
-    from newscorpus.gather import pipeline
+    from newscorpus.gather import known
     from newscorpus.gather.dedup import load_signatures
     from tests.conftest import make_article, write_corpus
 
@@ -102,23 +102,23 @@ def test_signatures_of_stored_articles_are_computed_once(tmp_path: Any, monkeypa
     ]
     arts[1].dup_cluster = arts[0].id
     add_articles(cfg, arts[:2], file="a")
-    state = pipeline.State(cfg, None)
+    state = known.CorpusIndex(cfg, None)
     assert state.signatures_computed == 2
     state.save()
-    cache = cfg.state_dir / pipeline.SIGNATURE_CACHE
+    cache = cfg.state_dir / known.SIGNATURE_CACHE
     assert set(load_signatures(cache)) == {a.text_sha256 for a in arts[:2]}
     add_articles(cfg, arts[2:], file="a")
-    again = pipeline.State(cfg, None)
+    again = known.CorpusIndex(cfg, None)
     assert again.signatures_computed == 1  # only the new article
     again.save()
     assert set(load_signatures(cache)) == {a.text_sha256 for a in arts}
     probe = signature(wire_copy(first, rng))
     assert again.index.assign(probe, "x") == state.index.assign(probe, "x") == arts[0].id
     before = cache.read_bytes()
-    pipeline.State(cfg, None).save()  # nothing new: the cache is not rewritten
+    known.CorpusIndex(cfg, None).save()  # nothing new: the cache is not rewritten
     assert cache.read_bytes() == before
     cache.write_bytes(b"not an npz file")  # a damaged cache is recomputed, not trusted
-    damaged = pipeline.State(cfg, None)
+    damaged = known.CorpusIndex(cfg, None)
     assert damaged.signatures_computed == 3
     damaged.save()
-    assert pipeline.State(cfg, None).signatures_computed == 0
+    assert known.CorpusIndex(cfg, None).signatures_computed == 0

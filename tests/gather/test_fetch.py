@@ -14,7 +14,7 @@ from newscorpus.corpus import load_articles
 from newscorpus.gather.guard import HostGuard, HostRefused
 from newscorpus.gather.pipeline import gather
 from newscorpus.store import read_jsonl
-from tests.gather.conftest import FIXTURES, LocalServer
+from tests.gather.conftest import FIXTURES, LocalServer, allowing
 
 
 def urls_source(root_dir: Path, urls: list[str]) -> tuple[str, str, str]:
@@ -128,8 +128,8 @@ def test_guard_refuses_unlisted_loopback_and_redirects_to_it(
     assert second_server.log == []  # never connected to
     assert server.requested("/hop.html") == 1
 
-    # allowed when listed (here with --allow-host, i.e. the allow_hosts argument), on a rerun
-    summary = gather(load_config(root), allow_hosts=[second_server.hostport])
+    # allowed when listed (here as --allow-host adds it to [gather] allow_hosts), on a rerun
+    summary = gather(allowing(load_config(root), second_server.hostport))
     assert summary.new == 1 and summary.duplicates == 1
     assert [a.url for a in load_articles(load_config(root))] == [target]
     assert second_server.requested("/articles/fr.html") >= 1

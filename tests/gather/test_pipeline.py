@@ -8,7 +8,7 @@ from pathlib import Path
 
 from newscorpus.config import load_config
 from newscorpus.corpus import load_articles
-from newscorpus.gather.pipeline import gather
+from newscorpus.gather.pipeline import GatherOptions, gather
 from newscorpus.gather.urlnorm import normalize_url
 from newscorpus.records import article_id
 from newscorpus.store import read_jsonl
@@ -93,7 +93,7 @@ def test_feed_end_to_end(server: LocalServer, make_corpus: Callable[..., Path]) 
     assert feed_requests[-1].get("if-none-match") == '"feed1"'
 
     # --refresh revalidates what was rejected (conditional request), and still changes nothing
-    gather(cfg, refresh=True)
+    gather(cfg, options=GatherOptions(refresh=True))
     sports = [h for p, h in server.log if p == "/articles/sports.html"]
     assert len(sports) == 2 and sports[-1].get("if-none-match") == '"sp1"'
     assert snapshot(root) == before
@@ -127,9 +127,9 @@ def test_atom_and_sitemap_index(server: LocalServer, make_corpus: Callable[..., 
     # --source limits the run; --limit stops after N new articles
     root2 = make_corpus([("maps", "sitemap", server.url("/sitemap.xml"))], allow=[server.hostport])
     cfg2 = load_config(root2)
-    assert gather(cfg2, sources=["maps"], limit=2).new == 2
+    assert gather(cfg2, options=GatherOptions(sources=("maps",), limit=2)).new == 2
     assert len(load_articles(cfg2)) == 2
-    assert gather(cfg2, sources=["maps"]).new == 1
+    assert gather(cfg2, options=GatherOptions(sources=("maps",))).new == 1
 
 
 def test_billion_laughs_and_external_entities_refused(

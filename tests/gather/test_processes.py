@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from newscorpus.config import load_config
+from newscorpus.config import load_config, replace_gather
 from newscorpus.gather.pipeline import gather
 from tests.conftest import MINIMAL_TOML, write_corpus
 from tests.gather.conftest import (
@@ -96,7 +96,7 @@ def slow_feed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowFeed]:
     try:
         feed = serve_many(server, N_PAGES, DELAY)
         whole = new_corpus(tmp_path_factory.mktemp("whole"), feed, server.hostport)
-        gather(load_config(whole), workers=2)
+        gather(replace_gather(load_config(whole), workers=2))
         yield SlowFeed(server, feed, corpus_state(whole))
     finally:
         server.stop()

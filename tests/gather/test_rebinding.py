@@ -25,7 +25,7 @@ from newscorpus.gather.fetch import Fetcher, FetchFailed, Response, ResponseCach
 from newscorpus.gather.guard import HostGuard, HostRefused
 from newscorpus.gather.pipeline import gather
 from newscorpus.store import read_jsonl
-from tests.gather.conftest import FIXTURES, LocalServer
+from tests.gather.conftest import FIXTURES, LocalServer, allowing
 from tests.gather.test_fetch import urls_source
 
 REBIND = "rebind.test"
@@ -184,6 +184,6 @@ def test_gather_records_a_rebound_host_as_refused(
     assert ResponseCache(load_config(root).state_dir / "cache").get(rebound) is None
 
     # listed with --allow-host, the same name is fetched on a rerun
-    summary = gather(load_config(root), allow_hosts=[f"{REBIND}:{server.port}"])
+    summary = gather(allowing(load_config(root), f"{REBIND}:{server.port}"))
     assert summary.new == 1
     assert {a.url for a in load_articles(load_config(root))} == {local, rebound}

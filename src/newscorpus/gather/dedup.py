@@ -14,7 +14,6 @@ import io
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -172,9 +171,9 @@ class NearDupIndex:
         return cluster
 
 
-def signatures(texts: Iterable[str], num_perm: int = NUM_PERM) -> list[Signature]:
-    """Signatures of several texts."""
-    return [signature(t, num_perm) for t in texts]
+def signature_batch(texts: list[str]) -> list[Signature]:
+    """Signatures of a batch of texts (one round trip to a worker process)."""
+    return [signature(t) for t in texts]
 
 
 # --- signatures of stored articles, kept between runs ------------------------------------------

@@ -33,9 +33,9 @@ import httpx
 from ..config import GatherSettings
 from ..errors import FetchError
 from ..records import sha256_hex, utcnow
+from ..urls import has_credentials, strip_credentials
 from .extract import html_refusal, is_html_type
 from .guard import HostGuard, HostRefused
-from .urlnorm import has_credentials, host_port, strip_credentials
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
@@ -148,6 +148,13 @@ def retry_after(value: str | None) -> float | None:
 def backoff(attempt: int) -> float:
     """Exponential backoff with full jitter: up to BACKOFF_BASE * 2**attempt, capped."""
     return float(random.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt))
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    """(host, port) of an http(s) URL, the port defaulting by scheme: one politeness slot each."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    return (parts.hostname or "").lower(), port
 
 
 _UNAVAILABLE = urllib.robotparser.RobotFileParser()
@@ -305,7 +312,7 @@ class Fetcher:
 
     async def _request(self, url: str, kind: str, cached: Response | None) -> Response:
         assert self._client is not None
-        hostname, port = host_port(url)
+        hostname, port = _host_port(url)
         host = f"{hostname}:{port}"
         headers: dict[str, str] = {}
         if cached is not None:

@@ -1,65 +1,56 @@
 """The gather pipeline: sources -> fetch -> extract -> language -> topic -> dedup -> articles/*.jsonl.
 
-Each stage is a generator over ``Work`` records, in input order, so a killed run resumes: the
-state (stored ids, URLs, text hashes, near-duplicate index, recorded rejections) is rebuilt from
-the corpus files, and every item's fate depends only on the items before it.
+Each stage is a generator over ``Work`` records, in input order, so a killed run resumes: what
+the corpus holds (stored ids, URLs, text hashes, near-duplicate index, recorded rejections) is
+rebuilt from the corpus files (known.py), and every item's fate depends only on the items before
+it. Settings come from ``cfg.gather`` alone: the CLI puts its flags there (``--allow-host``,
+``NEWSCORPUS_WORKERS``) with ``dataclasses.replace``; GatherOptions says what to gather this run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import multiprocessing.connection
-import os
 import signal
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
-from ..config import Config, GatherSettings, Source, check_allow_host
-from ..corpus import add_articles, add_rejections, iter_articles
+from ..config import Config, GatherSettings, Source
+from ..corpus import add_articles, add_rejections
 from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
 from ..lock import corpus_lock
 from ..records import Article, Rejection
-from ..store import read_jsonl
-from ..workers import STOP_SIGNALS, blocked, init_worker
-from .dedup import NearDupIndex, Signature, load_signatures, save_signatures
-from .extract import extractor_name
-from .fetch import TRANSIENT, FetchFailed, FetchService, ResponseCache
+from ..workers import STOP_SIGNALS
+from .executor import Pool, close_pool, make_pool
+from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
-from .language import detect
-from .sources import Item, SourceError, list_items, read_urls_file
+from .items import Item
+from .known import CorpusIndex, is_transient
+from .sources import SourceError, list_items, read_urls_file
 from .stages import (
+    Counts,
     Work,
     dedup_stage,
     extract_stage,
     fetch_stage,
     known_stage,
     language_stage,
-    signature_batch,
     topic_stage,
 )
-from .topic import TopicMatcher, fold
-from .urlnorm import normalize_url
+from .topic import TopicMatcher
 
-T = TypeVar("T")
-R = TypeVar("R")
 Progress = Callable[[str, int, int | None], None]
 BATCH_SIZE = 64
-SIGNATURE_CACHE = "minhash.npz"  # under .newscorpus/: MinHash signatures of stored articles
 BATCH_SECONDS = 1.0
-POOL_BATCH = 4
 
 
-@dataclass
-class Summary:
-    """What one run did."""
+@dataclass(frozen=True)
+class GatherResult:
+    """What one run did: counts, rejections by reason, new articles by source (both sorted)."""
 
     fetched: int = 0
     from_cache: int = 0
@@ -67,82 +58,36 @@ class Summary:
     duplicates: int = 0
     near_duplicates: int = 0
     skipped: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    new_by_source: Counter[str] = field(default_factory=Counter)
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    new_by_source: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, counts: Counts) -> GatherResult:
+        """The frozen result of a run's counts."""
+        return cls(
+            fetched=counts.fetched,
+            from_cache=counts.from_cache,
+            new=counts.new,
+            duplicates=counts.duplicates,
+            near_duplicates=counts.near_duplicates,
+            skipped=counts.skipped,
+            rejected=dict(sorted(counts.rejected.items())),
+            new_by_source=dict(sorted(counts.new_by_source.items())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
-        return {
-            "fetched": self.fetched,
-            "from_cache": self.from_cache,
-            "new": self.new,
-            "duplicates": self.duplicates,
-            "near_duplicates": self.near_duplicates,
-            "skipped": self.skipped,
-            "rejected": dict(sorted(self.rejected.items())),
-            "new_by_source": dict(sorted(self.new_by_source.items())),
-        }
+        return asdict(self)
 
 
-def _warm() -> None:
-    extractor_name()
-    detect("warm up")
-    fold("warm up")
+@dataclass(frozen=True, kw_only=True)
+class GatherOptions:
+    """What one run gathers: the named [[sources]] (all when empty), at most ``limit`` new
+    articles, cached responses revalidated (``refresh``)."""
 
-
-# --- worker processes: they end with their parent, and leave Ctrl-C to it (see workers.py) ---
-
-STOP_GRACE = 2.0  # seconds a stopped run gives its workers to finish their batch and exit
-
-
-def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
-    """A process pool for extraction, started now (before any thread); None on one core.
-
-    The workers are forked with the stop signals (SIGINT, SIGTERM, SIGHUP) blocked, so none runs the parent's handlers
-    before init_worker has set its own (a signal sent meanwhile waits, it is not lost)."""
-    env = os.environ.get("NEWSCORPUS_WORKERS", "")
-    n = (
-        workers
-        if workers is not None
-        else int(env)
-        if env.isdigit()
-        else min(os.cpu_count() or 1, 8)
-    )
-    if n <= 1:
-        return None
-    _warm()  # imported and loaded once, then shared with the forked workers
-    pool = ProcessPoolExecutor(
-        n,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=init_worker,
-        initargs=(os.getpid(),),
-    )
-    try:
-        with blocked(STOP_SIGNALS):
-            warm = [pool.submit(_warm) for _ in range(n)]  # the first submit forks them all
-        for f in warm:
-            f.result()
-    except BaseException:
-        close_pool(pool, stopped=True)
-        raise
-    return pool
-
-
-def close_pool(pool: ProcessPoolExecutor, stopped: bool = False) -> None:
-    """Shut the pool down, queued batches cancelled. A stopped run does not wait for its
-    workers: they get STOP_GRACE seconds to finish the batch at hand, then are killed (their
-    results would be thrown away anyway)."""
-    if not stopped:
-        pool.shutdown(wait=True, cancel_futures=True)
-        return
-    procs = list((pool._processes or {}).values())  # the workers, all forked by make_pool
-    pool.shutdown(wait=False, cancel_futures=True)
-    multiprocessing.connection.wait([p.sentinel for p in procs], timeout=STOP_GRACE)
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-    for p in procs:
-        p.join(timeout=STOP_GRACE)
+    sources: tuple[str, ...] = ()
+    limit: int | None = None
+    refresh: bool = False
 
 
 class Stopped(KeyboardInterrupt):
@@ -213,128 +158,13 @@ def stopped_error(signum: int) -> Interrupted:
     )
 
 
-def ordered_map(
-    pool: ProcessPoolExecutor | None,
-    fn: Callable[[list[T]], list[R]],
-    items: Iterable[T],
-    batch: int = POOL_BATCH,
-) -> Iterator[R]:
-    """``fn`` over batches of ``items`` in the pool, results in input order, a bounded window."""
-    it = iter(items)
-
-    def chunks() -> Iterator[list[T]]:
-        while True:
-            chunk = [x for _, x in zip(range(batch), it, strict=False)]
-            if not chunk:
-                return
-            yield chunk
-
-    if pool is None:
-        for chunk in chunks():
-            yield from fn(chunk)
-        return
-    window = (os.cpu_count() or 2) * 3
-    pending: list[Future[list[R]]] = []
-    source = chunks()
-    try:
-        for chunk in source:
-            pending.append(pool.submit(fn, chunk))
-            if len(pending) >= window:
-                break
-        while pending:
-            results = pending.pop(0).result()
-            nxt = next(source, None)
-            if nxt is not None:
-                pending.append(pool.submit(fn, nxt))
-            yield from results
-    finally:
-        for f in pending:
-            f.cancel()
-
-
-# --- state rebuilt from the corpus ----------------------------------------------------------------
-
-
-class State:
-    """What the corpus already holds: ids, URLs, text hashes, near-duplicate index, rejections."""
-
-    def __init__(self, cfg: Config, pool: ProcessPoolExecutor | None) -> None:
-        g = cfg.gather
-        self.index = NearDupIndex(g.near_dup_threshold)
-        self.ids: set[str] = set()
-        self.text_hashes: set[str] = set()
-        self.exact: set[str] = set()
-        self.normal: set[str] = set()
-        # signatures of stored articles: from the cache of earlier runs, computed when missing
-        cache_path = cfg.state_dir / SIGNATURE_CACHE
-        cached = load_signatures(cache_path)
-        stored: list[tuple[str, str]] = []  # (text_sha256, dup_cluster) in store order
-        todo: dict[str, str] = {}  # text_sha256 -> text, for signatures not in the cache
-        for art in iter_articles(cfg):
-            self.ids.add(art.id)
-            self.text_hashes.add(art.text_sha256)
-            listed = art.extra.get("listed_url")
-            self.remember(art.url, art.canonical_url, listed if isinstance(listed, str) else None)
-            stored.append((art.text_sha256, art.dup_cluster))
-            if art.text_sha256 not in cached:
-                todo[art.text_sha256] = art.text
-        fresh = dict(zip(todo, ordered_map(pool, signature_batch, todo.values(), 64), strict=True))
-        self.signatures = {d: cached[d] if d in cached else fresh[d] for d, _ in stored}
-        for digest, cluster in stored:
-            self.index.add(self.signatures[digest], cluster)
-        self.signatures_computed = len(fresh)
-        self._cache_path = cache_path
-        # rewritten by save() when articles were added or removed since the cache was written
-        self._cache_stale = bool(fresh) or len(cached) != len(self.signatures)
-        self.rejected_keys: set[tuple[str | None, str, str]] = set()
-        self.rejected_urls: set[str] = set()
-        for rec in read_jsonl(cfg.rejected_path):
-            url, stage, reason = rec.get("url"), str(rec.get("stage")), str(rec.get("reason"))
-            self.rejected_keys.add((url, stage, reason))
-            if url and not _transient(reason):
-                self.rejected_urls.add(url)
-
-    def add_signature(self, text_sha256: str, sig: Signature) -> None:
-        """The signature of an article accepted in this run (cached by save())."""
-        self.signatures[text_sha256] = sig
-        self._cache_stale = True
-
-    def save(self) -> None:
-        """Write the signature cache when it changed (a rerun with nothing new writes nothing)."""
-        if self._cache_stale:
-            save_signatures(self._cache_path, self.signatures)
-            self._cache_stale = False
-
-    def remember(self, *urls: str | None) -> None:
-        """Note the URLs (as listed, final, canonical) of a stored article."""
-        for u in urls:
-            if u:
-                self.exact.add(u)
-                with contextlib.suppress(ValueError):
-                    self.normal.add(normalize_url(u))
-
-    def known(self, url: str, refresh: bool) -> str:
-        """'skip' for a URL stored (or, without --refresh, rejected for good) before; 'duplicate'
-        for another spelling of a stored URL (tracking parameters, case); '' for a new one."""
-        if url in self.exact or (not refresh and url in self.rejected_urls):
-            return "skip"
-        try:
-            return "duplicate" if normalize_url(url) in self.normal else ""
-        except ValueError:
-            return ""
-
-
-def _transient(reason: str) -> bool:
-    return reason in TRANSIENT or reason.startswith("http_5")
-
-
 # --- sink and entry point -------------------------------------------------------------------------
 
 
 class Writer:
     """Appends articles and rejections in batches (every BATCH_SIZE items or BATCH_SECONDS)."""
 
-    def __init__(self, cfg: Config, state: State, summary: Summary) -> None:
+    def __init__(self, cfg: Config, state: CorpusIndex, summary: Counts) -> None:
         self.cfg, self.state, self.summary = cfg, state, summary
         self.articles: list[Article] = []
         self.rejections: list[Rejection] = []
@@ -348,7 +178,7 @@ class Writer:
         if key not in self.state.rejected_keys:
             self.state.rejected_keys.add(key)
             self.rejections.append(rej)
-        if rej.url and not _transient(rej.reason):
+        if rej.url and not is_transient(rej.reason):
             self.state.rejected_urls.add(rej.url)
         self._maybe_flush()
 
@@ -414,55 +244,39 @@ def preflight(cfg: Config, chosen: list[Source]) -> None:
 
 
 def gather(
-    cfg: Config,
-    sources: Iterable[str] = (),
-    allow_hosts: Iterable[str] = (),
-    limit: int | None = None,
-    refresh: bool = False,
-    progress: Progress | None = None,
-    workers: int | None = None,
-) -> Summary:
+    cfg: Config, *, options: GatherOptions | None = None, progress: Progress | None = None
+) -> GatherResult:
     """Fill articles/<source>.jsonl from the chosen [[sources]] (all when none named).
 
     Holds the corpus's write lock (free when the caller, the CLI, holds it already), so a
     library caller is refused beside a running `newscorpus gather` as a second command is.
     """
     with corpus_lock(cfg.root, "gather"):
-        return _gather(cfg, sources, allow_hosts, limit, refresh, progress, workers)
+        return GatherResult.of(_gather(cfg, options or GatherOptions(), progress))
 
 
-def _gather(
-    cfg: Config,
-    sources: Iterable[str],
-    allow_hosts: Iterable[str],
-    limit: int | None,
-    refresh: bool,
-    progress: Progress | None,
-    workers: int | None,
-) -> Summary:
-    names = list(sources)
+def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> Counts:
+    names = list(options.sources)
     chosen = [cfg.source(n) for n in names] if names else list(cfg.sources)
     if not chosen:
         raise UsageError(f"{cfg.path}: no [[sources]] to gather from")
+    limit, refresh = options.limit, options.refresh
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be positive, got {limit}")
     settings = cfg.gather
-    extra_hosts = list(allow_hosts)
-    for h in extra_hosts:
-        check_allow_host(h)
     preflight(cfg, chosen)
-    guard = HostGuard((*settings.allow_hosts, *extra_hosts))
+    guard = HostGuard(settings.allow_hosts)
     stops = StopSignals()
-    pool: ProcessPoolExecutor | None = None
+    pool: Pool | None = None
     service: FetchService | None = None
-    state: State | None = None
+    state: CorpusIndex | None = None
     writer: Writer | None = None
     opened: list[Iterator[Work]] = []  # fetch stages, closed before the fetch service
-    summary = Summary()
+    summary = Counts()
     try:
         stops.install()
-        pool = make_pool(workers)
-        state = State(cfg, pool)
+        pool = make_pool(settings.workers)
+        state = CorpusIndex(cfg, pool)
         writer = Writer(cfg, state, summary)
         writer.hold = stops.held
         if any(s.kind in ("feed", "sitemap", "urls") for s in chosen):
@@ -526,7 +340,7 @@ def _gather(
     return summary
 
 
-def _keep(writer: Writer | None, state: State | None, stops: StopSignals) -> None:
+def _keep(writer: Writer | None, state: CorpusIndex | None, stops: StopSignals) -> None:
     """Keep what a stopped run has done; a rerun resumes after it."""
     if writer is not None:
         writer.flush()

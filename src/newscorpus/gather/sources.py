@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
@@ -25,13 +23,12 @@ from defusedxml import DefusedXmlException
 
 from ..config import Source
 from ..errors import DataError
-from .fetch import CREDENTIALS, FetchFailed
-from .urlnorm import has_credentials, mask_credentials, strip_credentials
+from ..urls import has_credentials, strip_credentials
+from .fetch import FetchFailed
+from .items import SCHEME, Item, link_problem, refused, shown_path
 
 MAX_SITEMAP_DEPTH = 3
 MAX_XML_BYTES = 50_000_000
-MAX_REJECTED_URL = 300  # a refused data: or javascript: link is recorded cut to this length
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # a remote URL list: text, one URL (scheme:...) a line; C0 controls other than tab/CR/LF: binary
 _BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -42,43 +39,6 @@ class SourceError(DataError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Item:
-    """One article to gather: a URL to fetch, or bytes already in hand (a WARC record).
-
-    An item with a ``reason`` was refused while listing (stage ``stage``): it is recorded in
-    rejected.jsonl and never fetched. Its ``url`` carries no credentials.
-    """
-
-    url: str
-    source: str
-    body: bytes | None = None
-    content_type: str | None = None
-    path: Path | None = None
-    reason: str = ""
-    detail: str = ""
-    stage: str = "source"
-
-
-def refused(url: str, source: str, reason: str, detail: str, stage: str = "source") -> Item:
-    """An item refused while listing; the URL recorded without credentials, cut if very long."""
-    shown = strip_credentials(url)
-    if len(shown) > MAX_REJECTED_URL:
-        shown = shown[:MAX_REJECTED_URL] + "..."
-    detail = mask_credentials(detail)  # a detail may quote the listing (a bad line, a URL)
-    return Item(url=shown, source=source, reason=reason, detail=detail, stage=stage)
-
-
-def shown_path(path: Path, root: Path | None) -> str:
-    """``path`` as rejected.jsonl shows it: relative to the corpus folder (no local absolute path)."""
-    if root is None:
-        return path.name
-    try:
-        return os.path.relpath(path.resolve(), root.resolve())
-    except ValueError:  # another drive (Windows)
-        return path.name
 
 
 def _local(tag: object) -> str:
@@ -186,25 +146,6 @@ def _absolute(urls: list[str], base: str) -> list[str]:
     return list(out)
 
 
-def link_problem(url: str) -> tuple[str, str] | None:
-    """(reason, detail) when a listed link is not fetched, or None for a good http(s) URL."""
-    scheme = url.split(":", 1)[0].lower() if _SCHEME.match(url) else ""
-    if not scheme:
-        return "bad_url", "not an absolute URL"
-    if scheme not in ("http", "https"):
-        return "bad_scheme", f"scheme {scheme!r} is not fetched (http and https only)"
-    if has_credentials(url):
-        return "url_credentials", CREDENTIALS
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as exc:
-        return "bad_url", f"not a valid URL ({exc})"
-    if not parts.hostname:
-        return "bad_url", "no host"
-    return None
-
-
 def _well_formed(url: str) -> bool:
     """True when urllib can split the URL and find its host and port."""
     try:
@@ -262,7 +203,7 @@ def parse_url_list(data: bytes, where: str) -> list[str]:
         if not line or line.startswith("#"):
             continue
         line = line.split(" #", 1)[0].strip()
-        if not _SCHEME.match(line) or any(c.isspace() for c in line):
+        if not SCHEME.match(line) or any(c.isspace() for c in line):
             raise SourceError(
                 f"{where}: not a list of URLs (line {no} is not a URL: {line[:80]!r})",
                 "source_unreadable",

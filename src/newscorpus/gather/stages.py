@@ -5,25 +5,36 @@ Each stage passes items it does not handle (already rejected) through unchanged,
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
-from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..records import Article, Rejection, article_id, sha256_hex, utcnow
 from .dedup import Signature, signature
+from .executor import Pool, ordered_map
 from .extract import Extracted, ExtractFailed, extract_html, extractor_name, html_refusal
 from .fetch import FetchFailed, FetchService
+from .items import Item
+from .known import CorpusIndex
 from .language import accepted, detect
-from .sources import Item
 from .topic import TopicMatcher
 from .urlnorm import host_of, normalize_url
 
-if TYPE_CHECKING:
-    from .pipeline import State, Summary
+
+@dataclass
+class Counts:
+    """What a run has done so far, counted by the stages (gather() returns it as a GatherResult)."""
+
+    fetched: int = 0
+    from_cache: int = 0
+    new: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    skipped: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    new_by_source: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -83,16 +94,11 @@ def analyse_batch(tasks: list[tuple[str, bytes, str | None]]) -> list[Analysed]:
     return [analyse(*t) for t in tasks]
 
 
-def signature_batch(texts: list[str]) -> list[Signature]:
-    """Signatures of a batch of texts (in a worker)."""
-    return [signature(t) for t in texts]
-
-
 # --- stages ---------------------------------------------------------------------------------------
 
 
 def known_stage(
-    works: Iterable[Work], state: State, refresh: bool, summary: Summary
+    works: Iterable[Work], state: CorpusIndex, refresh: bool, summary: Counts
 ) -> Iterator[Work]:
     """Skip items stored or rejected for good before; another spelling of a stored URL is a
     duplicate_url (not fetched); an item refused while listing is recorded with its reason."""
@@ -111,7 +117,7 @@ def known_stage(
 
 
 def fetch_stage(
-    works: Iterable[Work], service: FetchService | None, summary: Summary
+    works: Iterable[Work], service: FetchService | None, summary: Counts
 ) -> Iterator[Work]:
     """Get each page's bytes: from a local file, from the WARC record, or over HTTP (in order).
 
@@ -158,7 +164,7 @@ def fetch_stage(
     yield from pending  # rejected items after the last fetched one
 
 
-def _local_fetch(w: Work, summary: Summary) -> Work:
+def _local_fetch(w: Work, summary: Counts) -> Work:
     if w.item.path is not None:
         try:
             w.body = w.item.path.read_bytes()
@@ -180,7 +186,7 @@ def _local_fetch(w: Work, summary: Summary) -> Work:
     return w
 
 
-def extract_stage(works: Iterable[Work], pool: ProcessPoolExecutor | None) -> Iterator[Work]:
+def extract_stage(works: Iterable[Work], pool: Pool | None) -> Iterator[Work]:
     """Extraction, language detection and signatures in the process pool, in order."""
 
     def task(w: Work) -> tuple[str, bytes, str | None]:
@@ -194,8 +200,6 @@ def extract_stage(works: Iterable[Work], pool: ProcessPoolExecutor | None) -> It
         for w in works:
             order.append(w)
             yield task(w)
-
-    from .pipeline import ordered_map
 
     for analysed in ordered_map(pool, analyse_batch, tasks()):
         w = order.popleft()
@@ -267,7 +271,7 @@ def _article(w: Work, ex: Extracted, terms: list[str]) -> Article:
     return art
 
 
-def dedup_stage(works: Iterable[Work], state: State, summary: Summary) -> Iterator[Work]:
+def dedup_stage(works: Iterable[Work], state: CorpusIndex, summary: Counts) -> Iterator[Work]:
     """Exact duplicates rejected (URL, text hash); near duplicates kept, with their dup_cluster."""
     for w in works:
         art = w.article

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .sources import Item, link_problem, refused, shown_path
+from .items import Item, link_problem, refused, shown_path
 
 READ_CHUNK = 1 << 16
 TAIL_PROBE = 1 << 16  # bytes of a damaged tail inspected to tell a cut from corruption

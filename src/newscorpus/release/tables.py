@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from ..config import STANCE_VALUES, Config
+from ..config import STANCE_VALUES, Config, text_policy
 from ..corpus import annotation_files, article_files
 from ..errors import ReleaseError
 from ..records import sha256_hex
@@ -142,18 +142,6 @@ def _annotation_read(targets: list[str]) -> pa.Schema:
             ("n_annotators", pa.struct([(t, pa.float64()) for t in targets])),
         ]
     )
-
-
-def text_policy(cfg: Config, source: str, synthetic: bool) -> str:
-    """The text policy of an article's source.
-
-    A source that is not a [[sources]] entry (the seed, a hand import) has no terms on record:
-    its real articles are withheld (``hydrate``) and only synthetic ones are released in full.
-    """
-    for s in cfg.sources:
-        if s.name == source:
-            return s.text_policy
-    return "full" if synthetic else "hydrate"
 
 
 # Bytes per block of the multi-threaded JSON reader; a longer line makes it retry with more.
