@@ -12,31 +12,13 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .config import CARD_FILE, SPAN_LABELS, STANCE_VALUES, Config, Target
+from .config import CARD_FILE, Config, Target
 from .errors import DataError
+from .layers import ChoiceLayer, defined
 
 GUIDELINES = "Annotation guidelines"
 PLACEHOLDER = re.compile(r"\[FILL IN:[^\]]*\]")
 _LEADING_COMMENT = re.compile(r"\A\s*<!--.*?-->\s*", re.S)
-
-# What each stance value and span label means: the tool's own vocabulary, worded once here.
-STANCE_MEANING = {
-    "favor": "the text supports the target or casts it mostly in a good light",
-    "against": "the text opposes the target or casts it mostly in a bad light",
-    "neutral": "the text discusses the target but takes no side, or weighs the sides evenly",
-    "unrelated": "the target does not come up in the text",
-}
-SPAN_MEANING = {
-    "Claim": (
-        "a statement that could be verified (a number, an event, a cause, a forecast, a "
-        "policy); answer whether a fact-checker would want to check it, and pick its type"
-    ),
-    "Quote": "words the text reports someone as having said or written",
-    "Speaker": (
-        "the person or organisation behind a Claim or Quote; draw a relation from the Speaker "
-        "to what they said"
-    ),
-}
 
 # Each slot of the template: its placeholder until the corpus builder writes it.
 SLOTS = {
@@ -123,6 +105,13 @@ def _fill(slot: str, fills: Mapping[str, str]) -> str:
     return fills.get(slot) or f"[FILL IN: {SLOTS[slot]}.]"
 
 
+def _choice_guidelines(layer: ChoiceLayer) -> str:
+    """The guidelines' subsection of a per-article choice layer (after Stance)."""
+    values = "\n".join(f"- **{v.name}**: {v.meaning}." for v in layer.values)
+    lead = layer.guidance or f"{layer.question}: give one value for the article as a whole:"
+    return f"\n### {layer.title}\n\n{lead}\n\n{values}\n"
+
+
 def render_template(
     pretty_name: str,
     description: str,
@@ -131,9 +120,11 @@ def render_template(
 ) -> str:
     """A new corpus's DATA_CARD.md naming its targets and span labels, with places to fill in."""
     f = fills or {}
-    values = "\n".join(f"- **{v}**: {STANCE_MEANING.get(v, v)}." for v in STANCE_VALUES)
+    layers = defined()  # what each value and label means: worded once, in layers.py
+    values = "\n".join(f"- **{v.name}**: {v.meaning}." for v in layers.stance.values)
     tlist = "\n".join(f"- `{t.id}`: *{t.text}*" for t in targets)
-    spans = "\n".join(f"- **{label}**: {SPAN_MEANING.get(label, label)}." for label in SPAN_LABELS)
+    spans = "\n".join(f"- **{v.name}**: {v.meaning}." for v in layers.spans.labels)
+    choices = "".join(_choice_guidelines(c) for c in layers.choices)
     return f"""<!-- The dataset card of "{pretty_name}": its hand-written prose. `newscorpus release`
      adds a generated header and sections (counts, agreement, loading); Label Studio shows the
      "{GUIDELINES}" section to annotators. Replace every [FILL IN: ...]; `newscorpus validate`
@@ -165,7 +156,7 @@ The targets:
 {tlist}
 
 {_fill("target_examples", f)}
-
+{choices}
 ### Claims, quotes and speakers
 
 Mark spans of the text with these labels:

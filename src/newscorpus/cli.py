@@ -234,11 +234,11 @@ def agree(
     with handled(ctx, writes=None if as_json else "agree") as st:
         result = run_agree(st.config(), by=by, write_report=not as_json)
         if as_json:
-            print_json(result)
+            print_json(result.to_json())
             return
         for table in agreement_tables(result):
             out.print(table)
-        out.print(f"report: {result['report']}")
+        out.print(f"report: {result.report}")
 
 
 @app.command()
@@ -256,6 +256,11 @@ def aggregate(
             f"({s.unresolved_labels} unresolved), {s.spans} spans "
             f"({s.unresolved_spans} span groups without a majority) -> {s.path}"
         )
+        if s.choice_labels:
+            out.print(
+                f"{s.choice_labels} per-article choice labels "
+                f"({s.unresolved_choice_labels} unresolved)"
+            )
         if s.reliability_path:
             out.print(f"annotator reliability -> {s.reliability_path}")
 
@@ -606,7 +611,7 @@ def demo(
     }
     with handled(ctx, flags=ports):
         r = run_demo(directory, say, sample_port=sample_port, studio_port=studio_port)
-        for table in agreement_tables(r.agreement):
+        for table in agreement_tables(r.agreement) if r.agreement is not None else []:
             out.print(table)
         out.print()
         out.print(

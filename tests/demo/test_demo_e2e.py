@@ -62,9 +62,10 @@ def test_demo_runs_end_to_end_and_again(
     assert len({a.annotator for a in humans}) == 3
     assert all(a.annotator and "@" not in a.annotator for a in humans)
 
-    stance = result.agreement["stance"]["us_forces_in_mexico"]
-    assert stance["units"] == 30 and stance["annotators"] == 3
-    assert 0.3 < stance["alpha"] < 0.95  # realistic disagreement, not perfect agreement
+    assert result.agreement is not None
+    stance = result.agreement.stance["us_forces_in_mexico"]
+    assert stance.units == 30 and stance.annotators == 3
+    assert stance.alpha is not None and 0.3 < stance.alpha < 0.95  # realistic disagreement
 
     # the release is a git repository with the tag, loadable with datasets alone
     rel = result.release

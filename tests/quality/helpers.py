@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newscorpus.config import load_config
+from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.records import Annotation, Article
 from tests.conftest import make_article, write_corpus
@@ -91,3 +92,31 @@ def articles(root: Path) -> list[Article]:
 def store(root: Path, records: list[Annotation], file: str = "pulled") -> None:
     """Append annotation records to annotations/<file>.jsonl."""
     add_annotations(load_config(root), records, file)
+
+
+@dataclass(frozen=True)
+class Final:
+    """What a release publishes for one article: where its labels come from, and the labels."""
+
+    kind: str  # gold | aggregate | majority (mixed when targets differ)
+    stance: dict[str, str]
+
+
+def final_labels(cfg: Config) -> dict[str, Final]:
+    """Article id -> its published stance labels, by the release's own rule (release/tables.py:
+    gold, else aggregate, else the majority of the raw labels)."""
+    from newscorpus.release.tables import current_records, stance_frame
+
+    targets = [t.id for t in cfg.targets]
+    frame = stance_frame(current_records(cfg, targets), targets)
+    sources: dict[str, set[str]] = {}
+    stance: dict[str, dict[str, str]] = {}
+    for aid, target, label, source in frame.select(
+        "article_id", "target", "label", "label_source"
+    ).iter_rows():
+        sources.setdefault(aid, set()).add(source)
+        stance.setdefault(aid, {})[target] = label
+    return {
+        aid: Final(kind=s.pop() if len(s) == 1 else "mixed", stance=stance[aid])
+        for aid, s in sources.items()
+    }

@@ -12,10 +12,10 @@ import pytest
 
 from newscorpus.config import load_config
 from newscorpus.corpus import current_annotations
-from newscorpus.quality.aggregate import dawid_skene, final_labels
+from newscorpus.quality.aggregate import dawid_skene
 from newscorpus.store import check_record, read_jsonl
 from tests.conftest import snapshot
-from tests.quality.helpers import T1, T2, ann, articles, make_corpus, span, store
+from tests.quality.helpers import T1, T2, ann, articles, final_labels, make_corpus, span, store
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_gold_overrides_the_aggregate(corpus: Path, cli: Callable[..., Any]) -> 
     a0, a1, _ = articles(corpus)
     gold = ann(a1, "adjudicator-1", {T1: "neutral"}, kind="gold", id="gold-9-2026")
     store(corpus, [gold], file="gold")
-    final = final_labels(load_config(corpus))
+    final = final_labels(load_config(corpus))  # the release's gold > aggregate rule
     assert final[a1.id].kind == "gold" and final[a1.id].stance == {T1: "neutral"}
     assert final[a0.id].kind == "aggregate"
 

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newscorpus.quality.spans import majority_spans, pair_f1, span_agreement, spans_match
+from newscorpus.quality.spans import (
+    SpanAgreement,
+    majority_spans,
+    pair_f1,
+    span_agreement,
+    spans_match,
+)
 from tests.conftest import make_article
 from tests.quality.helpers import ann, span
 
@@ -26,19 +32,13 @@ def test_hand_computed_case() -> None:
     # Claim overlap: a 2 of 2 (P=1), b 2 of 3 (R=2/3): F1 = 0.8
     # Quote: a has one, b none: F1 = 0. Speaker: nobody has one: left out.
     result = span_agreement([a, b, c])
-    assert result["Claim"] == {
-        "f1_exact": pytest.approx(0.4),
-        "f1_overlap": pytest.approx(0.8),
-        "pairs": 1,
-        "pairs_without_spans": 0,
-    }
-    assert result["Quote"]["f1_exact"] == 0.0 and result["Quote"]["pairs"] == 1
-    assert result["Speaker"] == {
-        "f1_exact": None,
-        "f1_overlap": None,
-        "pairs": 0,
-        "pairs_without_spans": 1,
-    }
+    claim = result["Claim"]
+    assert claim.f1_exact == pytest.approx(0.4) and claim.f1_overlap == pytest.approx(0.8)
+    assert (claim.pairs, claim.pairs_without_spans) == (1, 0)
+    assert result["Quote"].f1_exact == 0.0 and result["Quote"].pairs == 1
+    assert result["Speaker"] == SpanAgreement(
+        f1_exact=None, f1_overlap=None, pairs=0, pairs_without_spans=1
+    )
 
 
 def test_mean_over_pairs_sharing_a_task() -> None:
@@ -47,7 +47,7 @@ def test_mean_over_pairs_sharing_a_task() -> None:
     b = ann(art, "b", spans=[span("2", 0, 10)])
     c = ann(art, "c", spans=[span("3", 50, 60)])
     # pairs: (a,b)=1, (a,c)=0, (b,c)=0 -> mean 1/3
-    assert span_agreement([a, b, c])["Claim"]["f1_exact"] == pytest.approx(1 / 3)
+    assert span_agreement([a, b, c])["Claim"].f1_exact == pytest.approx(1 / 3)
 
 
 spans_st = st.lists(

@@ -15,12 +15,13 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from newscorpus.config import STANCE_VALUES, Config, load_config
+from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
+from newscorpus.layers import STANCE
 from newscorpus.records import Article
 from newscorpus.release.card import render_card
 from newscorpus.release.publish import make_release
-from newscorpus.release.tables import SCHEMAS
+from newscorpus.release.tables import schemas
 from tests.conftest import write_corpus
 from tests.release.helpers import TOML, build_corpus, labels_for, synthetic_articles
 
@@ -51,7 +52,7 @@ def test_every_column_of_every_config_is_documented_with_its_loaded_type(
     card: Any, tmp_path: Path
 ) -> None:
     _, _, repo, text = card
-    for config in SCHEMAS:
+    for config in schemas():
         rows = table_rows(section(text, f"### Data fields: `{config}`"))
         ds = datasets.load_dataset(str(repo), config, split="train", cache_dir=str(tmp_path))
         assert [r[0].strip("`") for r in rows] == list(ds.features), config
@@ -70,7 +71,7 @@ def test_labels_splits_and_annotation_process_are_explained(card: Any) -> None:
     labels = section(text, "### Label values")
     for t in cfg.targets:
         assert f"| `{t.id}` | {t.text} |" in labels
-    for value in (*STANCE_VALUES, "unresolved"):
+    for value in (*STANCE.value_names, "unresolved"):
         assert re.search(rf"^- `{value}`: \w+", labels, re.M), value
     for span_label in ("`Claim`", "`Quote`", "`Speaker`"):
         assert span_label in labels
@@ -113,7 +114,7 @@ def test_local_load_recipe_gives_exactly_the_tagged_version(card: Any, tmp_path:
     how = section(text, "## How to load this version")
     assert "git -C DIR checkout v1.0.0" in how and "newscorpus hydrate DIR" in how
     assert "ORG/NAME" not in how and 'revision="' not in how
-    for config in SCHEMAS:
+    for config in schemas():
         assert f'{config} = load_dataset(DIR, "{config}")' in how
     first = sum(
         1 for p in repo.glob("data/articles/*.parquet") for _ in pq.read_table(p).to_pylist()
@@ -139,7 +140,7 @@ def test_header_is_valid_hub_metadata_and_citation_names_the_version(card: Any) 
     as_dict = data.to_dict()
     assert DatasetCardData(**as_dict).to_dict() == as_dict
     assert as_dict == yaml.safe_load(text.split("---\n")[1])
-    assert [c["config_name"] for c in as_dict["configs"]] == list(SCHEMAS)
+    assert [c["config_name"] for c in as_dict["configs"]] == list(schemas())
     cite = section(text, "## Citation")
     assert "@misc{release_test_v1_0_0," in cite and "version = {1.0.0}" in cite
 
@@ -223,7 +224,7 @@ def test_data_instances_show_the_first_row_of_each_config(card: Any, tmp_path: P
     _, _, repo, text = card
     body = section(text, "### Data instances")
     blocks = re.findall(r"`(\w+)`:\n\n```json\n(.*?)\n```", body, re.S)
-    assert [c for c, _ in blocks] == list(SCHEMAS)
+    assert [c for c, _ in blocks] == list(schemas())
     shown = {c: json.loads(b) for c, b in blocks}
     ds = datasets.load_dataset(str(repo), "articles", split="train", cache_dir=str(tmp_path))
     first = ds[0]

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newscorpus.config import STANCE_VALUES, load_config
+from newscorpus.config import load_config
 from newscorpus.corpus import add_annotations, add_articles, current_by_kind
+from newscorpus.layers import STANCE
 from newscorpus.records import Annotation, sha256_hex
 from newscorpus.release.tables import build_tables, current_records, label_lists, read_articles
 from newscorpus.store import rewrite_jsonl
@@ -25,6 +26,7 @@ from tests.conftest import write_corpus
 from tests.release.helpers import TOML, quote_span, synthetic_articles
 
 TARGETS = ["us_forces_in_mexico", "cartels_as_terrorists"]
+STANCE_VALUES = STANCE.value_names
 LABEL = st.sampled_from([*STANCE_VALUES, "unresolved", None])
 TIME = st.sampled_from([None, "", "2026-02-01T10:00:00Z", "2026-02-02T10:00:00Z"])
 SOFT = st.sampled_from([{"favor": 0.5, "against": 0.5}, {"unresolved": 1.0}, {"neutral": 1}])

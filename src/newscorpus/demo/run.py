@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cardtext import render_template
 from ..config import CARD_FILE, Config, load_config
@@ -29,6 +29,9 @@ from ..resources import repo_root
 from ..store import atomic_write_text
 from ..wording import plural
 from .serve import SAMPLES, serve_samples
+
+if TYPE_CHECKING:
+    from ..quality.agreement import AgreeResult
 
 SAMPLE_PORT = 8765
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
@@ -58,7 +61,7 @@ class DemoResult:
     admin_email: str = ""
     credentials_file: Path | None = None
     steps: dict[str, Any] = field(default_factory=dict)
-    agreement: dict[str, Any] = field(default_factory=dict)
+    agreement: AgreeResult | None = None
     loaded: dict[str, int] = field(default_factory=dict)
     hydrate: dict[str, Any] = field(default_factory=dict)
 

@@ -1,20 +1,29 @@
-"""`newscorpus agree`: stance alpha with a bootstrap CI, pairwise kappa, span F1, per annotator."""
+"""`newscorpus agree`: alpha with a bootstrap CI, pairwise kappa and span F1, per layer.
+
+Krippendorff's alpha (nominal) for every choice question of the layers (stance per target, each
+per-article choice layer), span F1 per span label, and each annotator's agreement with the
+majority of the others on stance. The result is an :class:`AgreeResult`; ``to_json()`` is the
+`agree --json` shape (and reports/agreement.json).
+"""
 
 from __future__ import annotations
 
 import math
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from ..config import STANCE_VALUES, Config
+from ..config import Config
 from ..errors import UsageError
+from ..layers import ChoiceLayer, Layers, defined
 from ..records import Annotation
 from ..wording import plural
-from .labels import Labels, load_labels
+from .labels import Labels, Units, load_labels
 from .reliability import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -25,7 +34,7 @@ from .reliability import (
     confidence_interval,
     value_counts,
 )
-from .spans import span_agreement
+from .spans import SpanAgreement, span_agreement
 
 BY_FIELDS = ("language", "source")
 FIRST_ORPHANS = 3  # article ids named in the warning about annotations of missing articles
@@ -35,10 +44,164 @@ def _num(x: float | None) -> float | None:
     return None if x is None or math.isnan(x) else float(x)
 
 
-def stance_counts(units: dict[str, dict[str, str]]) -> tuple[np.ndarray, list[str]]:
-    """(pairable articles x stance values) counts, and the article ids in row order."""
+@dataclass(frozen=True)
+class Kappa:
+    """Cohen's kappa of two annotators over the items both labelled."""
+
+    a: str
+    b: str
+    n: int
+    kappa: float | None
+
+
+@dataclass(frozen=True)
+class Coincidences:
+    """The coincidence matrix of a question: pairs of labels given to one item."""
+
+    labels: tuple[str, ...]
+    matrix: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class ChoiceAgreement:
+    """Agreement on one choice question (a stance target, a per-article layer)."""
+
+    alpha: float | None
+    ci95: tuple[float, float] | None
+    units: int
+    annotators: int
+    single_annotation_units: int
+    kappa: tuple[Kappa, ...]
+    coincidences: Coincidences | None
+
+    def to_json(self) -> dict[str, Any]:
+        co = self.coincidences
+        return {
+            "alpha": self.alpha,
+            "ci95": list(self.ci95) if self.ci95 else None,
+            "units": self.units,
+            "annotators": self.annotators,
+            "single_annotation_units": self.single_annotation_units,
+            "kappa": [{"a": k.a, "b": k.b, "n": k.n, "kappa": k.kappa} for k in self.kappa],
+            "coincidences": None
+            if co is None
+            else {"labels": list(co.labels), "matrix": [list(row) for row in co.matrix]},
+        }
+
+
+@dataclass(frozen=True)
+class AnnotatorAgreement:
+    """One annotator's items and agreement with the majority of the others (stance)."""
+
+    items: int
+    agreement_with_majority: float | None
+    compared: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """Agreement over a set of articles: all of them, or one group of ``--by``."""
+
+    stance: Mapping[str, ChoiceAgreement]  # by target id
+    spans: Mapping[str, SpanAgreement]  # by span label
+    annotators: Mapping[str, AnnotatorAgreement]
+    choices: Mapping[str, ChoiceAgreement]  # by per-article choice layer
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stance": {t: s.to_json() for t, s in self.stance.items()}}
+        if self.choices:  # only when a per-article layer is defined: today's shape otherwise
+            out["choices"] = {n: s.to_json() for n, s in self.choices.items()}
+        out["spans"] = {label: vars(s).copy() for label, s in self.spans.items()}
+        out["annotators"] = {who: vars(a).copy() for who, a in self.annotators.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    resamples: int
+    seed: int
+    unit: str
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Annotations left out because their article is not in the corpus."""
+
+    annotations: int
+    articles: int
+
+
+@dataclass(frozen=True)
+class ByGroups:
+    field: str
+    groups: Mapping[str, Section]
+
+
+# question -> language -> label -> count
+Distribution = Mapping[str, Mapping[str, Mapping[str, int]]]
+
+
+@dataclass(frozen=True)
+class AgreeResult:
+    """The whole agreement of a corpus (``to_json()``: the `agree --json` document)."""
+
+    overall: Section
+    corpus: str
+    annotations: int
+    bootstrap: Bootstrap
+    label_distribution: Distribution  # by stance target
+    choice_distribution: Distribution  # by per-article choice layer
+    orphans: Orphans
+    by: ByGroups | None = None
+    report: str | None = None  # reports/agreement.md, when it was written
+
+    @property
+    def stance(self) -> Mapping[str, ChoiceAgreement]:
+        return self.overall.stance
+
+    @property
+    def choices(self) -> Mapping[str, ChoiceAgreement]:
+        return self.overall.choices
+
+    @property
+    def spans(self) -> Mapping[str, SpanAgreement]:
+        return self.overall.spans
+
+    @property
+    def annotators(self) -> Mapping[str, AnnotatorAgreement]:
+        return self.overall.annotators
+
+    def to_json(self, with_report: bool = True) -> dict[str, Any]:
+        """The `agree --json` document (``with_report=False``: reports/agreement.json)."""
+        out = self.overall.to_json()
+        out["corpus"] = self.corpus
+        out["annotations"] = self.annotations
+        out["bootstrap"] = vars(self.bootstrap).copy()
+        out["label_distribution"] = _plain(self.label_distribution)
+        if self.choice_distribution:
+            out["choice_distribution"] = _plain(self.choice_distribution)
+        out["orphans"] = vars(self.orphans).copy()
+        if self.by is not None:
+            out["by"] = {
+                "field": self.by.field,
+                "groups": {g: sec.to_json() for g, sec in self.by.groups.items()},
+            }
+        if with_report and self.report is not None:
+            out["report"] = self.report
+        return out
+
+
+def _plain(dist: Distribution) -> dict[str, dict[str, dict[str, int]]]:
+    return {q: {lang: dict(c) for lang, c in per.items()} for q, per in dist.items()}
+
+
+def stance_counts(
+    units: Units, values: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """(pairable articles x values) counts, and the article ids in row order (values: stance's)."""
+    values = defined().stance.value_names if values is None else values
     ids = sorted(a for a, labels in units.items() if len(labels) >= 2)
-    index = {v: i for i, v in enumerate(STANCE_VALUES)}
+    index = {v: i for i, v in enumerate(values)}
     unit: list[int] = []
     code: list[int] = []
     for row, aid in enumerate(ids):
@@ -52,46 +215,50 @@ def stance_counts(units: dict[str, dict[str, str]]) -> tuple[np.ndarray, list[st
 
 
 def target_agreement(
-    units: dict[str, dict[str, str]], resamples: int = BOOTSTRAP_RESAMPLES
-) -> dict[str, Any]:
+    units: Units,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    values: tuple[str, ...] | None = None,
+) -> ChoiceAgreement:
     """Alpha (nominal), its 95% bootstrap CI over articles, units, annotators and pairwise kappa."""
-    counts, ids = stance_counts(units)
+    values = defined().stance.value_names if values is None else values
+    counts, ids = stance_counts(units, values)
     single = sum(1 for labels in units.values() if len(labels) == 1)
     annotators = sorted({who for aid in ids for who in units[aid]})
-    values = np.arange(len(STANCE_VALUES), dtype=np.float64)
-    result: dict[str, Any] = {
-        "alpha": None,
-        "ci95": None,
-        "units": len(ids),
-        "annotators": len(annotators),
-        "single_annotation_units": single,
-        "kappa": [],
-        "coincidences": None,
-    }
-    if not ids:
-        return result
-    o = coincidences(counts)
-    result["alpha"] = _num(alpha_from_coincidences(o, values, "nominal"))
-    result["coincidences"] = {
-        "labels": list(STANCE_VALUES),
-        "matrix": [[round(float(x), 6) for x in row] for row in o],
-    }
-    if result["alpha"] is not None:
-        ci = confidence_interval(
-            bootstrap_alpha(counts, values, "nominal", resamples, BOOTSTRAP_SEED)
+    codes = np.arange(len(values), dtype=np.float64)
+    kappa: list[Kappa] = []
+    alpha: float | None = None
+    ci95: tuple[float, float] | None = None
+    co: Coincidences | None = None
+    if ids:
+        o = coincidences(counts)
+        alpha = _num(alpha_from_coincidences(o, codes, "nominal"))
+        co = Coincidences(
+            labels=tuple(values),
+            matrix=tuple(tuple(round(float(x), 6) for x in row) for row in o),
         )
-        result["ci95"] = list(ci) if ci else None
-    for a, b in combinations(annotators, 2):
-        shared = [aid for aid in ids if a in units[aid] and b in units[aid]]
-        if shared:
-            k = cohen_kappa([units[x][a] for x in shared], [units[x][b] for x in shared])
-            result["kappa"].append({"a": a, "b": b, "n": len(shared), "kappa": k})
-    return result
+        if alpha is not None:
+            ci95 = confidence_interval(
+                bootstrap_alpha(counts, codes, "nominal", resamples, BOOTSTRAP_SEED)
+            )
+        for a, b in combinations(annotators, 2):
+            shared = [aid for aid in ids if a in units[aid] and b in units[aid]]
+            if shared:
+                k = cohen_kappa([units[x][a] for x in shared], [units[x][b] for x in shared])
+                kappa.append(Kappa(a=a, b=b, n=len(shared), kappa=k))
+    return ChoiceAgreement(
+        alpha=alpha,
+        ci95=ci95 or None,
+        units=len(ids),
+        annotators=len(annotators),
+        single_annotation_units=single,
+        kappa=tuple(kappa),
+        coincidences=co,
+    )
 
 
-def annotator_agreement(labels: Labels) -> dict[str, dict[str, Any]]:
+def annotator_agreement(labels: Labels) -> dict[str, AnnotatorAgreement]:
     """Per annotator: items annotated, and how often they agree with the majority of the others."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, AnnotatorAgreement] = {}
     items: Counter[str] = Counter(a.annotator or "(unknown)" for a in labels.annotations)
     agree: Counter[str] = Counter()
     compared: Counter[str] = Counter()
@@ -104,69 +271,82 @@ def annotator_agreement(labels: Labels) -> dict[str, dict[str, Any]]:
                 compared[who] += 1
                 agree[who] += int(label == others[0][0])
     for who in sorted(items):
-        out[who] = {
-            "items": items[who],
-            "agreement_with_majority": agree[who] / compared[who] if compared[who] else None,
-            "compared": compared[who],
-        }
+        out[who] = AnnotatorAgreement(
+            items=items[who],
+            agreement_with_majority=agree[who] / compared[who] if compared[who] else None,
+            compared=compared[who],
+        )
     return out
 
 
-def _section(labels: Labels, resamples: int) -> dict[str, Any]:
-    return {
-        "stance": {
-            t.id: target_agreement(labels.stance_units(t.id), resamples) for t in labels.cfg.targets
+def _choice_agreement(labels: Labels, layer: ChoiceLayer, resamples: int) -> ChoiceAgreement:
+    return target_agreement(labels.choice_units(layer.name), resamples, layer.value_names)
+
+
+def _section(labels: Labels, resamples: int, layers: Layers) -> Section:
+    values = layers.stance.value_names
+    return Section(
+        stance={
+            t.id: target_agreement(labels.stance_units(t.id), resamples, values)
+            for t in labels.cfg.targets
         },
-        "spans": span_agreement(labels.annotations),
-        "annotators": annotator_agreement(labels),
-    }
+        spans=span_agreement(labels.annotations, layers.spans.label_names),
+        annotators=annotator_agreement(labels),
+        choices={c.name: _choice_agreement(labels, c, resamples) for c in layers.choices},
+    )
+
+
+def _distribution(labels: Labels, units: Units) -> dict[str, dict[str, int]]:
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for aid, votes in units.items():
+        for label in votes.values():
+            per[labels.group_of(aid, "language")][label] += 1
+    return {lang: dict(c) for lang, c in sorted(per.items())}
 
 
 def label_distribution(labels: Labels) -> dict[str, dict[str, dict[str, int]]]:
     """Target -> language -> stance label -> count, over current human labels."""
-    dist: dict[str, dict[str, dict[str, int]]] = {}
-    for target in labels.cfg.targets:
-        per: dict[str, Counter[str]] = defaultdict(Counter)
-        for aid, votes in labels.stance_units(target.id).items():
-            for label in votes.values():
-                per[labels.group_of(aid, "language")][label] += 1
-        dist[target.id] = {lang: dict(c) for lang, c in sorted(per.items())}
-    return dist
+    return {t.id: _distribution(labels, labels.stance_units(t.id)) for t in labels.cfg.targets}
 
 
 def compute_agreement(
     labels: Labels, by: str | None = None, resamples: int = BOOTSTRAP_RESAMPLES
-) -> dict[str, Any]:
+) -> AgreeResult:
     """The whole agreement result (the `agree --json` shape, plus a few more keys).
 
     Annotations of articles that are not in the corpus (``orphans``) are left out of every
-    number and counted in ``result["orphans"]``.
+    number and counted in ``result.orphans``.
     """
     if by is not None and by not in BY_FIELDS:
         raise UsageError(f"--by {by}: must be one of {', '.join(BY_FIELDS)}")
+    layers = defined()
     orphans = labels.orphans()
     if orphans:
         labels = labels.in_corpus()
-    result = _section(labels, resamples)
-    result["corpus"] = labels.cfg.corpus.name
-    result["annotations"] = len(labels.annotations)
-    result["bootstrap"] = {"resamples": resamples, "seed": BOOTSTRAP_SEED, "unit": "article"}
-    result["label_distribution"] = label_distribution(labels)
-    result["orphans"] = {
-        "annotations": len(orphans),
-        "articles": len({a.article_id for a in orphans}),
-    }
+    groups: dict[str, set[str]] = defaultdict(set)
     if by is not None:
-        groups: dict[str, set[str]] = defaultdict(set)
         for ann in labels.annotations:
             groups[labels.group_of(ann.article_id, by)].add(ann.article_id)
-        result["by"] = {
-            "field": by,
-            "groups": {
-                g: _section(labels.subset(ids), resamples) for g, ids in sorted(groups.items())
+    return AgreeResult(
+        overall=_section(labels, resamples, layers),
+        corpus=labels.cfg.corpus.name,
+        annotations=len(labels.annotations),
+        bootstrap=Bootstrap(resamples=resamples, seed=BOOTSTRAP_SEED, unit="article"),
+        label_distribution=label_distribution(labels),
+        choice_distribution={
+            c.name: _distribution(labels, labels.choice_units(c.name)) for c in layers.choices
+        },
+        orphans=Orphans(annotations=len(orphans), articles=len({a.article_id for a in orphans})),
+        by=None
+        if by is None
+        else ByGroups(
+            field=by,
+            groups={
+                g: _section(labels.subset(ids), resamples, layers)
+                for g, ids in sorted(groups.items())
             },
-        }
-    return result
+        ),
+    )
 
 
 def orphan_warning(cfg: Config, orphans: list[Annotation]) -> str | None:
@@ -184,7 +364,7 @@ def orphan_warning(cfg: Config, orphans: list[Annotation]) -> str | None:
     )
 
 
-def agree(cfg: Config, by: str | None = None, write_report: bool = True) -> dict[str, Any]:
+def agree(cfg: Config, by: str | None = None, write_report: bool = True) -> AgreeResult:
     """Compute agreement over the current labels; write reports/agreement.md and plots if asked.
 
     Annotations of articles missing from ``articles/`` are left out, counted in ``orphans`` and
@@ -199,5 +379,5 @@ def agree(cfg: Config, by: str | None = None, write_report: bool = True) -> dict
     if write_report:
         from .reports import write_agreement_report
 
-        result["report"] = str(write_agreement_report(cfg, result))
+        result = replace(result, report=str(write_agreement_report(cfg, result)))
     return result

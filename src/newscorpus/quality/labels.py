@@ -6,10 +6,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import SPAN_LABELS, STANCE_VALUES, Config
+from ..config import Config
 from ..corpus import current_annotations, iter_articles
 from ..errors import DataError
+from ..layers import CHOICES, choice_labels, defined
 from ..records import Annotation, Article
+
+Units = dict[str, dict[str, str]]  # article id -> {annotator: label} of one question
 
 
 def _who(ann: Annotation) -> str:
@@ -18,7 +21,9 @@ def _who(ann: Annotation) -> str:
 
 
 def check_annotation(cfg: Config, ann: Annotation) -> None:
-    """DataError naming the task when a label, target or span label is unknown to the config."""
+    """DataError naming the task when a label, target, layer or span label is unknown."""
+    layers = defined()
+    values = layers.stance.value_names
     targets = {t.id for t in cfg.targets}
     for target, label in ann.stance.items():
         if target not in targets:
@@ -26,16 +31,28 @@ def check_annotation(cfg: Config, ann: Annotation) -> None:
                 f"{_who(ann)}: stance target {target!r} is not in {cfg.path} "
                 f"(targets: {', '.join(sorted(targets))})"
             )
-        if label is not None and label not in STANCE_VALUES:
+        if label is not None and label not in values:
             raise DataError(
                 f"{_who(ann)}: stance label {label!r} for target {target!r} is not one of "
-                f"{', '.join(STANCE_VALUES)}"
+                f"{', '.join(values)}"
             )
+    if not isinstance(ann.extra.get(CHOICES, {}), dict):
+        raise DataError(f"{_who(ann)}: {CHOICES} must be an object of layer -> label")
+    for name, label in choice_labels(ann.extra).items():
+        layer = layers.choice(name)
+        if layer is None:
+            known = ", ".join(c.name for c in layers.choices) or "none"
+            raise DataError(f"{_who(ann)}: {CHOICES}: layer {name!r} is unknown (layers: {known})")
+        if label is not None and label not in layer.value_names:
+            raise DataError(
+                f"{_who(ann)}: {name} label {label!r} is not one of {', '.join(layer.value_names)}"
+            )
+    span_labels = layers.spans.label_names
     for span in ann.spans:
-        if span.get("label") not in SPAN_LABELS:
+        if span.get("label") not in span_labels:
             raise DataError(
                 f"{_who(ann)}: span {span.get('id')!r} has label {span.get('label')!r}, not one of "
-                f"{', '.join(SPAN_LABELS)}"
+                f"{', '.join(span_labels)}"
             )
         start, end = span.get("start"), span.get("end")
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
@@ -61,12 +78,21 @@ class Labels:
             out[ann.article_id].append(ann)
         return dict(out)
 
-    def stance_units(self, target: str) -> dict[str, dict[str, str]]:
+    def stance_units(self, target: str) -> Units:
         """Article id -> {annotator: label} for one target (empty answers left out)."""
-        out: dict[str, dict[str, str]] = defaultdict(dict)
+        out: Units = defaultdict(dict)
         for ann in self.annotations:
             label = ann.stance.get(target)
             if label is not None:
+                out[ann.article_id][ann.annotator or "(unknown)"] = label
+        return dict(out)
+
+    def choice_units(self, layer: str) -> Units:
+        """Article id -> {annotator: label} for one per-article choice layer."""
+        out: Units = defaultdict(dict)
+        for ann in self.annotations:
+            label = choice_labels(ann.extra).get(layer)
+            if isinstance(label, str):
                 out[ann.article_id][ann.annotator or "(unknown)"] = label
         return dict(out)
 

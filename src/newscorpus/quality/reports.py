@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from ..config import STANCE_VALUES, Config
+from ..config import Config
+from ..layers import defined
 from ..store import atomic_write_bytes, atomic_write_text
+from .agreement import AgreeResult, ChoiceAgreement, Section
 
 REPORT_NAME = "agreement.md"
 
@@ -37,12 +40,12 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def confusion_plot(target: str, stance: dict[str, Any], path: Path) -> bool:
-    """Heat map of the coincidence matrix (pairs of annotators' labels) of one target."""
-    co = stance.get("coincidences")
+def confusion_plot(target: str, stance: ChoiceAgreement, path: Path) -> bool:
+    """Heat map of the coincidence matrix (pairs of annotators' labels) of one question."""
+    co = stance.coincidences
     if not co:
         return False
-    labels, matrix = co["labels"], co["matrix"]
+    labels, matrix = list(co.labels), co.matrix
     fig, ax = plt.subplots(figsize=(5, 4.2))
     im = ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
@@ -61,64 +64,89 @@ def confusion_plot(target: str, stance: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def distribution_plot(target: str, per_language: dict[str, dict[str, int]], path: Path) -> bool:
-    """Stacked bars: stance label counts per language for one target."""
+def distribution_plot(
+    target: str,
+    per_language: Mapping[str, Mapping[str, int]],
+    path: Path,
+    values: tuple[str, ...] | None = None,
+    layer: str = "stance",
+) -> bool:
+    """Stacked bars: label counts per language for one question (a stance target by default)."""
     if not per_language:
         return False
     langs = sorted(per_language)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     bottom = [0] * len(langs)
-    for label in STANCE_VALUES:
+    for label in defined().stance.value_names if values is None else values:
         heights = [per_language[lang].get(label, 0) for lang in langs]
         ax.bar(langs, heights, bottom=bottom, label=label)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_ylabel("labels")
-    ax.set_title(f"{target}: stance labels per language", fontsize=9)
+    ax.set_title(f"{target}: {layer} labels per language", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
     return True
 
 
-def render_markdown(result: dict[str, Any], images: dict[str, list[str]]) -> str:
+def _ci(s: ChoiceAgreement, sep: str) -> str:
+    return f"{s.ci95[0]:.3f}{sep}{s.ci95[1]:.3f}" if s.ci95 else "–"
+
+
+def _alpha_rows(questions: Mapping[str, ChoiceAgreement]) -> list[str]:
+    return [
+        f"| {name} | {_fmt(s.alpha)} | {_ci(s, ' – ')} | {s.units} | {s.annotators} "
+        f"| {s.single_annotation_units} |"
+        for name, s in questions.items()
+    ]
+
+
+def _kappa_blocks(questions: Mapping[str, ChoiceAgreement]) -> list[str]:
+    lines: list[str] = []
+    for name, s in questions.items():
+        if s.kappa:
+            lines += ["", f"Pairwise Cohen's kappa, `{name}`:", "", "| a | b | items | kappa |"]
+            lines.append("|---|---|---|---|")
+            lines += [f"| {k.a} | {k.b} | {k.n} | {_fmt(k.kappa)} |" for k in s.kappa]
+    return lines
+
+
+def render_markdown(result: AgreeResult, images: Mapping[str, list[str]]) -> str:
     """The Markdown text of the agreement report."""
-    b = result["bootstrap"]
+    b = result.bootstrap
     lines = [
         "# Annotator agreement",
         "",
-        f"Corpus `{result['corpus']}`: {result['annotations']} current annotations "
+        f"Corpus `{result.corpus}`: {result.annotations} current annotations "
         "(each annotator's latest, non-cancelled version of a task).",
         "",
     ]
-    orphans = result.get("orphans") or {}
-    if orphans.get("annotations"):
+    orphans = result.orphans
+    if orphans.annotations:
         lines += [
             "Annotations of articles no longer in the corpus are left out of every figure "
-            f"below (annotations: {orphans['annotations']}, articles: {orphans['articles']}).",
+            f"below (annotations: {orphans.annotations}, articles: {orphans.articles}).",
             "",
         ]
+    header = [
+        "| {} | alpha | 95% CI | units | annotators | single-annotation units |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
         "## Stance (Krippendorff's alpha, nominal)",
         "",
-        f"95% confidence intervals from {b['resamples']} bootstrap resamples of articles "
-        f"(seed {b['seed']}). Articles with a single annotation are left out and counted.",
+        f"95% confidence intervals from {b.resamples} bootstrap resamples of articles "
+        f"(seed {b.seed}). Articles with a single annotation are left out and counted.",
         "",
-        "| target | alpha | 95% CI | units | annotators | single-annotation units |",
-        "|---|---|---|---|---|---|",
+        header[0].format("target"),
+        header[1],
     ]
-    for target, s in result["stance"].items():
-        ci = f"{s['ci95'][0]:.3f} – {s['ci95'][1]:.3f}" if s["ci95"] else "–"
-        lines.append(
-            f"| {target} | {_fmt(s['alpha'])} | {ci} | {s['units']} | {s['annotators']} "
-            f"| {s['single_annotation_units']} |"
-        )
-    for target, s in result["stance"].items():
-        if s["kappa"]:
-            lines += ["", f"Pairwise Cohen's kappa, `{target}`:", "", "| a | b | items | kappa |"]
-            lines.append("|---|---|---|---|")
-            lines += [
-                f"| {k['a']} | {k['b']} | {k['n']} | {_fmt(k['kappa'])} |" for k in s["kappa"]
-            ]
+    lines += _alpha_rows(result.stance)
+    lines += _kappa_blocks(result.stance)
+    if result.choices:
+        lines += ["", "## Per-article choices (Krippendorff's alpha, nominal)", ""]
+        lines += [header[0].format("layer"), header[1], *_alpha_rows(result.choices)]
+        lines += _kappa_blocks(result.choices)
     lines += [
         "",
         "## Spans (mean F1 over annotator pairs sharing a task)",
@@ -126,10 +154,8 @@ def render_markdown(result: dict[str, Any], images: dict[str, list[str]]) -> str
         "| label | exact F1 | overlap F1 | pairs |",
         "|---|---|---|---|",
     ]
-    for label, s in result["spans"].items():
-        lines.append(
-            f"| {label} | {_fmt(s['f1_exact'])} | {_fmt(s['f1_overlap'])} | {s['pairs']} |"
-        )
+    for label, sp in result.spans.items():
+        lines.append(f"| {label} | {_fmt(sp.f1_exact)} | {_fmt(sp.f1_overlap)} | {sp.pairs} |")
     lines += [
         "",
         "## Annotators",
@@ -137,14 +163,20 @@ def render_markdown(result: dict[str, Any], images: dict[str, list[str]]) -> str
         "| annotator | items | agreement with the majority of the others |",
         "|---|---|---|",
     ]
-    for who, s in result["annotators"].items():
-        lines.append(f"| {who} | {s['items']} | {_fmt(s['agreement_with_majority'])} |")
-    if "by" in result:
-        lines += ["", f"## Stance alpha by {result['by']['field']}", ""]
+    for who, a in result.annotators.items():
+        lines.append(f"| {who} | {a.items} | {_fmt(a.agreement_with_majority)} |")
+    if result.by is not None:
+        lines += ["", f"## Stance alpha by {result.by.field}", ""]
         lines += ["| group | target | alpha | units |", "|---|---|---|---|"]
-        for group, sec in result["by"]["groups"].items():
-            for target, s in sec["stance"].items():
-                lines.append(f"| {group} | {target} | {_fmt(s['alpha'])} | {s['units']} |")
+        for group, sec in result.by.groups.items():
+            for target, s in sec.stance.items():
+                lines.append(f"| {group} | {target} | {_fmt(s.alpha)} | {s.units} |")
+        if result.choices:
+            lines += ["", f"## Per-article choices: alpha by {result.by.field}", ""]
+            lines += ["| group | layer | alpha | units |", "|---|---|---|---|"]
+            for group, sec in result.by.groups.items():
+                for name, s in sec.choices.items():
+                    lines.append(f"| {group} | {name} | {_fmt(s.alpha)} | {s.units} |")
     if any(images.values()):
         lines += ["", "## Plots", ""]
         for target, files in images.items():
@@ -152,71 +184,112 @@ def render_markdown(result: dict[str, Any], images: dict[str, list[str]]) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_agreement_report(cfg: Config, result: dict[str, Any]) -> Path:
+def write_agreement_report(cfg: Config, result: AgreeResult) -> Path:
     """Write reports/agreement.md, agreement.json and the PNG plots; return the Markdown path."""
     out = cfg.reports_dir
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, list[str]] = {}
-    for target, stance in result["stance"].items():
+    for target, stance in result.stance.items():
         names = []
         if confusion_plot(target, stance, out / f"agreement_confusion_{target}.png"):
             names.append(f"agreement_confusion_{target}.png")
-        dist = result["label_distribution"].get(target, {})
+        dist = result.label_distribution.get(target, {})
         if distribution_plot(target, dist, out / f"agreement_languages_{target}.png"):
             names.append(f"agreement_languages_{target}.png")
         images[target] = names
-    public = {k: v for k, v in result.items() if k != "report"}
+    for layer in defined().choices:  # file names apart from any target's
+        s = result.choices.get(layer.name)
+        names = []
+        stem = f"choice_{layer.name}"
+        if s is not None and confusion_plot(layer.name, s, out / f"agreement_confusion_{stem}.png"):
+            names.append(f"agreement_confusion_{stem}.png")
+        dist = result.choice_distribution.get(layer.name, {})
+        path = out / f"agreement_languages_{stem}.png"
+        if distribution_plot(layer.name, dist, path, layer.value_names, layer.name):
+            names.append(path.name)
+        images[stem] = names
     atomic_write_text(
-        out / "agreement.json", json.dumps(public, ensure_ascii=False, indent=2) + "\n"
+        out / "agreement.json",
+        json.dumps(result.to_json(with_report=False), ensure_ascii=False, indent=2) + "\n",
     )
     path = out / REPORT_NAME
     atomic_write_text(path, render_markdown(result, images))
     return path
 
 
-def agreement_tables(result: dict[str, Any]) -> list[Any]:
+def _alpha_table(title: str, first: str, questions: Mapping[str, ChoiceAgreement]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in (first, "alpha", "95% CI", "units", "annotators", "single"):
+        table.add_column(col, justify="left" if col == first else "right")
+    for name, s in questions.items():
+        table.add_row(
+            name,
+            _fmt(s.alpha),
+            _ci(s, "–"),
+            str(s.units),
+            str(s.annotators),
+            str(s.single_annotation_units),
+        )
+    return table
+
+
+def _kappa_tables(questions: Mapping[str, ChoiceAgreement]) -> list[Any]:
+    from rich.table import Table
+
+    tables = []
+    for name, s in questions.items():
+        if s.kappa:
+            kt = Table(title=f"Cohen's kappa, {name}", title_justify="left")
+            for col in ("a", "b", "items", "kappa"):
+                kt.add_column(col, justify="right" if col in ("items", "kappa") else "left")
+            for k in s.kappa:
+                kt.add_row(k.a, k.b, str(k.n), _fmt(k.kappa))
+            tables.append(kt)
+    return tables
+
+
+def _by_table(title: str, first: str, rows: list[tuple[str, str, ChoiceAgreement]]) -> Any:
+    from rich.table import Table
+
+    by = Table(title=title, title_justify="left")
+    for col in ("group", first, "alpha", "units"):
+        by.add_column(col, justify="right" if col in ("alpha", "units") else "left")
+    for group, name, s in rows:
+        by.add_row(group, name, _fmt(s.alpha), str(s.units))
+    return by
+
+
+def agreement_tables(result: AgreeResult) -> list[Any]:
     """Rich tables of an agreement result, for the terminal."""
     from rich.table import Table
 
-    stance = Table(title="stance: Krippendorff's alpha (nominal)", title_justify="left")
-    for col in ("target", "alpha", "95% CI", "units", "annotators", "single"):
-        stance.add_column(col, justify="left" if col == "target" else "right")
-    for target, s in result["stance"].items():
-        ci = f"{s['ci95'][0]:.3f}–{s['ci95'][1]:.3f}" if s["ci95"] else "–"
-        stance.add_row(
-            target,
-            _fmt(s["alpha"]),
-            ci,
-            str(s["units"]),
-            str(s["annotators"]),
-            str(s["single_annotation_units"]),
-        )
-    tables: list[Any] = [stance]
-    for target, s in result["stance"].items():
-        if s["kappa"]:
-            kt = Table(title=f"Cohen's kappa, {target}", title_justify="left")
-            for col in ("a", "b", "items", "kappa"):
-                kt.add_column(col, justify="right" if col in ("items", "kappa") else "left")
-            for k in s["kappa"]:
-                kt.add_row(k["a"], k["b"], str(k["n"]), _fmt(k["kappa"]))
-            tables.append(kt)
+    tables: list[Any] = [
+        _alpha_table("stance: Krippendorff's alpha (nominal)", "target", result.stance)
+    ]
+    tables += _kappa_tables(result.stance)
+    if result.choices:
+        title = "per-article choices: Krippendorff's alpha (nominal)"
+        tables.append(_alpha_table(title, "layer", result.choices))
+        tables += _kappa_tables(result.choices)
     spans = Table(title="spans: mean F1 over annotator pairs", title_justify="left")
     for col in ("label", "exact F1", "overlap F1", "pairs"):
         spans.add_column(col, justify="left" if col == "label" else "right")
-    for label, s in result["spans"].items():
-        spans.add_row(label, _fmt(s["f1_exact"]), _fmt(s["f1_overlap"]), str(s["pairs"]))
+    for label, sp in result.spans.items():
+        spans.add_row(label, _fmt(sp.f1_exact), _fmt(sp.f1_overlap), str(sp.pairs))
     people = Table(title="annotators", title_justify="left")
     for col in ("annotator", "items", "agreement with majority"):
         people.add_column(col, justify="left" if col == "annotator" else "right")
-    for who, s in result["annotators"].items():
-        people.add_row(who, str(s["items"]), _fmt(s["agreement_with_majority"]))
+    for who, a in result.annotators.items():
+        people.add_row(who, str(a.items), _fmt(a.agreement_with_majority))
     tables += [spans, people]
-    if "by" in result:
-        by = Table(title=f"stance alpha by {result['by']['field']}", title_justify="left")
-        for col in ("group", "target", "alpha", "units"):
-            by.add_column(col, justify="right" if col in ("alpha", "units") else "left")
-        for group, sec in result["by"]["groups"].items():
-            for target, s in sec["stance"].items():
-                by.add_row(group, target, _fmt(s["alpha"]), str(s["units"]))
-        tables.append(by)
+    if result.by is not None:
+        groups: Mapping[str, Section] = result.by.groups
+        rows = [(g, t, s) for g, sec in groups.items() for t, s in sec.stance.items()]
+        tables.append(_by_table(f"stance alpha by {result.by.field}", "target", rows))
+        if result.choices:
+            rows = [(g, n, s) for g, sec in groups.items() for n, s in sec.choices.items()]
+            title = f"per-article choices: alpha by {result.by.field}"
+            tables.append(_by_table(title, "layer", rows))
     return tables

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from ..config import SPAN_LABELS
+from ..layers import defined
 from ..records import Annotation
 
-Span = dict[str, Any]
+Span = dict[str, Any]  # a span as stored: {id, start, end, label, text, attributes, speaker}
 
 
 def spans_match(a: Span, b: Span, mode: str) -> bool:
@@ -54,14 +54,27 @@ def pair_f1(
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-def span_agreement(annotations: Iterable[Annotation]) -> dict[str, dict[str, Any]]:
-    """Per span label: mean exact and overlap F1 over the annotator pairs sharing a task."""
+@dataclass(frozen=True)
+class SpanAgreement:
+    """Mean F1 of one span label over the annotator pairs sharing a task."""
+
+    f1_exact: float | None
+    f1_overlap: float | None
+    pairs: int
+    pairs_without_spans: int  # pairs where neither side has a span of the label: left out
+
+
+def span_agreement(
+    annotations: Iterable[Annotation], labels: Sequence[str] | None = None
+) -> dict[str, SpanAgreement]:
+    """Per span label (the span layer's, by default): mean exact and overlap F1 over the
+    annotator pairs sharing a task."""
     tasks: dict[str, dict[str, list[Span]]] = defaultdict(dict)
     for ann in annotations:
         tasks[ann.annotator or "(unknown)"][ann.article_id] = list(ann.spans)
     pairs = [(a, b) for a, b in combinations(sorted(tasks), 2) if set(tasks[a]) & set(tasks[b])]
-    out: dict[str, dict[str, Any]] = {}
-    for label in SPAN_LABELS:
+    out: dict[str, SpanAgreement] = {}
+    for label in defined().spans.label_names if labels is None else labels:
         exact: list[float] = []
         overlap: list[float] = []
         for a, b in pairs:
@@ -70,12 +83,12 @@ def span_agreement(annotations: Iterable[Annotation]) -> dict[str, dict[str, Any
             if fe is not None and fo is not None:
                 exact.append(fe)
                 overlap.append(fo)
-        out[label] = {
-            "f1_exact": statistics.fmean(exact) if exact else None,
-            "f1_overlap": statistics.fmean(overlap) if overlap else None,
-            "pairs": len(exact),
-            "pairs_without_spans": len(pairs) - len(exact),
-        }
+        out[label] = SpanAgreement(
+            f1_exact=statistics.fmean(exact) if exact else None,
+            f1_overlap=statistics.fmean(overlap) if overlap else None,
+            pairs=len(exact),
+            pairs_without_spans=len(pairs) - len(exact),
+        )
     return out
 
 
@@ -174,13 +187,14 @@ def majority_spans(
                 },
             )
         )
+    layer = defined().spans
+    link = layer.relation.field
     out: list[Span] = []
     for cluster, span in kept:
-        for attr in ("checkworthy", "claim_type"):
+        for attr in layer.attribute_names:
             span[attr] = vote(s.get(attr) for _, s in cluster.members)
-        span["speaker"] = vote(
-            new_id.get(f"{who}\x00{s['speaker']}") if s.get("speaker") else None
-            for who, s in cluster.members
+        span[link] = vote(
+            new_id.get(f"{who}\x00{s[link]}") if s.get(link) else None for who, s in cluster.members
         )
         out.append(span)
     return out, unresolved

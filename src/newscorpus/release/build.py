@@ -32,7 +32,7 @@ from .card import load_agreement, render_card
 from .croissant import croissant
 from .scan import HASH_COLUMNS, Scanner, local_roots
 from .splits import SplitAssigner, previous_cluster_splits, straddling_clusters
-from .tables import CONFIGS, build_tables, read_articles, to_arrow
+from .tables import build_tables, config_names, read_articles, to_arrow
 
 # Rows per parquet row group: small enough for streaming readers, large enough to compress well.
 ROW_GROUP_ROWS = 10_000
@@ -137,7 +137,9 @@ def write_tables(
     tables = build_tables(cfg, arts, splits)
     if tables.orphans:
         raise ReleaseError(f"annotations refer to articles not in articles/: {tables.orphans[:5]}")
-    written = {c: write_config(out, c, tables.config(c), scanner, version) for c in CONFIGS}
+    written = {
+        c: write_config(out, c, tables.config(c), scanner, version) for c in config_names()
+    }
     counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in written.items()}
     labels: dict[str, dict[str, str]] = {}
     stance = tables.stance.select("article_id", "target", "label")

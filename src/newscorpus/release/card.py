@@ -12,83 +12,128 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from ..cardtext import STANCE_MEANING, card_body, placeholder_warnings, read_card
-from ..config import STANCE_VALUES, Config
+from ..cardtext import card_body, placeholder_warnings, read_card
+from ..config import Config
+from ..layers import UNRESOLVED, Layers, defined, or_list
 from ..records import utcnow
-from .tables import SCHEMAS
+from .tables import schemas
 
 _NO_CARD = "## Dataset description\n\nNo description was written for this corpus yet; see the generated sections below.\n"
 
-CONFIG_DOCS = {
-    "articles": "One row per article; text is null for sources with text_policy = hydrate.",
-    "stance": "One row per article and target: gold, aggregated or majority label, label shares, number of annotators.",
-    "claims": "Claim, Quote and Speaker spans (gold or aggregated) with offsets into the article text.",
-    "annotations": "Every annotator's current labels of each article, under a stable pseudonym.",
-}
-_SPAN_DOCS = {
-    "start": "Character offset (Python string index) of the span's first character in `articles.text`.",
-    "end": "Character offset just after the span's last character: `text[start:end]` is the span.",
-    "label": "`Claim`, `Quote` or `Speaker`.",
-    "text": "The span's text; null for text_policy = hydrate sources (restored by `newscorpus hydrate`).",
-    "checkworthy": "Claims only: `yes` or `no` (would a fact-checker want to check it?); null for other labels, and in `claims` when the annotators had no majority.",
-    "claim_type": "Claims only: statistical, causal, event, prediction, policy or other; null as for `checkworthy`.",
-}
-FIELD_DOCS: dict[str, dict[str, str]] = {
-    "articles": {
-        "id": "Stable article id: the first 16 hex digits of SHA-256 of `url:` + canonical URL, or of `text:` + the normalised text when there is no URL.",
-        "url": "Address the article was fetched from; for an `html_dir` source (local HTML files), the file's path relative to that source's folder.",
-        "canonical_url": "The page's canonical address (used for the id); for an `html_dir` source without one, the file's path as in `url`.",
-        "source": "Name of the source in the corpus configuration (see Source data).",
-        "site": "Name of the outlet or site.",
-        "title": "Headline.",
-        "text": "Main text extracted from the page (paragraphs separated by a blank line); null when text_policy = hydrate.",
-        "text_sha256": "SHA-256 of the UTF-8 text: `newscorpus hydrate` checks re-fetched text against it.",
-        "text_policy": "`full` (text released) or `hydrate` (text withheld for copyright; fetch it yourself).",
-        "language": "ISO 639-1 code of the text (es, fr or en), detected from the text.",
-        "authors": "Bylines as printed by the outlet (may be empty).",
-        "published": "Publication date or time as given by the page (ISO 8601 string; may be null).",
-        "dup_cluster": "Near-duplicate cluster id (the id of one member); copies share it and a split.",
-        "topic_terms": "Topic keywords found in the title or text (why the article was kept).",
-        "fetched_at": "When the page was fetched (UTC, ISO 8601).",
-        "extractor": "Tool and version that extracted the text.",
-        "synthetic": "True for articles written for tests or demonstrations: they are NOT real news.",
-    },
-    "stance": {
-        "article_id": "`articles.id` of the article.",
-        "target": "Stance target id (see Label values).",
-        "label": "favor, against, neutral or unrelated; `unresolved` when annotators tied.",
-        "label_source": "Where the label comes from: `gold` (an adjudicator's decision), `aggregate` (the corpus's `aggregate` run) or `majority` (no aggregate yet: the plain majority of the raw labels, computed at release).",
-        "method": "With `gold`: `adjudicated`; with `aggregate`: the aggregation method (`majority` vote or `dawid-skene`); with `majority`: `majority`.",
-        "n_annotators": "How many annotators labelled this article for this target (null for gold rows).",
-        "language": "Language of the article.",
-    },
-    "claims": {
-        "article_id": "`articles.id` of the article the span belongs to.",
-        "span_id": "Span id, unique within the article.",
-        **_SPAN_DOCS,
-        "speaker": "Claim or Quote: `span_id` of the Speaker span linked to it by `said`; else null.",
-        "label_source": "`gold` (an adjudicator's spans) or `aggregate`: annotators' spans grouped by overlap, a group kept when a strict majority of the article's annotators marked it, with the median boundaries and the majority's label and attributes (null when no majority); groups without a majority are left out.",
-        "language": "Language of the article.",
-    },
-    "annotations": {
-        "article_id": "`articles.id` of the annotated article.",
-        "annotator": "Stable pseudonym (`ann-` + 10 hex digits, a keyed hash); no name or e-mail.",
-        "stance": "The annotator's label for each target: a list of {target, label}.",
-        "spans": "The annotator's spans: {id, start, end, label, text, checkworthy, claim_type, speaker}; "
-        "`speaker` is the `id` of a Speaker span in the same list.",
-        "created_at": "When the annotation was first submitted (UTC, ISO 8601).",
-        "updated_at": "When it was last changed (UTC, ISO 8601).",
-        "language": "Language of the article.",
-    },
-}
-for _v in STANCE_VALUES:
-    FIELD_DOCS["stance"][f"p_{_v}"] = (
-        f"Share of annotators who chose `{_v}` (soft label: the four shares sum to 1); null for gold rows, which have no distribution."
-    )
-LABEL_DOCS = {
-    **STANCE_MEANING,  # worded once, as the guidelines of a new corpus's card say it
-    "unresolved": "annotators tied and no adjudicated label exists (exclude or adjudicate before training)",
-}
+UNRESOLVED_MEANING = (
+    "annotators tied and no adjudicated label exists (exclude or adjudicate before training)"
+)
+_LABEL_SOURCE = "Where the label comes from: `gold` (an adjudicator's decision), `aggregate` (the corpus's `aggregate` run) or `majority` (no aggregate yet: the plain majority of the raw labels, computed at release)."
+_METHOD = "With `gold`: `adjudicated`; with `aggregate`: the aggregation method (`majority` vote or `dawid-skene`); with `majority`: `majority`."
+
+
+def config_docs(layers: Layers | None = None) -> dict[str, str]:
+    """What one row of each config is (the card's config table, Croissant's record sets)."""
+    layers = defined() if layers is None else layers
+    docs = {
+        "articles": "One row per article; text is null for sources with text_policy = hydrate.",
+        "stance": "One row per article and target: gold, aggregated or majority label, label shares, number of annotators.",
+        "claims": f"{layers.spans.listed()} spans (gold or aggregated) with offsets into the article text.",
+        "annotations": "Every annotator's current labels of each article, under a stable pseudonym.",
+    }
+    for c in layers.choices:
+        docs[c.name] = (
+            f"One row per article: its {c.title.lower()} (gold, aggregated or majority label), "
+            "label shares, number of annotators."
+        )
+    return docs
+
+
+def _span_docs(layers: Layers) -> dict[str, str]:
+    spans = layers.spans
+    docs = {
+        "start": "Character offset (Python string index) of the span's first character in `articles.text`.",
+        "end": "Character offset just after the span's last character: `text[start:end]` is the span.",
+        "label": or_list([f"`{name}`" for name in spans.label_names]) + ".",
+        "text": "The span's text; null for text_policy = hydrate sources (restored by `newscorpus hydrate`).",
+    }
+    docs.update({a.name: a.doc for a in spans.attributes})
+    return docs
+
+
+def field_docs_by_config(layers: Layers | None = None) -> dict[str, dict[str, str]]:
+    """Config -> column -> what it holds (the card's Data fields tables, Croissant's fields)."""
+    layers = defined() if layers is None else layers
+    relation = layers.spans.relation
+    stance = layers.stance
+    docs: dict[str, dict[str, str]] = {
+        "articles": {
+            "id": "Stable article id: the first 16 hex digits of SHA-256 of `url:` + canonical URL, or of `text:` + the normalised text when there is no URL.",
+            "url": "Address the article was fetched from; for an `html_dir` source (local HTML files), the file's path relative to that source's folder.",
+            "canonical_url": "The page's canonical address (used for the id); for an `html_dir` source without one, the file's path as in `url`.",
+            "source": "Name of the source in the corpus configuration (see Source data).",
+            "site": "Name of the outlet or site.",
+            "title": "Headline.",
+            "text": "Main text extracted from the page (paragraphs separated by a blank line); null when text_policy = hydrate.",
+            "text_sha256": "SHA-256 of the UTF-8 text: `newscorpus hydrate` checks re-fetched text against it.",
+            "text_policy": "`full` (text released) or `hydrate` (text withheld for copyright; fetch it yourself).",
+            "language": "ISO 639-1 code of the text (es, fr or en), detected from the text.",
+            "authors": "Bylines as printed by the outlet (may be empty).",
+            "published": "Publication date or time as given by the page (ISO 8601 string; may be null).",
+            "dup_cluster": "Near-duplicate cluster id (the id of one member); copies share it and a split.",
+            "topic_terms": "Topic keywords found in the title or text (why the article was kept).",
+            "fetched_at": "When the page was fetched (UTC, ISO 8601).",
+            "extractor": "Tool and version that extracted the text.",
+            "synthetic": "True for articles written for tests or demonstrations: they are NOT real news.",
+        },
+        "stance": {
+            "article_id": "`articles.id` of the article.",
+            "target": "Stance target id (see Label values).",
+            "label": f"{stance.listed()}; `{UNRESOLVED}` when annotators tied.",
+            "label_source": _LABEL_SOURCE,
+            "method": _METHOD,
+            "n_annotators": "How many annotators labelled this article for this target (null for gold rows).",
+            "language": "Language of the article.",
+        },
+        "claims": {
+            "article_id": "`articles.id` of the article the span belongs to.",
+            "span_id": "Span id, unique within the article.",
+            **_span_docs(layers),
+            relation.field: relation.doc,
+            "label_source": "`gold` (an adjudicator's spans) or `aggregate`: annotators' spans grouped by overlap, a group kept when a strict majority of the article's annotators marked it, with the median boundaries and the majority's label and attributes (null when no majority); groups without a majority are left out.",
+            "language": "Language of the article.",
+        },
+        "annotations": {
+            "article_id": "`articles.id` of the annotated article.",
+            "annotator": "Stable pseudonym (`ann-` + 10 hex digits, a keyed hash); no name or e-mail.",
+            "stance": "The annotator's label for each target: a list of {target, label}.",
+            "spans": "The annotator's spans: {" + ", ".join(layers.spans.fields) + "}; "
+            f"`{relation.field}` is the `id` of a {relation.source} span in the same list.",
+            "created_at": "When the annotation was first submitted (UTC, ISO 8601).",
+            "updated_at": "When it was last changed (UTC, ISO 8601).",
+            "language": "Language of the article.",
+        },
+    }
+    for v in stance.value_names:
+        docs["stance"][f"p_{v}"] = stance.shares_doc(v, "gold")
+    for c in layers.choices:
+        docs["annotations"][c.name] = (
+            f"The annotator's {c.title.lower()} label: {c.listed()} (null when left empty)."
+        )
+        docs[c.name] = {
+            "article_id": "`articles.id` of the article.",
+            "label": f"{c.listed()}; `{UNRESOLVED}` when annotators tied.",
+            "label_source": _LABEL_SOURCE,
+            "method": _METHOD,
+            **{f"p_{v}": c.shares_doc(v, "gold") for v in c.value_names},
+            "n_annotators": "How many annotators labelled this article (null for gold rows).",
+            "language": "Language of the article.",
+        }
+    return docs
+
+
+def label_docs(layers: Layers | None = None) -> dict[str, str]:
+    """Stance value -> meaning, as the guidelines of a new corpus's card word it."""
+    layers = defined() if layers is None else layers
+    return {
+        **{v.name: v.meaning for v in layers.stance.values},
+        UNRESOLVED: UNRESOLVED_MEANING,
+    }
 
 
 def type_name(t: pa.DataType) -> str:
@@ -106,8 +151,8 @@ def type_name(t: pa.DataType) -> str:
 
 def field_docs(config: str) -> list[tuple[str, str, str]]:
     """(column, type, meaning) of every column of a config, in schema order."""
-    docs = FIELD_DOCS[config]
-    return [(f.name, type_name(f.type), docs[f.name]) for f in SCHEMAS[config]]
+    docs = field_docs_by_config()[config]
+    return [(f.name, type_name(f.type), docs[f.name]) for f in schemas()[config]]
 
 
 def size_category(n: int) -> str:
@@ -248,6 +293,23 @@ def instances_section(examples: Mapping[str, dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def label_values_text(layers: Layers) -> str:
+    """The span labels, then each per-article choice layer's values, for Label values."""
+    glosses = ", ".join(f"`{v.name}` ({v.gloss or v.meaning})" for v in layers.spans.labels)
+    out = [
+        f"\nSpan labels (`claims.label`, `annotations.spans.label`): {glosses}. The annotation "
+        "guidelines above give the full definitions.\n"
+    ]
+    for c in layers.choices:
+        out.append(
+            f"\n{c.title} labels (`{c.name}.label`, `annotations.{c.name}`), for the article "
+            "as a whole:\n"
+        )
+        meanings = {**{v.name: v.meaning for v in c.values}, UNRESOLVED: UNRESOLVED_MEANING}
+        out.append("".join(f"- `{k}`: {v}.\n" for k, v in meanings.items()))
+    return "\n".join(out)
+
+
 def structure_section(
     cfg: Config,
     counts: Mapping[str, Mapping[str, int]],
@@ -259,7 +321,7 @@ def structure_section(
     out.append(
         _table(
             ("config", "rows", "what one row is"),
-            [(f"`{c}`", sum(counts[c].values()), CONFIG_DOCS[c]) for c in configs],
+            [(f"`{c}`", sum(counts[c].values()), config_docs()[c]) for c in configs],
         )
     )
     out.append(
@@ -279,13 +341,8 @@ def structure_section(
     out.append("Stance targets (`stance.target`, `annotations.stance.target`):\n")
     out.append(_table(("target", "statement"), [(f"`{t.id}`", t.text) for t in cfg.targets]))
     out.append("\nStance labels, for the article as a whole, as its text presents it:\n")
-    out.append("".join(f"- `{k}`: {v}.\n" for k, v in LABEL_DOCS.items()))
-    out.append(
-        "\nSpan labels (`claims.label`, `annotations.spans.label`): `Claim` (a checkable "
-        "statement: figure, event, cause, prediction or policy), `Quote` (words reported as said "
-        "or written by someone), `Speaker` (who said a Claim or Quote). The annotation "
-        "guidelines above give the full definitions.\n"
-    )
+    out.append("".join(f"- `{k}`: {v}.\n" for k, v in label_docs().items()))
+    out.append(label_values_text(defined()))
     shares = ", ".join(f"{s} {share:g}" for s, share in cfg.release.splits)
     out.append("### Splits\n")
     out.append(

@@ -8,8 +8,9 @@ from typing import Any
 import pyarrow as pa
 
 from ..config import Config
-from .card import CONFIG_DOCS, FIELD_DOCS, bibtex
-from .tables import SCHEMAS
+from ..layers import Layers, defined
+from .card import bibtex, config_docs, field_docs_by_config
+from .tables import schemas
 
 CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -63,13 +64,14 @@ def _datatype(t: pa.DataType) -> str:
 
 def _fields(config: str) -> list[dict[str, Any]]:
     fields: list[dict[str, Any]] = []
-    for f in SCHEMAS[config]:
+    docs = field_docs_by_config()[config]
+    for f in schemas()[config]:
         source = {"fileSet": {"@id": f"parquet-{config}"}, "extract": {"column": f.name}}
         entry: dict[str, Any] = {
             "@type": "cr:Field",
             "@id": f"{config}/{f.name}",
             "name": f.name,
-            "description": FIELD_DOCS[config][f.name],
+            "description": docs[f.name],
         }
         t = f.type
         if pa.types.is_list(t) and pa.types.is_struct(t.value_type):
@@ -112,6 +114,26 @@ def _fields(config: str) -> list[dict[str, Any]]:
     return fields
 
 
+def annotation_protocol(layers: Layers, targets: str) -> list[str]:
+    """What annotators labelled, one line per layer, and how labels were combined."""
+    stance = ", ".join(layers.stance.value_names)
+    spans = layers.spans
+    relation = spans.relation
+    lines = [
+        f"{layers.stance.title} ({stance}) of each article towards each target: {targets}.",
+        f"{spans.listed()} spans; claims marked check-worthy (yes/no) and typed; "
+        f"{relation.source.lower()}s linked by a '{relation.name}' relation.",
+    ]
+    lines += [
+        f"{c.title} ({', '.join(c.value_names)}) of each article: {c.question}."
+        for c in layers.choices
+    ]
+    lines.append(
+        "Labels aggregated across annotators; adjudicated gold labels override aggregates."
+    )
+    return lines
+
+
 def croissant(
     cfg: Config,
     version: str,
@@ -140,12 +162,13 @@ def croissant(
             "@type": "cr:RecordSet",
             "@id": c,
             "name": c,
-            "description": CONFIG_DOCS[c],
+            "description": config_docs()[c],
             "field": _fields(c),
         }
         for c in configs
     ]
     targets = "; ".join(f"{t.id}: {t.text}" for t in cfg.targets)
+    layers = defined()
     doc: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -177,11 +200,7 @@ def croissant(
             "Splits by a SHA-256 hash of dup_cluster, stable across versions; stance, claims and annotations follow their article.",
         ],
         "rai:dataCollectionRawData": "Public news web pages; raw bytes are not released.",
-        "rai:dataAnnotationProtocol": [
-            f"Stance (favor, against, neutral, unrelated) of each article towards each target: {targets}.",
-            "Claim, Quote and Speaker spans; claims marked check-worthy (yes/no) and typed; speakers linked by a 'said' relation.",
-            "Labels aggregated across annotators; adjudicated gold labels override aggregates.",
-        ],
+        "rai:dataAnnotationProtocol": annotation_protocol(layers, targets),
         "rai:dataAnnotationPlatform": ["Label Studio"],
         "rai:dataAnnotationAnalysis": [
             "Stance: Krippendorff's alpha (nominal) per target with bootstrap 95% confidence intervals, and pairwise Cohen's kappa.",

@@ -1,15 +1,17 @@
-"""The four configs of a release, built column-wise with polars straight from the JSONL files.
+"""The configs of a release, built column-wise with polars straight from the JSONL files.
 
 No per-row Python: polars reads ``articles/*.jsonl`` and ``annotations/*.jsonl`` with explicit
 schemas (fields outside them are ignored), picks each annotator's current version, decides one
 stance label per (article, target) -- gold, else aggregate, else the majority of the raw labels --
-and lays out the rows in article order. The Arrow schemas below are the release's contract.
+and lays out the rows in article order. The Arrow schemas (:func:`schemas`, derived from the
+annotation layers) are the release's contract: articles, stance, claims, annotations, and one
+config per per-article choice layer (labelled by the same rule as stance).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -21,127 +23,171 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from ..config import STANCE_VALUES, Config, text_policy
+from ..config import Config, text_policy
 from ..corpus import annotation_files, article_files
 from ..errors import ReleaseError
+from ..layers import CHOICES, CHOICES_N, CHOICES_SOFT, UNRESOLVED, ChoiceLayer, Layers, defined
 from ..records import sha256_hex
 from ..store import MAX_DEPTH, too_deep, torn_tail
 
-CONFIGS = ("articles", "stance", "claims", "annotations")
-# an aggregate's label shares may name "unresolved" too; only the four values become p_* columns
-SOFT_LABELS = (*STANCE_VALUES, "unresolved")
-
+CONFIGS = ("articles", "stance", "claims", "annotations")  # then one per choice layer
 _STR = pa.string()
-_SPAN = pa.struct(
+_S = pl.String
+
+
+def config_names(layers: Layers | None = None) -> tuple[str, ...]:
+    """Every config of a release: the four above, then one per per-article choice layer."""
+    layers = defined() if layers is None else layers
+    return (*CONFIGS, *(c.name for c in layers.choices))
+
+
+def soft_labels(values: tuple[str, ...]) -> tuple[str, ...]:
+    """An aggregate's label shares may name "unresolved" too; only the values get p_* columns."""
+    return (*values, UNRESOLVED)
+
+
+def span_struct(layers: Layers | None = None) -> pa.StructType:
+    """A span as released: offsets as int32, every other field (attributes too) a string."""
+    layers = defined() if layers is None else layers
+    ints = ("start", "end")
+    return pa.struct([(f, pa.int32() if f in ints else _STR) for f in layers.spans.fields])
+
+
+def _shares(values: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
+    return [(f"p_{v}", pa.float32()) for v in values]
+
+
+ARTICLES = pa.schema(
     [
         ("id", _STR),
-        ("start", pa.int32()),
-        ("end", pa.int32()),
-        ("label", _STR),
+        ("url", _STR),
+        ("canonical_url", _STR),
+        ("source", _STR),
+        ("site", _STR),
+        ("title", _STR),
         ("text", _STR),
-        ("checkworthy", _STR),
-        ("claim_type", _STR),
-        ("speaker", _STR),
+        ("text_sha256", _STR),
+        ("text_policy", _STR),
+        ("language", _STR),
+        ("authors", pa.list_(_STR)),
+        ("published", _STR),
+        ("dup_cluster", _STR),
+        ("topic_terms", pa.list_(_STR)),
+        ("fetched_at", _STR),
+        ("extractor", _STR),
+        ("synthetic", pa.bool_()),
     ]
 )
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "articles": pa.schema(
-        [
-            ("id", _STR),
-            ("url", _STR),
-            ("canonical_url", _STR),
-            ("source", _STR),
-            ("site", _STR),
-            ("title", _STR),
-            ("text", _STR),
-            ("text_sha256", _STR),
-            ("text_policy", _STR),
-            ("language", _STR),
-            ("authors", pa.list_(_STR)),
-            ("published", _STR),
-            ("dup_cluster", _STR),
-            ("topic_terms", pa.list_(_STR)),
-            ("fetched_at", _STR),
-            ("extractor", _STR),
-            ("synthetic", pa.bool_()),
-        ]
-    ),
-    "stance": pa.schema(
+
+def choice_schema(layer: ChoiceLayer) -> pa.Schema:
+    """The config of a per-article choice layer: one row per labelled article."""
+    return pa.schema(
         [
             ("article_id", _STR),
-            ("target", _STR),
             ("label", _STR),
             ("label_source", _STR),
             ("method", _STR),
-            *[(f"p_{v}", pa.float32()) for v in STANCE_VALUES],
+            *_shares(layer.value_names),
             ("n_annotators", pa.int32()),
             ("language", _STR),
         ]
-    ),
-    "claims": pa.schema(
-        [
-            ("article_id", _STR),
-            ("span_id", _STR),
-            ("start", pa.int32()),
-            ("end", pa.int32()),
-            ("label", _STR),
-            ("text", _STR),
-            ("checkworthy", _STR),
-            ("claim_type", _STR),
-            ("speaker", _STR),
-            ("label_source", _STR),
-            ("language", _STR),
-        ]
-    ),
-    "annotations": pa.schema(
-        [
-            ("article_id", _STR),
-            ("annotator", _STR),
-            ("stance", pa.list_(pa.struct([("target", _STR), ("label", _STR)]))),
-            ("spans", pa.list_(_SPAN)),
-            ("created_at", _STR),
-            ("updated_at", _STR),
-            ("language", _STR),
-        ]
-    ),
-}
+    )
 
-_S = pl.String
+
+def schemas(layers: Layers | None = None) -> dict[str, pa.Schema]:
+    """The Arrow schema of every config of a release (config_names order), from the layers."""
+    layers = defined() if layers is None else layers
+    span = span_struct(layers)
+    out = {
+        "articles": ARTICLES,
+        "stance": pa.schema(
+            [
+                ("article_id", _STR),
+                ("target", _STR),
+                ("label", _STR),
+                ("label_source", _STR),
+                ("method", _STR),
+                *_shares(layers.stance.value_names),
+                ("n_annotators", pa.int32()),
+                ("language", _STR),
+            ]
+        ),
+        "claims": pa.schema(
+            [
+                ("article_id", _STR),
+                ("span_id", _STR),
+                *[f for f in span if f.name != "id"],
+                ("label_source", _STR),
+                ("language", _STR),
+            ]
+        ),
+        "annotations": pa.schema(
+            [
+                ("article_id", _STR),
+                ("annotator", _STR),
+                ("stance", pa.list_(pa.struct([("target", _STR), ("label", _STR)]))),
+                ("spans", pa.list_(span)),
+                *[(c.name, _STR) for c in layers.choices],
+                ("created_at", _STR),
+                ("updated_at", _STR),
+                ("language", _STR),
+            ]
+        ),
+    }
+    out.update({c.name: choice_schema(c) for c in layers.choices})
+    return out
+
+
 # What is read from the JSONL files: the release's fields, except what the release computes.
-# Offsets as float64: JSON Schema's integer admits 63.0 (pandas writes them); cast after reading.
-_SPAN_READ = pa.struct(
-    [pa.field(f.name, pa.float64()) if f.name in ("start", "end") else f for f in _SPAN]
-)
-_ARTICLE_READ = pa.schema([f for f in SCHEMAS["articles"] if f.name != "text_policy"])
+_ARTICLE_READ = pa.schema([f for f in ARTICLES if f.name != "text_policy"])
 
 
-def _annotation_read(targets: list[str]) -> pa.Schema:
-    per_target = [(t, _STR) for t in targets]
-    return pa.schema(
+def _span_read(layers: Layers) -> pa.StructType:
+    """Offsets as float64: JSON Schema's integer admits 63.0 (pandas writes them); cast after."""
+    return pa.struct(
         [
-            ("id", _STR),
-            ("kind", _STR),
-            ("article_id", _STR),
-            ("annotator", _STR),
-            ("stance", pa.struct(per_target)),
-            ("spans", pa.list_(_SPAN_READ)),
-            ("created_at", _STR),
-            ("updated_at", _STR),
-            ("pulled_at", _STR),
-            ("cancelled", pa.bool_()),
-            ("deleted", pa.bool_()),
-            # written by `aggregate`: the method, and per target the label shares and annotators
-            ("method", _STR),
-            (
-                "soft",
-                pa.struct(
-                    [(t, pa.struct([(v, pa.float64()) for v in SOFT_LABELS])) for t in targets]
-                ),
-            ),
-            ("n_annotators", pa.struct([(t, pa.float64()) for t in targets])),
+            pa.field(f.name, pa.float64()) if f.name in ("start", "end") else f
+            for f in span_struct(layers)
         ]
     )
+
+
+def _shares_read(values: tuple[str, ...]) -> pa.StructType:
+    return pa.struct([(v, pa.float64()) for v in soft_labels(values)])
+
+
+def _annotation_read(targets: list[str], layers: Layers) -> pa.Schema:
+    per_target = [(t, _STR) for t in targets]
+    shares = _shares_read(layers.stance.value_names)
+    fields = [
+        ("id", _STR),
+        ("kind", _STR),
+        ("article_id", _STR),
+        ("annotator", _STR),
+        ("stance", pa.struct(per_target)),
+        ("spans", pa.list_(_span_read(layers))),
+        ("created_at", _STR),
+        ("updated_at", _STR),
+        ("pulled_at", _STR),
+        ("cancelled", pa.bool_()),
+        ("deleted", pa.bool_()),
+        # written by `aggregate`: the method, and per target the label shares and annotators
+        ("method", _STR),
+        ("soft", pa.struct([(t, shares) for t in targets])),
+        ("n_annotators", pa.struct([(t, pa.float64()) for t in targets])),
+    ]
+    if layers.choices:  # per-article choice layers (layers.py): labels, shares, annotators
+        names = [c.name for c in layers.choices]
+        fields += [
+            (CHOICES, pa.struct([(n, _STR) for n in names])),
+            (
+                CHOICES_SOFT,
+                pa.struct([(c.name, _shares_read(c.value_names)) for c in layers.choices]),
+            ),
+            (CHOICES_N, pa.struct([(n, pa.float64()) for n in names])),
+        ]
+    return pa.schema(fields)
 
 
 # Bytes per block of the multi-threaded JSON reader; a longer line makes it retry with more.
@@ -238,19 +284,21 @@ def _numbers(table: pa.Table) -> list[tuple[str, pa.Array, pa.Array, float, floa
         for f in ("start", "end"):
             out.append((f"spans.{f}", rows, flat.field(f), 0, INT32_MAX, True))
     rows_all = pa.array(np.arange(table.num_rows))
-    if "n_annotators" in names:
-        col = table.column("n_annotators").combine_chunks()
-        for i in range(col.type.num_fields):
-            name = col.type.field(i).name
-            out.append((f"n_annotators.{name}", rows_all, col.field(i), 0, INT32_MAX, True))
-    if "soft" in names:
-        col = table.column("soft").combine_chunks()
-        for i in range(col.type.num_fields):
-            target = col.field(i)
-            for j in range(target.type.num_fields):
-                label = target.type.field(j).name
-                name = f"soft.{col.type.field(i).name}.{label}"
-                out.append((name, rows_all, target.field(j), 0.0, 1.0, False))
+    for counts in ("n_annotators", CHOICES_N):
+        if counts in names:
+            col = table.column(counts).combine_chunks()
+            for i in range(col.type.num_fields):
+                name = col.type.field(i).name
+                out.append((f"{counts}.{name}", rows_all, col.field(i), 0, INT32_MAX, True))
+    for soft in ("soft", CHOICES_SOFT):
+        if soft in names:
+            col = table.column(soft).combine_chunks()
+            for i in range(col.type.num_fields):
+                target = col.field(i)
+                for j in range(target.type.num_fields):
+                    label = target.type.field(j).name
+                    name = f"{soft}.{col.type.field(i).name}.{label}"
+                    out.append((name, rows_all, target.field(j), 0.0, 1.0, False))
     return out
 
 
@@ -350,14 +398,17 @@ def _given(name: str) -> pl.Expr:
     return pl.col(name).replace("", None)
 
 
-def current_records(cfg: Config, targets: list[str]) -> dict[str, pl.DataFrame]:
+def current_records(
+    cfg: Config, targets: list[str], layers: Layers | None = None
+) -> dict[str, pl.DataFrame]:
     """The current annotation, aggregate and gold records (see corpus.current_by_kind).
 
     The latest version per (kind, article, annotator) -- per (kind, article) for gold -- by
     (updated_at or created_at, pulled_at), a later line winning a tie; deleted and cancelled
     versions are then dropped. Aggregates are reduced to the latest one per article.
     """
-    anns = _read(annotation_files(cfg), _annotation_read(targets))
+    layers = defined() if layers is None else layers
+    anns = _read(annotation_files(cfg), _annotation_read(targets, layers))
     # decide on a narrow frame of keys, then gather the chosen rows (spans are wide)
     keys = anns.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_line"),
@@ -393,32 +444,33 @@ def current_records(cfg: Config, targets: list[str]) -> dict[str, pl.DataFrame]:
     }
 
 
-def _p_columns(shares: pl.Expr | None) -> list[pl.Expr]:
+def _p_columns(shares: pl.Expr | None, values: tuple[str, ...]) -> list[pl.Expr]:
     """p_<label> columns: a distribution (labels nobody chose get 0.0), or all null."""
     if shares is None:
-        return [pl.lit(None, pl.Float64).alias(f"p_{v}") for v in STANCE_VALUES]
-    fields = [shares.struct.field(v) for v in STANCE_VALUES]
-    some = pl.any_horizontal([shares.struct.field(v).is_not_null() for v in SOFT_LABELS])
+        return [pl.lit(None, pl.Float64).alias(f"p_{v}") for v in values]
+    fields = [shares.struct.field(v) for v in values]
+    some = pl.any_horizontal([shares.struct.field(v).is_not_null() for v in soft_labels(values)])
     return [
         pl.when(some).then(f.fill_null(0.0)).otherwise(None).alias(f"p_{v}")
-        for v, f in zip(STANCE_VALUES, fields, strict=True)
+        for v, f in zip(values, fields, strict=True)
     ]
 
 
-_STANCE_COLS = [
-    "article_id",
-    "target",
-    "label",
-    "label_source",
-    "method",
-    *[f"p_{v}" for v in STANCE_VALUES],
-    "n_annotators",
-    "_tindex",
-    "_priority",
-]
+def _stance_cols(values: tuple[str, ...]) -> list[str]:
+    return [
+        "article_id",
+        "target",
+        "label",
+        "label_source",
+        "method",
+        *[f"p_{v}" for v in values],
+        "n_annotators",
+        "_tindex",
+        "_priority",
+    ]
 
 
-def _majority(raw: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
+def _majority(raw: pl.DataFrame, targets: list[str], values: tuple[str, ...]) -> pl.DataFrame:
     """Per (article, target): the majority of the raw labels (ties: unresolved), shares, count."""
     # private column names: a target may be called article_id, target or label
     slots = [f"_t{i}" for i in range(len(targets))]
@@ -438,10 +490,7 @@ def _majority(raw: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
         .then(pl.col("label").sort_by("c").last())
         .otherwise(pl.lit("unresolved"))
         .alias("label"),
-        *[
-            (pl.col("c").filter(pl.col("label") == v).sum() / n).alias(f"p_{v}")
-            for v in STANCE_VALUES
-        ],
+        *[(pl.col("c").filter(pl.col("label") == v).sum() / n).alias(f"p_{v}") for v in values],
         n.cast(pl.Int64).alias("n_annotators"),
     )
     index = pl.DataFrame({"target": targets, "_tindex": range(len(targets))})
@@ -452,8 +501,11 @@ def _majority(raw: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
     )
 
 
-def stance_frame(current: dict[str, pl.DataFrame], targets: list[str]) -> pl.DataFrame:
+def stance_frame(
+    current: dict[str, pl.DataFrame], targets: list[str], values: tuple[str, ...] | None = None
+) -> pl.DataFrame:
     """One row per (article, target): gold, else aggregate, else majority of raw labels."""
+    values = defined().stance.value_names if values is None else values
     parts = []
     for i, t in enumerate(targets):
         label = pl.col("stance").struct.field(t).alias("label")
@@ -464,7 +516,7 @@ def stance_frame(current: dict[str, pl.DataFrame], targets: list[str]) -> pl.Dat
                 label,
                 pl.lit("gold").alias("label_source"),
                 pl.lit("adjudicated").alias("method"),
-                *_p_columns(None),
+                *_p_columns(None, values),
                 pl.lit(None, pl.Int64).alias("n_annotators"),
                 pl.lit(i).alias("_tindex"),
                 pl.lit(0).alias("_priority"),
@@ -477,20 +529,39 @@ def stance_frame(current: dict[str, pl.DataFrame], targets: list[str]) -> pl.Dat
                 label,
                 pl.lit("aggregate").alias("label_source"),
                 pl.coalesce(_given("method"), "annotator").alias("method"),
-                *_p_columns(pl.col("soft").struct.field(t)),
+                *_p_columns(pl.col("soft").struct.field(t), values),
                 pl.col("n_annotators").struct.field(t).cast(pl.Int64).alias("n_annotators"),
                 pl.lit(i).alias("_tindex"),
                 pl.lit(1).alias("_priority"),
             )
         )
-    parts.append(_majority(current["annotation"], targets))
-    both = pl.concat([p.select(_STANCE_COLS) for p in parts], how="vertical_relaxed")
+    parts.append(_majority(current["annotation"], targets, values))
+    both = pl.concat([p.select(_stance_cols(values)) for p in parts], how="vertical_relaxed")
     return (
         both.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
         .sort("_priority")
         .unique(["article_id", "target"], keep="first", maintain_order=True)
         .drop("_priority")
     )
+
+
+def choice_frame(current: dict[str, pl.DataFrame], layer: ChoiceLayer) -> pl.DataFrame:
+    """One row per article labelled in a per-article choice layer, by the rule of stance_frame.
+
+    The layer's columns (``choices``, ``choices_soft``, ``choices_n_annotators``) are laid out
+    as a stance of one target, so the rule is written once.
+    """
+    q = "_layer"  # the one "target"
+
+    def as_stance(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.struct(pl.col(CHOICES).struct.field(layer.name).alias(q)).alias("stance"),
+            pl.struct(pl.col(CHOICES_SOFT).struct.field(layer.name).alias(q)).alias("soft"),
+            pl.struct(pl.col(CHOICES_N).struct.field(layer.name).alias(q)).alias("n_annotators"),
+        )
+
+    frame = stance_frame({k: as_stance(f) for k, f in current.items()}, [q], layer.value_names)
+    return frame.drop("target", "_tindex")
 
 
 def claims_frame(current: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -539,13 +610,18 @@ def label_lists(stance: pl.Series, targets: list[str]) -> pl.Series:
     return series
 
 
-def annotations_frame(raw: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
-    """Every annotator's current labels: stance as a list of (target, label) sorted by target."""
+def annotations_frame(
+    raw: pl.DataFrame, targets: list[str], layers: Layers | None = None
+) -> pl.DataFrame:
+    """Every annotator's current labels: stance as a list of (target, label) sorted by target,
+    spans, and a column per per-article choice layer."""
+    layers = defined() if layers is None else layers
     return raw.select(
         "article_id",
         "annotator",
         label_lists(raw.get_column("stance"), targets).alias("stance"),
         "spans",
+        *[pl.col(CHOICES).struct.field(c.name).alias(c.name) for c in layers.choices],
         "created_at",
         "updated_at",
     )
@@ -564,15 +640,19 @@ class Tables:
     claims: pl.DataFrame
     annotations: pl.DataFrame
     orphans: list[str]
+    choices: dict[str, pl.DataFrame] = field(default_factory=dict)  # by choice layer
 
     def config(self, name: str) -> pl.DataFrame:
         """A config's frame (``split`` column included)."""
+        if name in self.choices:
+            return self.choices[name]
         frame: pl.DataFrame = getattr(self, name)
         return frame
 
 
 def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
-    """All four configs from the articles (with their splits) and the current annotations."""
+    """Every config from the articles (with their splits) and the current annotations."""
+    layers = defined()
     targets = [t.id for t in cfg.targets]
     arts = arts.with_columns(pl.Series("split", splits, dtype=_S))
     keys = arts.select(
@@ -582,7 +662,7 @@ def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
         "language",
         (pl.col("text_policy") == "full").alias("_keep"),
     )
-    current = current_records(cfg, targets)
+    current = current_records(cfg, targets, layers)
     known = keys.get_column("article_id")
     orphans = sorted(
         set().union(
@@ -599,22 +679,23 @@ def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
     articles = arts.with_columns(
         pl.when(pl.col("text_policy") == "full").then(pl.col("text")).otherwise(None)
     ).sort("_ord")
-    stance = place(stance_frame(current, targets), ["_tindex"])
+    stance = place(stance_frame(current, targets, layers.stance.value_names), ["_tindex"])
     claims = place(claims_frame(current), ["_k"]).with_columns(
         pl.when(pl.col("_keep")).then(pl.col("text")).otherwise(None).alias("text")
     )
-    annotations = place(annotations_frame(current["annotation"], targets), ["annotator"])
+    annotations = place(annotations_frame(current["annotation"], targets, layers), ["annotator"])
     annotations = annotations.with_columns(
         pl.when(pl.col("_keep"))
         .then(pl.col("spans"))
         .otherwise(_without_span_text(pl.col("spans")))
         .alias("spans")
     )
-    return Tables(articles, stance, claims, annotations, orphans)
+    choices = {c.name: place(choice_frame(current, c), []) for c in layers.choices}
+    return Tables(articles, stance, claims, annotations, orphans, choices)
 
 
 def to_arrow(frame: pl.DataFrame, config: str) -> pa.Table:
     """A config's rows as an Arrow table with the release schema (helper columns dropped)."""
-    schema = SCHEMAS[config]
+    schema = schemas()[config]
     table = frame.select(schema.names).to_arrow()
     return table.cast(schema)
