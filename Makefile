@@ -64,6 +64,7 @@ screenshot: $(STAMP) studio-env system-deps
 	NEWSCORPUS_UPDATE_DOCS=1 $(BIN)/pytest -q tests/studio/test_browser.py tests/studio/test_layout.py
 
 bench: $(STAMP)
+	$(BIN)/uv pip install -q -p $(BIN)/python -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py $(ONLY)
 
 # Regenerate docs/cli.md from the real --help of every command (tests/test_docs.py checks it).

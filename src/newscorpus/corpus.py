@@ -171,11 +171,3 @@ def init_corpus(root: Path) -> Path:
             card, render_template(cfg.corpus.pretty_name, cfg.corpus.description, cfg.targets)
         )
     return cfg_path
-
-
-def require_articles(cfg: Config) -> list[Article]:
-    """All articles, or a DataError when the store is empty."""
-    arts = load_articles(cfg)
-    if not arts:
-        raise DataError(f"{cfg.articles_dir}: no articles yet (run `newscorpus gather`)")
-    return arts

@@ -98,20 +98,6 @@ class Article:
 
 
 @dataclass
-class Span:
-    """A labelled character range of an article's text (offsets into ``Article.text``)."""
-
-    id: str
-    start: int
-    end: int
-    label: str
-    text: str
-    checkworthy: str | None = None
-    claim_type: str | None = None
-    speaker: str | None = None
-
-
-@dataclass
 class Annotation:
     """One version of one annotator's (or an aggregate's, or a gold) labels of one article."""
 

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from newscorpus.gather.extract import (
     ExtractFailed,
-    bare_extract,
+    bare_extract_json,
     decode_html,
     extract_html,
     extractor_name,
 )
 from newscorpus.gather.language import accepted, detect
 from newscorpus.gather.urlnorm import is_tracking, normalize_url
+from newscorpus.records import normalize_text
 from tests.gather.conftest import FIXTURES
+
+
+def bare_extract(html: str, url: str | None = None) -> str:
+    """The normalised main text of a bare trafilatura.extract call (the benchmark's baseline)."""
+    out = bare_extract_json(html, url)
+    return normalize_text(json.loads(out).get("text") or "") if out else ""
+
 
 BOILERPLATE = [
     "cookie",  # cookie banner

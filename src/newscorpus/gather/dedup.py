@@ -1,11 +1,13 @@
-"""Duplicates: exact (canonical URL, normalised-text hash) and near (MinHash LSH over word shingles).
+"""Near duplicates: MinHash signatures over word shingles, an LSH index, the signature cache.
 
-Near duplicates are kept and marked: each article's ``dup_cluster`` is the id of its cluster's
-first member. Signatures are computed with numpy (a whole page in one vectorised step), so they can
-run in the extraction worker processes; the LSH index itself is a dict of band keys. Syndicated
-news copies differ by a dateline, a byline or an edited sentence, so the default Jaccard threshold
-is 0.5, well below the 0.8 used for web-scale dedup; candidates are confirmed by their estimated
-Jaccard similarity before they join a cluster.
+Exact duplicates (same canonical URL, same normalised-text hash) are rejected elsewhere: by the
+dedup stage (stages.py), against what the corpus holds (known.py). Near duplicates are kept and
+marked: an article's ``dup_cluster`` is the smallest of the cluster ids of the stored articles
+it is near (its own id when it is near none). Signatures are computed with numpy (a whole page
+in one vectorised step), so they can run in the extraction worker processes; the LSH index
+itself is a dict of band keys. Syndicated news copies differ by a dateline, a byline or an
+edited sentence, so the default Jaccard threshold is 0.5, well below the 0.8 used for web-scale
+dedup; candidates are confirmed by their estimated Jaccard similarity before they join a cluster.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 class NearDupIndex:
-    """MinHash LSH: assigns each added article the cluster of its earliest-keyed near duplicate."""
+    """MinHash LSH: assigns each added article the smallest cluster id among its near duplicates."""
 
     def __init__(self, threshold: float = 0.5, num_perm: int = NUM_PERM) -> None:
         self.threshold = threshold

@@ -230,11 +230,3 @@ def bare_extract_json(html: str, url: str | None = None) -> str | None:
     import trafilatura
 
     return trafilatura.extract(html, url=url, output_format="json", **TRAFILATURA_OPTIONS)
-
-
-def bare_extract(html: str, url: str | None = None) -> str:
-    """The normalised main text of a bare trafilatura.extract call (the benchmark's baseline)."""
-    import json
-
-    out = bare_extract_json(html, url)
-    return normalize_text(json.loads(out).get("text") or "") if out else ""

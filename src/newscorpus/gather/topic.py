@@ -50,6 +50,3 @@ class TopicMatcher:
                 key = " ".join(m.group(0).split())
                 found.add(self._original.get(key, key))
         return [t for t in self.terms if t in found]
-
-    def on_topic(self, *texts: str) -> bool:
-        return self._pattern is None or bool(self.matches(*texts))
