@@ -3,7 +3,7 @@
 - Gold: the demo's bundled annotations (src/newscorpus/demo/samples/annotations.json, every span
   any annotator kept, on trafilatura's text of the page, as `make demo` submits them) and the
   tests' annotation (tests/studio/helpers.py, full_result over QUOTE_TEXT).
-- Before: benchmarks/prelabel_v1.py (the heuristics as they were); after: newscorpus.studio.prelabel.
+- Before: benchmarks/prelabel_v1.py (the heuristics as they were); after: newscorpus.labelstudio.prelabel.
 - Precision and recall per label (Claim, Quote, Speaker), exact (same offsets) and overlap (a
   character in common), as newscorpus.quality.spans.spans_match defines them.
 - Cost: seconds to pre-label a long text (NEWSCORPUS_BENCH_PRELABEL_MB, default 60 MB).
@@ -33,9 +33,9 @@ from tests.studio.helpers import QUOTE_TEXT, full_result  # noqa: E402
 import prelabel_v1  # noqa: E402
 from docs_block import write_block  # noqa: E402
 from newscorpus.gather.extract import extract_html  # noqa: E402
+from newscorpus.labelstudio import prelabel  # noqa: E402
+from newscorpus.labelstudio.labeling import py_offset  # noqa: E402
 from newscorpus.quality.spans import spans_match  # noqa: E402
-from newscorpus.studio import prelabel  # noqa: E402
-from newscorpus.studio.labeling import py_offset  # noqa: E402
 
 SAMPLES = REPO / "src" / "newscorpus" / "demo" / "samples"
 DOC = REPO / "docs" / "prelabel.md"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from newscorpus.labelstudio.labeling import RELATION, Interface, js_offset
 from newscorpus.records import Article
-from newscorpus.studio.labeling import RELATION, Interface, js_offset
 
 MODEL_VERSION = "newscorpus-heuristics-1"
 

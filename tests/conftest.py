@@ -118,19 +118,31 @@ class StudioServer:
         return f"StudioServer(url={self.url!r})"
 
     def client(self) -> Any:
-        """An admin StudioClient."""
-        from newscorpus.studio.client import StudioClient
+        """The admin's StudioAPI (tests/studio/helpers.py): the SDK and raw answers."""
+        from tests.studio.helpers import StudioAPI
 
-        return StudioClient(self.url, self.token)
+        return StudioAPI(self.url, self.token)
+
+    def backend(self, cfg: Any) -> Any:
+        """The admin's annotation backend for the corpus of ``cfg`` (a LabelStudioBackend)."""
+        from newscorpus.labelstudio.backend import LabelStudioBackend
+
+        return LabelStudioBackend(self.url, self.token, cfg)
 
     def create_annotator(self, name: str = "annotator") -> Any:
-        """A new annotator account (unique e-mail); returns (Annotator, password)."""
+        """A new annotator account (unique e-mail); returns (Account, password)."""
         import secrets
+
+        from newscorpus.config import load_config
 
         self._n += 1
         email = f"{name}{self._n}-{secrets.token_hex(3)}@annotators.test"
         password = "pw-" + secrets.token_urlsafe(12)
-        return self.client().create_annotator(email, password), password
+        backend = self.backend(load_config(self.corpus))
+        try:
+            return backend.create_account(email, password), password
+        finally:
+            backend.close()
 
 
 def _free_port() -> int:
@@ -147,7 +159,7 @@ def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import os
 
     from newscorpus.config import load_config
-    from newscorpus.studio import server
+    from newscorpus.labelstudio import server
 
     os.environ.setdefault("NEWSCORPUS_STUDIO_ENV", str(REPO / ".venv-studio"))
     root = write_corpus(tmp_path_factory.mktemp("studio-server") / "corpus")

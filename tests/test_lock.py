@@ -178,18 +178,21 @@ def test_library_writers_take_the_lock_too(corpus_dir: Path, holder: subprocess.
     from newscorpus.quality.adjudicate import pull as adjudicate_pull
     from newscorpus.quality.aggregate import aggregate
     from newscorpus.release.publish import make_release
-    from newscorpus.studio import server
-    from newscorpus.studio.pull import pull, pull_export
-    from newscorpus.studio.push import PushOptions, push
+    from newscorpus.annotation.pull import pull
+    from newscorpus.annotation.push import PushOptions, push
+    from newscorpus.labelstudio import server
+    from newscorpus.labelstudio.backend import LabelStudioBackend
+    from newscorpus.labelstudio.export import pull_export
 
     cfg = load_config(corpus_dir)
+    backend = LabelStudioBackend("http://127.0.0.1:9", "never-sent-token", cfg)  # not contacted
     before = snapshot(corpus_dir)
     calls: list[Callable[[], Any]] = [
         lambda: aggregate(cfg),
         lambda: make_release(cfg, version="1.0.0", to=corpus_dir.parent / "rel"),
-        lambda: push(cfg, PushOptions()),
-        lambda: adjudicate_pull(cfg),
-        lambda: pull(cfg),
+        lambda: push(cfg, options=PushOptions(), backend=backend),
+        lambda: adjudicate_pull(cfg, backend=backend),
+        lambda: pull(cfg, backend=backend),
         lambda: pull_export(cfg, corpus_dir / "export.json"),
         lambda: server.start(cfg),
         lambda: server.stop(cfg),

@@ -10,7 +10,7 @@ from typing import Any
 
 from newscorpus.config import load_config
 from newscorpus.corpus import add_articles
-from newscorpus.studio.labeling import instructions_html
+from newscorpus.labelstudio.labeling import instructions_html
 from tests.conftest import REPO, make_article
 
 Cli = Callable[..., Any]

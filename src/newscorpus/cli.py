@@ -281,7 +281,7 @@ def studio_start(
     ] = None,
 ) -> None:
     """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
-    from .studio.server import start
+    from .labelstudio.server import start
 
     with handled(ctx, writes="studio start", flags={"studio start --port": port}) as st:
         s = start(st.config(), port=port)
@@ -294,7 +294,7 @@ def studio_start(
 @studio_app.command("stop")
 def studio_stop(ctx: typer.Context) -> None:
     """Stop this corpus's Label Studio."""
-    from .studio.server import stop
+    from .labelstudio.server import stop
 
     with handled(ctx, writes="studio stop") as st:
         out.print("stopped" if stop(st.config()) else "Label Studio was not running")
@@ -303,7 +303,7 @@ def studio_stop(ctx: typer.Context) -> None:
 @studio_app.command("status")
 def studio_status(ctx: typer.Context) -> None:
     """Say whether this corpus's Label Studio runs and answers; exit 1 when it does not."""
-    from .studio.server import status
+    from .labelstudio.server import status
 
     with handled(ctx) as st:
         s = status(st.config())
@@ -326,14 +326,24 @@ def push(
     overlap: Annotated[int | None, typer.Option(help="Annotations per task (default 2).")] = None,
 ) -> None:
     """Send articles to Label Studio as tasks (one per near-duplicate cluster), idempotently."""
-    from .studio.push import PushOptions
-    from .studio.push import push as do_push
+    from contextlib import closing
+    from dataclasses import replace
+
+    from .annotation.push import PushOptions
+    from .annotation.push import push as do_push
+    from .labelstudio.connect import connect
 
     numbers = {"limit": limit, "sample": sample, "seed": seed, "overlap": overlap}
     flags: dict[str, int | float | None] = {f"push --{k}": v for k, v in numbers.items()}
     with handled(ctx, writes="push", flags=flags) as st:
-        opts = PushOptions(limit, language, source, since, sample, seed, overlap)
-        r = do_push(st.config(), opts)
+        cfg = st.config()
+        if overlap is not None:  # the flag overrides [studio] overlap, here and nowhere else
+            cfg = replace(cfg, studio=replace(cfg.studio, overlap=overlap))
+        opts = PushOptions(
+            limit=limit, language=language, source=source, since=since, sample=sample, seed=seed
+        )
+        with closing(connect(cfg)) as backend:
+            r = do_push(cfg, options=opts, backend=backend)
         out.print(
             f"project {r.project_id} at {r.url}: {plural(r.imported, 'task')} imported, "
             f"{r.already} already there ({r.selected} articles selected)"
@@ -356,12 +366,19 @@ def pull(
     ] = False,
 ) -> None:
     """Fetch annotations from Label Studio (or an export file) into annotations/."""
-    from .studio.pull import pull as do_pull
-    from .studio.pull import pull_export
+    from contextlib import closing
+
+    from .annotation.pull import pull as do_pull
+    from .labelstudio.connect import connect
+    from .labelstudio.export import pull_export
 
     with handled(ctx, writes="pull") as st:
         cfg = st.config()
-        r = pull_export(cfg, from_export) if from_export else do_pull(cfg, full=full)
+        if from_export:
+            r = pull_export(cfg, from_export)
+        else:
+            with closing(connect(cfg)) as backend:
+                r = do_pull(cfg, backend=backend, full=full)
         out.print(
             f"{plural(r.tasks, 'task')}, {plural(r.annotations, 'annotation')} ({r.cancelled} skipped): "
             f"{r.new_versions} new versions, {r.deleted} marked deleted, "
@@ -560,10 +577,15 @@ def adjudicate_push(
     ] = "majority",
 ) -> None:
     """Send items whose majority is unresolved (stance or spans) to "<pretty_name> — adjudication"."""
+    from contextlib import closing
+
+    from .labelstudio.connect import connect
     from .quality.adjudicate import push as run_push
 
     with handled(ctx, writes="adjudicate push") as st:
-        r = run_push(st.config(), method)
+        cfg = st.config()
+        with closing(connect(cfg)) as backend:
+            r = run_push(cfg, method=method, backend=backend)
         if r.project_id is None:
             out.print("nothing disputed: every item has a majority; no review project created")
             return
@@ -576,10 +598,15 @@ def adjudicate_push(
 @adjudicate_app.command("pull")
 def adjudicate_pull(ctx: typer.Context) -> None:
     """Pull the adjudicators' decisions into annotations/gold.jsonl (they override aggregates)."""
+    from contextlib import closing
+
+    from .labelstudio.connect import connect
     from .quality.adjudicate import pull as run_pull
 
     with handled(ctx, writes="adjudicate pull") as st:
-        r = run_pull(st.config())
+        cfg = st.config()
+        with closing(connect(cfg)) as backend:
+            r = run_pull(cfg, backend=backend)
         out.print(
             f"adjudication project {r.project_id}: {r.decisions} decisions, "
             f"{r.new_gold} new gold records, {r.skipped} skipped"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from newscorpus.studio.labeling import hotkeys, stance_name
-from newscorpus.studio.push import push
+from newscorpus.annotation.push import push
+from newscorpus.labelstudio.labeling import hotkeys, stance_name
 from tests.conftest import REPO
 from tests.studio.helpers import QUOTE_TEXT, articles, studio_corpus, with_articles
 
@@ -96,7 +96,7 @@ def test_annotator_sees_text_stance_choices_and_claim_labels(
 
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(2))
-    r = push(cfg, client=studio_server.client())
+    r = push(cfg, backend=studio_server.backend(cfg))
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "labelstudio-task.png"
     with annotator_page(studio_server) as page:
@@ -123,7 +123,7 @@ def test_stance_hotkeys_select_the_choice_of_their_own_target(
     't a d f', handed out after the claim questions); the keys shown are the keys bound."""
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(1))
-    r = push(cfg, client=studio_server.client())
+    r = push(cfg, backend=studio_server.backend(cfg))
     keys = {(h.control, h.value): h.key for h in hotkeys(cfg)}
     first, second = cfg.targets
     with annotator_page(studio_server) as page:

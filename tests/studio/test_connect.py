@@ -9,7 +9,7 @@ import pytest
 
 from newscorpus.config import load_config
 from newscorpus.errors import ConfigError, StudioError
-from newscorpus.studio.client import connect
+from newscorpus.labelstudio.connect import connect
 from tests.conftest import MINIMAL_TOML, write_corpus
 
 TOKEN = "synthetic-legacy-token-0123456789"

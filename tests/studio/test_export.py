@@ -12,7 +12,7 @@ import pytest
 
 from newscorpus.config import Config
 from newscorpus.corpus import iter_annotations
-from newscorpus.studio.pull import pull_export
+from newscorpus.labelstudio.export import pull_export
 from tests.conftest import make_article, snapshot
 from tests.studio.helpers import QUOTE_TEXT, full_result, studio_corpus, with_articles
 

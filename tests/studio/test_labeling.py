@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from defusedxml import ElementTree
 
+from newscorpus.annotation.push import PushOptions, select_articles
 from newscorpus.errors import DataError
-from newscorpus.studio.labeling import (
+from newscorpus.labelstudio.labeling import (
     expected_interface,
     instructions_html,
     js_offset,
     label_config,
     py_offset,
 )
-from newscorpus.studio.prelabel import prediction, prelabel_result
-from newscorpus.studio.push import PushOptions, select_articles
+from newscorpus.labelstudio.prelabel import prediction, prelabel_result
 from tests.conftest import make_article
 from tests.studio.helpers import QUOTE_TEXT, studio_corpus
 
@@ -184,7 +184,7 @@ def test_start_refuses_a_busy_port(tmp_path: Path) -> None:
     import socket
 
     from newscorpus.errors import StudioError
-    from newscorpus.studio.server import start
+    from newscorpus.labelstudio.server import start
 
     cfg = studio_corpus(tmp_path / "c")
     with socket.socket() as s:

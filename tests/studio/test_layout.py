@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from defusedxml import ElementTree
 
+from newscorpus.annotation.push import push
 from newscorpus.config import STANCE_VALUES
-from newscorpus.studio.labeling import (
+from newscorpus.labelstudio.labeling import (
     MAX_TARGETS_WITH_KEYS,
     hotkeys,
     instructions_html,
@@ -23,7 +24,6 @@ from newscorpus.studio.labeling import (
     reserved_keys,
     stance_name,
 )
-from newscorpus.studio.push import push
 from tests.conftest import REPO, make_article
 from tests.studio.helpers import QUOTE_TEXT, SECOND_TARGET, studio_corpus, with_articles
 
@@ -287,7 +287,7 @@ def test_long_article_keeps_the_questions_on_screen(tmp_path: Path, studio_serve
     text = long_text()
     assert len(text) == 7_500
     art = with_articles(cfg, [make_article(0, text=text, url="http://news.test/long")])[0]
-    r = push(cfg, client=studio_server.client())
+    r = push(cfg, backend=studio_server.backend(cfg))
     shot = ARTIFACTS / "labelstudio-long-article.png"
     ARTIFACTS.mkdir(exist_ok=True)
     with annotator_page(studio_server, WIDTH, HEIGHT) as page:
@@ -354,7 +354,7 @@ def test_nine_long_targets_long_words_and_rtl_stay_inside_the_window(
     title = "Synthetic title that goes on " + "and on " * 40
     art = make_article(0, text=text, url="http://news.test/many", title=title)
     with_articles(cfg, [art])
-    r = push(cfg, client=studio_server.client())
+    r = push(cfg, backend=studio_server.backend(cfg))
     with annotator_page(studio_server, WIDTH, HEIGHT) as page:
         editor = open_task(page, studio_server, r.project_id, r.task_ids[art.id], "Sheinbaum")
         assert page_fits(page)
@@ -401,7 +401,7 @@ def test_drawing_a_speaker_link_takes_no_label(tmp_path: Path, studio_server: An
     cfg = studio_corpus(tmp_path / "c")
     art = with_articles(cfg, articles(1))[0]
     client = studio_server.client()
-    r = push(cfg, client=client)
+    r = push(cfg, backend=studio_server.backend(cfg))
     task = r.task_ids[art.id]
     with annotator_page(studio_server, WIDTH, HEIGHT) as page:
         editor = open_task(page, studio_server, r.project_id, task, "Sheinbaum")
@@ -412,7 +412,7 @@ def test_drawing_a_speaker_link_takes_no_label(tmp_path: Path, studio_server: An
             page.keyboard.press(key)
         page.get_by_role("button", name="Submit").click()
         page.wait_for_timeout(1_000)
-    (exported,) = client.read_tasks(r.project_id, [task])  # the export would leave files
+    (exported,) = [t for t in client.iter_tasks(r.project_id) if t["id"] == task]
     (ann,) = exported["annotations"]
     spans = {x["id"]: x["value"]["labels"][0] for x in ann["result"] if x["type"] == "labels"}
     links = [

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from newscorpus.studio import prelabel
-from newscorpus.studio.labeling import expected_interface, js_offset
-from newscorpus.studio.prelabel import prediction, prelabel_result, sentence_spans
+from newscorpus.labelstudio import prelabel
+from newscorpus.labelstudio.labeling import expected_interface, js_offset
+from newscorpus.labelstudio.prelabel import prediction, prelabel_result, sentence_spans
 from tests.conftest import make_article
 from tests.studio.helpers import studio_corpus
 

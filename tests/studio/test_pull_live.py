@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from newscorpus.annotation.pull import pull
+from newscorpus.annotation.push import push
 from newscorpus.config import load_config
 from newscorpus.corpus import current_annotations, iter_annotations
 from newscorpus.errors import StudioError
-from newscorpus.studio.pull import pull
-from newscorpus.studio.push import push
 from tests.conftest import snapshot
 from tests.studio.helpers import QUOTE_TEXT, articles, full_result, studio_corpus, with_articles
 
@@ -35,7 +35,7 @@ def test_pull_several_annotators_versions_and_deletes(
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(3))
     admin = studio_server.client()
-    r = push(cfg, client=admin)
+    r = push(cfg, backend=studio_server.backend(cfg))
     quoted = r.task_ids[arts[0].id]
     team = [studio_server.create_annotator(n)[0] for n in ("ana", "ben", "chloe")]
     made = {}
@@ -49,7 +49,7 @@ def test_pull_several_annotators_versions_and_deletes(
         f"/api/tasks/{r.task_ids[arts[2].id]}/drafts", {"result": full_result(QUOTE_TEXT)}
     )
 
-    report = pull(cfg, client=admin)
+    report = pull(cfg, backend=studio_server.backend(cfg))
     assert (report.annotations, report.new_versions, report.cancelled) == (4, 4, 1)
     recs = list(iter_annotations(cfg))
     people = {rec.annotator for rec in recs}
@@ -67,13 +67,13 @@ def test_pull_several_annotators_versions_and_deletes(
     assert next(x for x in recs if x.annotation_id == skipped["id"]).cancelled
 
     # the same versions again: nothing new, and only changed tasks were fetched
-    again = pull(cfg, client=admin)
+    again = pull(cfg, backend=studio_server.backend(cfg))
     assert again.new_versions == 0 and again.incremental and again.tasks <= 1
     # an edited annotation: a new version, the old one kept
     ann_id = by_stance["favor"].annotation_id
     assert ann_id is not None
     made[team[1].id].update_annotation(ann_id, full_result(QUOTE_TEXT, "against"))
-    edited = pull(cfg, client=admin)
+    edited = pull(cfg, backend=studio_server.backend(cfg))
     assert edited.new_versions == 1 and edited.incremental
     versions = [x for x in iter_annotations(cfg) if x.annotation_id == ann_id]
     assert [v.stance["us_forces_in_mexico"] for v in versions] == ["favor", "against"]
@@ -81,9 +81,11 @@ def test_pull_several_annotators_versions_and_deletes(
     gone = by_stance["neutral"].annotation_id
     assert gone is not None
     admin.delete_annotation(gone)
-    assert pull(cfg, client=admin).deleted == 1
-    assert pull(cfg, client=admin).deleted == 0
-    assert pull(cfg, client=admin, full=True).new_versions == 0  # a full pull agrees
+    assert pull(cfg, backend=studio_server.backend(cfg)).deleted == 1
+    assert pull(cfg, backend=studio_server.backend(cfg)).deleted == 0
+    assert (
+        pull(cfg, backend=studio_server.backend(cfg), full=True).new_versions == 0
+    )  # a full pull agrees
     current = current_annotations(cfg)
     assert {a.stance["us_forces_in_mexico"] for a in current if a.article_id == arts[0].id} == {
         "against"
@@ -92,7 +94,7 @@ def test_pull_several_annotators_versions_and_deletes(
 
     # a deleted task: its annotations are marked deleted too
     admin.delete_task(r.task_ids[arts[1].id])
-    assert pull(cfg, client=admin).deleted == 1
+    assert pull(cfg, backend=studio_server.backend(cfg)).deleted == 1
 
     # no e-mail, password or token anywhere in the corpus files or CLI output
     monkeypatch.setenv("LABEL_STUDIO_URL", studio_server.url)
@@ -110,7 +112,7 @@ def test_pull_refuses_without_project(tmp_path: Path, studio_server: Any) -> Non
     with_articles(cfg, articles(1))
     before = snapshot(cfg.root)
     with pytest.raises(StudioError, match="no project titled"):
-        pull(cfg, client=studio_server.client())
+        pull(cfg, backend=studio_server.backend(cfg))
     assert snapshot(cfg.root) == before
 
 
@@ -132,7 +134,7 @@ def test_pull_refuses_the_project_of_another_corpus_with_the_same_title(
     cfg = studio_corpus(tmp_path / "a")
     arts = with_articles(cfg, articles(2))
     admin = studio_server.client()
-    r = push(cfg, client=admin)
+    r = push(cfg, backend=studio_server.backend(cfg))
     person = studio_server.create_annotator("dora")[0]
     admin.as_user(person.token).submit_annotation(
         r.task_ids[arts[0].id], full_result(QUOTE_TEXT, "favor")
@@ -144,6 +146,8 @@ def test_pull_refuses_the_project_of_another_corpus_with_the_same_title(
     with_articles(twin, articles(2, start=50))
     before = snapshot(twin.root)
     with pytest.raises(StudioError, match=r"annotations of 1 articles not in .*same pretty_name"):
-        pull(twin, client=admin)
+        pull(twin, backend=studio_server.backend(twin))
     assert snapshot(twin.root) == before
-    assert pull(cfg, client=admin).new_versions == 1  # its own corpus pulls as before
+    assert (
+        pull(cfg, backend=studio_server.backend(cfg)).new_versions == 1
+    )  # its own corpus pulls as before

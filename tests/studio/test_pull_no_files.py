@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from newscorpus.annotation.pseudonym import load_salt
+from newscorpus.annotation.pull import Counts, Origin, pull, to_records
+from newscorpus.annotation.push import push
 from newscorpus.config import Config
 from newscorpus.corpus import iter_annotations
-from newscorpus.studio.labeling import parse_interface
-from newscorpus.studio.pull import PullReport, load_salt, normalize_tasks, pull
-from newscorpus.studio.push import push
+from newscorpus.labelstudio.convert import convert_task
+from newscorpus.labelstudio.labeling import parse_interface
 from tests.studio.helpers import (
     QUOTE_TEXT,
     articles,
@@ -42,28 +44,32 @@ def stored(cfg: Config) -> dict[str, dict[str, Any]]:
 def from_export(cfg: Config, admin: Any, pid: int, ids: list[int]) -> tuple[dict[str, Any], Any]:
     """The records and counts pull made before: the same tasks through the standard export."""
     project = admin.project(pid)
-    report = PullReport(project_id=pid)
+    counts = Counts()
     salt, _ = load_salt(cfg)
     tasks = admin.export_tasks(pid, ids)
     iface = parse_interface(project["label_config"])
-    recs = normalize_tasks(cfg, tasks, iface, admin.url, pid, "export", report, salt)
-    return {r.id: {**r.to_dict(), "pulled_at": None} for r in recs}, report
+    converted = (convert_task(cfg, t, i, iface, "export") for i, t in enumerate(tasks))
+    origin = Origin(
+        source="labelstudio", prefix="ls", server_url=admin.url, project_id=pid, where="export"
+    )
+    recs = to_records(converted, origin, salt, counts)
+    return {r.id: {**r.to_dict(), "pulled_at": None} for r in recs}, counts
 
 
 def test_three_pulls_leave_no_export_file_on_the_server(tmp_path: Path, studio_server: Any) -> None:
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(3))
     admin = studio_server.client()
-    r = push(cfg, client=admin)
+    r = push(cfg, backend=studio_server.backend(cfg))
     person = admin.as_user(studio_server.create_annotator("eve")[0].token)
     ann = person.submit_annotation(r.task_ids[arts[0].id], full_result(QUOTE_TEXT, "favor"))
     before = export_files(studio_server)
 
-    assert pull(cfg, client=admin).new_versions == 1
+    assert pull(cfg, backend=studio_server.backend(cfg)).new_versions == 1
     person.update_annotation(ann["id"], full_result(QUOTE_TEXT, "against"))
-    again = pull(cfg, client=admin)
+    again = pull(cfg, backend=studio_server.backend(cfg))
     assert again.incremental and again.new_versions == 1
-    assert pull(cfg, client=admin, full=True).new_versions == 0
+    assert pull(cfg, backend=studio_server.backend(cfg), full=True).new_versions == 0
 
     assert export_files(studio_server) - before == set()
 
@@ -74,7 +80,7 @@ def test_pull_stores_the_records_the_export_gave(tmp_path: Path, studio_server: 
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(3))
     admin = studio_server.client()
-    r = push(cfg, client=admin)
+    r = push(cfg, backend=studio_server.backend(cfg))
     ids = list(r.task_ids.values())
     quoted, untouched = r.task_ids[arts[0].id], r.task_ids[arts[2].id]
     names = ("fay", "gus", "hal", "ivy")
@@ -90,7 +96,7 @@ def test_pull_stores_the_records_the_export_gave(tmp_path: Path, studio_server: 
         f"/api/tasks/{untouched}/drafts", {"result": full_result(QUOTE_TEXT)}
     )  # no annotation
 
-    report = pull(cfg, client=admin)
+    report = pull(cfg, backend=studio_server.backend(cfg))
     pid = report.project_id
     assert pid is not None
     first = stored(cfg)
@@ -108,7 +114,7 @@ def test_pull_stores_the_records_the_export_gave(tmp_path: Path, studio_server: 
         choice("stance_cartels_as_terrorists", "against"),
     ]
     team[0].submit_annotation(untouched, stances)
-    again = pull(cfg, client=admin)
+    again = pull(cfg, backend=studio_server.backend(cfg))
     assert again.incremental and (again.tasks, again.new_versions, again.drafts_ignored) == (
         2,
         2,

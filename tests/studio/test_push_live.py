@@ -9,14 +9,15 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from newscorpus.config import Config
+from newscorpus.annotation.push import ledger_path, push
+from newscorpus.config import Config, load_config
 from newscorpus.errors import StudioError
-from newscorpus.studio.push import PushOptions, ledger_path, push
 from tests.conftest import REPO, make_article
 from tests.studio.helpers import articles, studio_corpus, with_articles
 
@@ -34,7 +35,8 @@ def test_push_is_idempotent_one_task_per_cluster(tmp_path: Path, studio_server: 
     dup = make_article(99, dup_cluster=arts[1].id)  # a near-duplicate of article 1
     with_articles(cfg, [*arts, dup])
     client = studio_server.client()
-    first = push(cfg, PushOptions(overlap=3), client=client)
+    cfg = replace(cfg, studio=replace(cfg.studio, overlap=3))  # as `push --overlap 3` does
+    first = push(cfg, backend=studio_server.backend(cfg))
     assert (first.selected, first.imported, first.already) == (5, 5, 0)
     counts = server_articles(client, first.project_id)
     assert counts == Counter({a.id: 1 for a in arts}) and dup.id not in counts
@@ -61,11 +63,11 @@ def test_push_is_idempotent_one_task_per_cluster(tmp_path: Path, studio_server: 
         r["value"]["labels"][0] for r in quoted["predictions"][0]["result"] if r["type"] == "labels"
     }
     assert labels == {"Quote", "Speaker", "Claim"}
-    again = push(cfg, PushOptions(overlap=3), client=client)
+    again = push(cfg, backend=studio_server.backend(cfg))
     assert (again.imported, again.already, again.reconciled) == (0, 5, False)
     assert server_articles(client, first.project_id) == counts
     with_articles(cfg, articles(2, start=10))
-    third = push(cfg, PushOptions(overlap=3), client=client)
+    third = push(cfg, backend=studio_server.backend(cfg))
     assert third.imported == 2 and sum(server_articles(client, first.project_id).values()) == 7
 
 
@@ -73,9 +75,9 @@ def test_task_deleted_by_hand_is_pushed_again(tmp_path: Path, studio_server: Any
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(4))
     client = studio_server.client()
-    r = push(cfg, client=client)
+    r = push(cfg, backend=studio_server.backend(cfg))
     client.delete_task(r.task_ids[arts[2].id])
-    again = push(cfg, client=client)
+    again = push(cfg, backend=studio_server.backend(cfg))
     assert again.reconciled and again.imported == 1
     assert server_articles(client, r.project_id) == Counter({a.id: 1 for a in arts})
 
@@ -83,14 +85,14 @@ def test_task_deleted_by_hand_is_pushed_again(tmp_path: Path, studio_server: Any
 KILLER = """
 import os, signal, sys
 from newscorpus.config import load_config
-from newscorpus.studio.client import StudioClient
-from newscorpus.studio.push import push
+from newscorpus.labelstudio.backend import LabelStudioBackend
+from newscorpus.annotation.push import push
 cfg = load_config(sys.argv[1])
-client = StudioClient(os.environ["T_URL"], os.environ["T_KEY"])
+backend = LabelStudioBackend(os.environ["T_URL"], os.environ["T_KEY"], cfg)
 def killed(n):
     if n == 1:
         os.kill(os.getpid(), signal.SIGKILL)
-push(cfg, client=client, after_batch=killed)
+push(cfg, backend=backend, after_batch=killed)
 """
 
 
@@ -114,7 +116,7 @@ def test_push_killed_between_batches_then_rerun(tmp_path: Path, studio_server: A
     key = next(iter(ledger))
     ledger[key] = dict(list(ledger[key].items())[:1])
     ledger_path(cfg).write_text(json.dumps(ledger))
-    r = push(cfg, client=client)
+    r = push(cfg, backend=studio_server.backend(cfg))
     assert r.reconciled and r.imported == 3
     assert server_articles(client, project["id"]) == Counter({a.id: 1 for a in arts})
 
@@ -123,7 +125,7 @@ def test_refused_config_change_is_reported(tmp_path: Path, studio_server: Any) -
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, articles(1))
     client = studio_server.client()
-    r = push(cfg, client=client)
+    r = push(cfg, backend=studio_server.backend(cfg))
     annotator, _ = studio_server.create_annotator("cfg")
     result = [
         {
@@ -136,10 +138,9 @@ def test_refused_config_change_is_reported(tmp_path: Path, studio_server: Any) -
     client.as_user(annotator.token).submit_annotation(r.task_ids[arts[0].id], result)
     toml = cfg.path.read_text()
     cfg.path.write_text(toml[: toml.index('\n[[targets]]\nid = "cartels_as_terrorists"')] + "\n")
-    from newscorpus.config import load_config
-
     with pytest.raises(StudioError, match="refused the new labeling config"):
-        push(load_config(cfg.root), client=client)
+        changed = load_config(cfg.root)
+        push(changed, backend=studio_server.backend(changed))
 
 
 def test_cli_push_uses_env_server_and_hides_token(
@@ -159,7 +160,7 @@ def test_cli_push_uses_env_server_and_hides_token(
 def test_personal_access_token_is_accepted(studio_server: Any) -> None:
     import httpx
 
-    from newscorpus.studio.client import StudioClient
+    from newscorpus.labelstudio.backend import LabelStudioBackend
 
     annotator, password = studio_server.create_annotator("pat")
     with httpx.Client(base_url=studio_server.url, timeout=60) as web:
@@ -180,6 +181,7 @@ def test_personal_access_token_is_accepted(studio_server: Any) -> None:
         assert r.status_code in (200, 201), r.status_code
         pat = r.json()["token"]
     assert pat.count(".") == 2  # a JWT refresh token
-    client = StudioClient(studio_server.url, pat)
-    assert client.whoami()["id"] == annotator.id
-    assert pat not in repr(client)
+    backend = LabelStudioBackend(studio_server.url, pat, load_config(studio_server.corpus))
+    assert backend.whoami().id == annotator.id  # the SDK traded the PAT for an access token
+    assert pat not in repr(backend)
+    backend.close()

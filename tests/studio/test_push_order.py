@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from newscorpus.config import load_config
+from newscorpus.labelstudio.labeling import label_config
 from newscorpus.quality.adjudicate import project_title
-from newscorpus.studio.labeling import label_config
 from tests.conftest import make_article, snapshot
 from tests.quality.helpers import T1, TWO_TARGETS, ann, articles, make_corpus, span, store
 from tests.studio.helpers import QUOTE_TEXT, full_result, studio_corpus, with_articles
@@ -117,17 +117,17 @@ def test_adjudicate_pull_of_another_corpus_writes_nothing(
 def test_a_damaged_ledger_is_rebuilt_from_the_server(
     tmp_path: Path, studio_server: Any, damage: str
 ) -> None:
-    from newscorpus.studio.push import ledger_path, push
+    from newscorpus.annotation.push import ledger_path, push
 
     cfg = studio_corpus(tmp_path / "c")
     arts = with_articles(cfg, [make_article(0), make_article(1)])
     client = studio_server.client()
-    first = push(cfg, client=client)
+    first = push(cfg, backend=studio_server.backend(cfg))
     assert first.imported == 2
     key = f"{client.url}#{first.project_id}"
     text = damage % (key, arts[0].id) if "%s" in damage else damage
     ledger_path(cfg).write_text(text, encoding="utf-8")
-    again = push(cfg, client=client)
+    again = push(cfg, backend=studio_server.backend(cfg))
     assert (again.imported, again.already, again.reconciled) == (0, 2, True)
     assert again.task_ids == first.task_ids
     client.close()

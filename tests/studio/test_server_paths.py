@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from newscorpus.config import load_config
-from newscorpus.studio import server
-from newscorpus.studio.client import StudioClient
+from newscorpus.labelstudio import server
 from tests.conftest import REPO, _free_port, snapshot, write_corpus
+from tests.studio.helpers import StudioAPI
 
 pytestmark = pytest.mark.studio
 
@@ -88,7 +88,7 @@ def test_start_with_relative_paths_adopts_nested_data_and_keeps_it_private(
         assert {"newscorpus_marker", "project"} <= tables(data / DB)
         creds = server.load_credentials(load_config(root))
         assert creds is not None
-        client = StudioClient(creds.url, creds.token)
+        client = StudioAPI(creds.url, creds.token)
         client.create_project(title="made after a relative start", label_config="<View/>")
         client.close()
         with sqlite3.connect(f"file:{data / DB}?mode=ro", uri=True) as con:

@@ -149,18 +149,18 @@ notice = {_toml_paragraph(NOTICE)}
 
 def _annotators(cfg: Config, client: Any) -> dict[str, Any]:
     """The three demo annotator accounts: created once, their tokens kept under .newscorpus/."""
-    from ..studio.client import Annotator
+    from ..annotation.backend import Account
 
     path = cfg.state_dir / "demo-annotators.json"
     known: dict[str, Any] = {}
     if path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("server") == client.url:
-            known = {k: Annotator(**v) for k, v in data["annotators"].items()}
+            known = {k: Account(**v) for k, v in data["annotators"].items()}
     for name in ANNOTATORS:
         if name not in known:
             email = f"{name}@demo.newscorpus.invalid"
-            known[name] = client.create_annotator(email, DEMO_PASSWORD)
+            known[name] = client.create_account(email, DEMO_PASSWORD)
     payload = {
         "server": client.url,
         "annotators": {
@@ -182,8 +182,6 @@ def _offsets(text: str, quote: str, occurrence: int, where: str) -> tuple[int, i
 
 def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dict[str, int]:
     """Submit the bundled annotations through the API as the three demo accounts (once)."""
-    from ..quality.adjudicate import annotation_result
-
     specs = json.loads((SAMPLES / "annotations.json").read_text(encoding="utf-8"))
     by_page: dict[str, Article] = {}
     for art in iter_articles(cfg):
@@ -230,13 +228,11 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
             stance=dict(spec["stance"]),
             spans=spans,
         )
-        user = client.as_user(accounts[spec["annotator"]].token)
+        user = client.as_account(accounts[spec["annotator"]])
         try:
-            result = [] if spec.get("cancelled") else annotation_result(record, art.text)
-            answer = user.submit_annotation(task_id, result, cancelled=bool(spec.get("cancelled")))
+            done[key] = user.submit(task_id, record, art.text, cancelled=bool(spec.get("cancelled")))
         finally:
             user.close()
-        done[key] = int(answer["id"])
         atomic_write_text(done_path, json.dumps(done, indent=1))
         counts["submitted"] += 1
     say(
@@ -317,14 +313,14 @@ def run_demo(
 
 
 def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio: bool) -> None:
+    from ..annotation.pull import pull
+    from ..annotation.push import PushOptions, push
     from ..gather.pipeline import gather
+    from ..labelstudio import server
+    from ..labelstudio.connect import connect
     from ..quality.aggregate import aggregate
     from ..quality.agreement import agree
     from ..release.publish import local_tags, make_release
-    from ..studio import server
-    from ..studio.client import connect
-    from ..studio.pull import pull
-    from ..studio.push import PushOptions, push
 
     corpus_dir, release_dir = result.corpus, result.release
     if not (corpus_dir / "corpus.toml").is_file():
@@ -367,7 +363,7 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     client = connect(cfg)
     result.studio_url = result.studio_url or client.url
     try:
-        p = push(cfg, PushOptions(overlap=3), client=client)
+        p = push(cfg, options=PushOptions(), backend=client)  # [studio] overlap = 3
         result.steps["push"] = p
         say(
             "push",
@@ -380,7 +376,7 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
             if art.id in tasks:
                 by_cluster[art.dup_cluster] = tasks[art.id]
         result.steps["annotate"] = _submit(cfg, client, by_cluster, say)
-        pr = pull(cfg, client=client)
+        pr = pull(cfg, backend=client)
         result.steps["pull"] = pr
         say(
             "pull",

@@ -6,13 +6,12 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from defusedxml import ElementTree
 
 from ..cardtext import guidelines
-from ..config import SPAN_LABELS, STANCE_VALUES, Config
+from ..config import STANCE_VALUES, Config
 from ..errors import DataError
 from ..resources import schemas_dir
 
@@ -276,19 +275,6 @@ def parse_interface(xml: str) -> Interface:
 def expected_interface(cfg: Config) -> Interface:
     """The interface that ``label_config(cfg)`` declares, parsed back."""
     return parse_interface(label_config(cfg))
-
-
-def check_fixed_names(iface: Interface, cfg: Config, where: str | Path) -> None:
-    """Raise DataError when a config lacks the names pull relies on."""
-    for t in cfg.targets:
-        ctl = iface.controls.get(stance_name(t.id))
-        if ctl is None or set(ctl.values) != set(STANCE_VALUES):
-            raise DataError(
-                f"{where}: no {stance_name(t.id)} choices with {', '.join(STANCE_VALUES)}"
-            )
-    spans = iface.controls.get("spans")
-    if spans is None or set(spans.values) != set(SPAN_LABELS):
-        raise DataError(f"{where}: no 'spans' labels with {', '.join(SPAN_LABELS)}")
 
 
 # --- offsets: Label Studio counts UTF-16 code units (JavaScript strings) ---------------------------

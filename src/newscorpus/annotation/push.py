@@ -1,4 +1,5 @@
-"""`newscorpus push`: articles -> Label Studio tasks, idempotently, one per near-duplicate cluster.
+"""`newscorpus push`: articles -> tasks on the annotation server, idempotently, one per
+near-duplicate cluster.
 
 A local ledger (``.newscorpus/studio-ledger.json``: article_id -> task_id per server and project)
 makes a no-op push fast. When it disagrees with the server (a task deleted by hand; a push killed
@@ -20,18 +21,16 @@ import orjson
 
 from ..config import Config
 from ..corpus import iter_articles
-from ..errors import DataError, StudioError, UsageError
+from ..errors import DataError, UsageError
 from ..lock import writes_corpus
 from ..records import Article
 from ..store import atomic_write_text
-from .client import StudioClient, connect
-from .labeling import Interface, instructions_html, label_config, parse_interface
-from .prelabel import MODEL_VERSION, prediction
+from .backend import AnnotationBackend, NewTask, ProjectSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PushOptions:
-    """Which articles to push, and how."""
+    """Which articles to push, and how (annotations per task: ``[studio] overlap``)."""
 
     limit: int | None = None
     language: str | None = None
@@ -39,12 +38,11 @@ class PushOptions:
     since: str | None = None
     sample: int | None = None
     seed: int = 0
-    overlap: int | None = None
     prelabel: bool = True
 
 
-@dataclass
-class PushReport:
+@dataclass(frozen=True)
+class PushResult:
     """What a push did."""
 
     project_id: int
@@ -107,8 +105,6 @@ def check_options(cfg: Config, opts: PushOptions) -> None:
     for flag, value in (("--limit", opts.limit), ("--sample", opts.sample)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
-    if opts.overlap is not None and opts.overlap < 1:
-        raise UsageError(f"--overlap must be at least 1, got {opts.overlap}")
     if opts.since:
         _date(opts.since, "--since")
     if opts.language and opts.language not in cfg.corpus.languages:
@@ -151,130 +147,73 @@ def select_articles(articles: Iterable[Article], opts: PushOptions) -> list[Arti
     return chosen
 
 
-def task_payload(art: Article, iface: Interface | None) -> dict[str, Any]:
-    """One Label Studio task: the article's fields as data, with a checked prediction."""
-    data = {
-        "article_id": art.id,
-        "title": art.title,
-        "text": art.text,
-        "url": art.url or art.canonical_url or "",
-        "site": art.site or "",
-        "published": art.published or "",
-        "language": art.language,
-    }
-    task: dict[str, Any] = {"data": data}
-    if iface is not None:
-        pred = prediction(art, iface)
-        if pred is not None:
-            task["predictions"] = [pred]
-    return task
+def project_spec(cfg: Config) -> ProjectSpec:
+    """The corpus's project: its title, description and annotations per task."""
+    return ProjectSpec(
+        title=cfg.corpus.pretty_name,
+        description=cfg.corpus.description,
+        overlap=cfg.studio.overlap,
+    )
 
 
-def project_settings(cfg: Config, overlap: int) -> dict[str, Any]:
-    """The project settings push keeps in line with the corpus (besides the labeling config)."""
-    return {
-        "expert_instruction": instructions_html(cfg),
-        "show_instruction": True,
-        "maximum_annotations": overlap,
-        "overlap_cohort_percentage": 100,
-        "show_collab_predictions": True,
-        # independence, as far as Label Studio Community allows: no annotation history, no
-        # ground-truth tasks first; it cannot hide others' annotations in the task list
-        "show_annotation_history": False,
-        "show_ground_truth_first": False,
-        "model_version": MODEL_VERSION,  # annotators start from the pre-annotations
-        "description": cfg.corpus.description,
-    }
-
-
-def ensure_project(
-    client: StudioClient,
-    cfg: Config,
-    overlap: int,
-    found: dict[str, Any] | None = None,
-    xml: str | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Find (or take ``found``) or create the project; set the config, instructions and overlap."""
-    xml = xml if xml is not None else label_config(cfg)
-    settings = project_settings(cfg, overlap)
-    title = cfg.corpus.pretty_name
-    project = found if found is not None else client.find_project(title)
-    if project is None:
-        return client.create_project(title=title, label_config=xml, **settings), False
-    changed = {k: v for k, v in settings.items() if project.get(k) != v}
-    updated = False
-    if project.get("label_config", "").strip() != xml.strip():
-        try:
-            client.patch(f"/api/projects/{project['id']}", {"label_config": xml})
-        except StudioError as exc:
-            raise StudioError(
-                f"Label Studio refused the new labeling config of project {title!r} "
-                f"(it would orphan existing labels; remove them or keep the old targets): {exc}"
-            ) from None
-        updated = True
-    if changed:
-        project = client.patch(f"/api/projects/{project['id']}", changed)
-    return project, updated
-
-
-def reconcile(client: StudioClient, project_id: int) -> dict[str, int]:
+def reconcile(backend: AnnotationBackend, project_id: int) -> dict[str, int]:
     """article_id -> task_id as the server has it (the lowest task id wins if doubled)."""
     found: dict[str, int] = {}
-    for task in client.iter_tasks(project_id, full=False, page_size=1000, include="id,data"):
-        aid = (task.get("data") or {}).get("article_id")
-        if isinstance(aid, str) and (aid not in found or task["id"] < found[aid]):
-            found[aid] = int(task["id"])
+    for task_id, aid in backend.task_articles(project_id):
+        if aid not in found or task_id < found[aid]:
+            found[aid] = task_id
     return found
 
 
 @writes_corpus("push")
 def push(
     cfg: Config,
-    opts: PushOptions | None = None,
-    client: StudioClient | None = None,
+    *,
+    options: PushOptions | None = None,
+    backend: AnnotationBackend,
     after_batch: Callable[[int], None] | None = None,
-) -> PushReport:
+) -> PushResult:
     """Push the selected articles that are not on the server yet; safe to rerun at any point.
 
-    Everything that can be refused (options, every article line, the labeling config, every
-    task and its prediction) is checked before the server is changed: a refused push leaves
+    Everything that can be refused (options, every article line, the labeling interface, every
+    task and its pre-annotation) is checked before the server is changed: a refused push leaves
     no project behind.
     """
-    opts = opts or PushOptions()
+    opts = options or PushOptions()
     check_options(cfg, opts)
-    overlap = opts.overlap if opts.overlap is not None else cfg.studio.overlap
     articles = select_articles(iter_articles(cfg), opts)
-    xml = label_config(cfg)
-    iface = parse_interface(xml) if opts.prelabel else None
-    client = client or connect(cfg)
-    found = client.find_project(cfg.corpus.pretty_name)  # read only
+    spec = project_spec(cfg)
+    found = backend.find_project(spec.title)  # read only
     ledger: dict[str, int] = {}
     reconciled = False
     if found is not None:
-        pid = int(found["id"])
-        ledger = load_ledger(cfg, client.url, pid)
-        server_count = int(client.project(pid).get("task_number") or 0)
-        if server_count != len(ledger):
-            ledger = reconcile(client, pid)
+        ledger = load_ledger(cfg, backend.url, found.id)
+        if backend.project(found.id).tasks != len(ledger):
+            ledger = reconcile(backend, found.id)
             reconciled = True
     todo = [a for a in articles if a.id not in ledger]
-    payload = [task_payload(a, iface) for a in todo]  # may refuse: before any change
+    payload = backend.prepare([NewTask(a, prelabel=opts.prelabel) for a in todo])  # may refuse
     if reconciled and found is not None:
-        save_ledger(cfg, client.url, int(found["id"]), ledger)  # a cache of the server's tasks
-    project, updated = ensure_project(client, cfg, overlap, found=found, xml=xml)
-    pid = int(project["id"])
-    report = PushReport(project_id=pid, url=client.url, config_updated=updated)
-    report.selected = len(articles)
-    report.reconciled = reconciled
-    report.already = len(articles) - len(todo)
+        save_ledger(cfg, backend.url, found.id, ledger)  # a cache of the server's tasks
+    project, updated = backend.ensure_project(spec, found)
+    pid = project.id
+    imported = 0
     size = max(1, cfg.studio.batch_size)
     for n, start in enumerate(range(0, len(todo), size)):
         batch = todo[start : start + size]
-        ids = client.import_tasks(pid, payload[start : start + size])
+        ids = backend.import_tasks(pid, payload[start : start + size])
         ledger.update({a.id: tid for a, tid in zip(batch, ids, strict=True)})
-        save_ledger(cfg, client.url, pid, ledger)
-        report.imported += len(batch)
+        save_ledger(cfg, backend.url, pid, ledger)
+        imported += len(batch)
         if after_batch is not None:
             after_batch(n)
-    report.task_ids = {a.id: ledger[a.id] for a in articles if a.id in ledger}
-    return report
+    return PushResult(
+        project_id=pid,
+        url=backend.url,
+        selected=len(articles),
+        imported=imported,
+        already=len(articles) - len(todo),
+        reconciled=reconciled,
+        config_updated=updated,
+        task_ids={a.id: ledger[a.id] for a in articles if a.id in ledger},
+    )

@@ -1,0 +1,569 @@
+"""Label Studio as the annotation backend, on ``label-studio-sdk`` (2.x; tested with 2.0.19
+against Label Studio 1.23.2).
+
+The SDK does the token kinds (a legacy token, or a personal access token: a JWT refresh token
+traded for access tokens, refreshed when they expire), paging and the typed calls: projects
+(list, get, create, update, import), users, invites, annotations. Two things go through the
+SDK's own authenticated HTTP client instead of its typed calls, each for a reason named where it
+is done: the Data Manager's task list (read in bulk, parsed strictly) and the sign-up of a new
+account (a web form, which has no API). Every error becomes one ``StudioError`` line naming the
+URL; the token is never part of ``repr`` or of any message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import httpx
+from label_studio_sdk.client import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.core.request_options import RequestOptions
+from pydantic import BaseModel
+
+from ..annotation.backend import (
+    Account,
+    AnnotationBackend,
+    NewTask,
+    PreparedTask,
+    Project,
+    ProjectSpec,
+    Task,
+    TaskStamp,
+)
+from ..config import Config
+from ..errors import StudioError
+from ..records import Annotation
+from .convert import annotation_result, convert_task, task_body
+from .labeling import Interface, instructions_html, label_config, parse_interface
+from .prelabel import MODEL_VERSION
+from .strictjson import parse_json
+
+T = TypeVar("T")
+PARSED = "newscorpus.json"  # where an answer's strictly parsed JSON is kept (Response.extensions)
+TIMEOUT = 300.0
+PAGE = 500  # consecutive task ids per request (asked as a range)
+LIST_PAGE = 200  # scattered task ids per request (listed in the URL: kept short for proxies)
+ID_PAGE = 1000  # tasks per page when only ids (and article ids) are listed
+RECENT_PAGE = 100  # tasks per page of the most recently changed first
+# No retry of a request the server may have carried out (an import would be doubled): the SDK
+# retries 5xx, 408, 409 and 429 twice by default.
+ONCE: RequestOptions = {"max_retries": 0}
+# Fields of the Data Manager's task list that pull does not read, left out of the answer: some
+# cost a query per task (drafts, comments...); without them the list is as fast as the export.
+# Kept: id, data, annotations, draft_exists, updated_at, created_at, project and the counts.
+TASK_FIELDS_OMITTED = (
+    "annotations_ids",
+    "annotations_results",
+    "annotators",
+    "avg_lead_time",
+    "comment_authors",
+    "comment_count",
+    "completed_at",
+    "drafts",
+    "file_upload",
+    "inner_id",
+    "is_labeled",
+    "last_comment_updated_at",
+    "meta",
+    "overlap",
+    "predictions",
+    "predictions_model_versions",
+    "predictions_results",
+    "predictions_score",
+    "storage_filename",
+    "total_predictions",
+    "unresolved_comment_count",
+    "updated_by",
+)
+
+
+def _detail(body: Any) -> str:
+    """The useful part of an error answer, short."""
+    if isinstance(body, dict):
+        body = body.get("validation_errors") or body.get("detail") or body
+    try:
+        text = json.dumps(body, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = type(body).__name__
+    return text if len(text) < 400 else text[:397] + "..."
+
+
+def _response_detail(r: httpx.Response) -> str:
+    try:
+        return _detail(parse_json(r.content, "answer"))
+    except StudioError:
+        return r.text[:200].replace("\n", " ")
+
+
+def _int(value: Any) -> int:
+    """A counter of Label Studio (an int, or digits: the SDK types some as str)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _project(raw: dict[str, Any]) -> Project:
+    return Project(
+        id=int(raw["id"]),
+        title=str(raw.get("title") or ""),
+        tasks=_int(raw.get("task_number")),
+        annotations=_int(raw.get("total_annotations_number"))
+        + _int(raw.get("skipped_annotations_number")),
+        raw=raw,
+    )
+
+
+class LabelStudioBackend(AnnotationBackend):
+    """One Label Studio server, as one account, for one corpus."""
+
+    source = "labelstudio"
+    record_prefix = "ls"
+
+    def __init__(self, url: str, token: str, cfg: Config, timeout: float = TIMEOUT) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self._cfg = cfg
+        self._timeout = timeout
+        self._iface: Interface | None = None
+        self._http = httpx.Client(
+            timeout=timeout, follow_redirects=True, event_hooks={"response": [self._strict]}
+        )
+        with self._errors("/api/token/refresh/"):  # a PAT without an expiry, or expired
+            self._sdk = LabelStudio(  # type: ignore[no-untyped-call]  # SDK 2.0.19: (*args, **kwargs)
+                base_url=self.url, api_key=token, timeout=timeout, httpx_client=self._http
+            )
+
+    def __repr__(self) -> str:
+        return f"LabelStudioBackend(url={self.url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    # --- errors and raw requests --------------------------------------------------------------
+
+    def _strict(self, response: httpx.Response) -> None:
+        """Every answer the SDK reads is strict JSON first (``strictjson``: no NaN, not nested
+        past MAX_DEPTH), parsed once and kept for the calls that read it raw: the SDK's own
+        parser (the stdlib's) takes NaN and overflows the stack on a deeply nested answer."""
+        if not 200 <= response.status_code < 300:
+            return
+        response.read()
+        if response.content:
+            where = f"{response.request.url.copy_with(query=None)}: answer"
+            response.extensions[PARSED] = parse_json(response.content, where, StudioError)
+
+    @contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        """SDK and HTTP failures as one StudioError line naming the URL (never the token)."""
+        try:
+            yield
+        except ApiError as exc:
+            if exc.status_code is None:
+                raise StudioError(f"{self.url}{path}: {_detail(exc.body)}") from None
+            raise StudioError(
+                f"{self.url}{path}: HTTP {exc.status_code}: {_detail(exc.body)}"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise StudioError(f"{self.url}{path}: {exc.__class__.__name__}: {exc}") from None
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            RecursionError,
+        ) as exc:  # answer of another kind
+            raise StudioError(
+                f"{self.url}{path}: unexpected answer ({type(exc).__name__}; not Label Studio?)"
+            ) from None
+
+    def _call(self, path: str, fn: Callable[[], T]) -> T:
+        with self._errors(path):
+            return fn()
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        """GET through the SDK's own HTTP client (its base URL, token kind and refresh, timeout),
+        the answer parsed strictly (``strictjson``), for what the SDK's typed calls cannot do.
+        ``_client_wrapper.httpx_client`` is what every typed call of SDK 2.0.19 sends through."""
+        with self._errors(path):
+            r = self._sdk._client_wrapper.httpx_client.request(
+                path.lstrip("/"), method="GET", params=params, request_options=ONCE
+            )
+        if r.status_code >= 400:
+            raise StudioError(f"{self.url}{path}: HTTP {r.status_code}: {_response_detail(r)}")
+        if PARSED in r.extensions:
+            return r.extensions[PARSED]
+        return parse_json(r.content, f"{self.url}{path}: answer", StudioError)
+
+    def _object(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._get(path, params)
+        if not isinstance(doc, dict):
+            raise StudioError(f"{self.url}{path}: answer is not a JSON object (not Label Studio?)")
+        return doc
+
+    def _task_list(self, tasks: Any, path: str) -> list[dict[str, Any]]:
+        if not isinstance(tasks, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("id"), int) for t in tasks
+        ):
+            raise StudioError(f"{self.url}{path}: answer is not a list of tasks with ids")
+        return tasks
+
+    @staticmethod
+    def _dump(model: Any) -> dict[str, Any]:
+        if isinstance(model, BaseModel):
+            return model.model_dump(warnings=False)  # the SDK types some counters as str
+        raise TypeError(type(model).__name__)
+
+    # --- projects -----------------------------------------------------------------------------
+
+    def find_project(self, title: str) -> Project | None:
+        """The project with exactly this title, or None."""
+        path = "/api/projects"
+        with self._errors(path):
+            pages: Iterator[Any] = self._sdk.projects.list(title=title, page_size=100).iter_pages()
+            for page in pages:
+                for p in page.items or []:
+                    if p.title == title and isinstance(p.id, int):
+                        return _project(self._dump(p))
+                if not page.response.next:  # the SDK would ask for one page more (a 404)
+                    return None
+        return None
+
+    def project(self, project_id: int) -> Project:
+        """One project's settings and counters."""
+        path = f"/api/projects/{project_id}"
+        return _project(self._call(path, lambda: self._dump(self._sdk.projects.get(project_id))))
+
+    def interface(self) -> Interface:
+        """The labeling interface of the corpus (built once)."""
+        if self._iface is None:
+            self._iface = parse_interface(label_config(self._cfg))
+        return self._iface
+
+    def _settings(self, spec: ProjectSpec) -> dict[str, Any]:
+        """The project settings kept in line with the corpus (besides the labeling config)."""
+        if spec.review:
+            return {
+                "expert_instruction": instructions_html(self._cfg),
+                "show_instruction": True,
+                "maximum_annotations": spec.overlap,
+                "show_collab_predictions": True,
+                "description": spec.description,
+            }
+        return {
+            "expert_instruction": instructions_html(self._cfg),
+            "show_instruction": True,
+            "maximum_annotations": spec.overlap,
+            "overlap_cohort_percentage": 100,
+            "show_collab_predictions": True,
+            # independence, as far as Label Studio Community allows: no annotation history, no
+            # ground-truth tasks first; it cannot hide others' annotations in the task list
+            "show_annotation_history": False,
+            "show_ground_truth_first": False,
+            "model_version": MODEL_VERSION,  # annotators start from the pre-annotations
+            "description": spec.description,
+        }
+
+    def ensure_project(self, spec: ProjectSpec, found: Project | None) -> tuple[Project, bool]:
+        """Create the project, or set its labeling config and settings when they differ (a
+        review project is left as it is once made)."""
+        xml = label_config(self._cfg)
+        settings = self._settings(spec)
+        if found is None:
+            path = "/api/projects"
+            created = self._call(
+                path,
+                lambda: self._sdk.projects.create(
+                    title=spec.title, label_config=xml, **settings, request_options=ONCE
+                ),
+            )
+            if not isinstance(created.id, int):
+                raise StudioError(f"{self.url}{path}: the new project has no id")
+            return _project(self._dump(created)), False
+        if spec.review:
+            return found, False
+        raw = found.raw
+        path = f"/api/projects/{found.id}"
+        updated = False
+        if str(raw.get("label_config") or "").strip() != xml.strip():
+            try:
+                self._call(path, lambda: self._sdk.projects.update(found.id, label_config=xml))
+            except StudioError as exc:
+                raise StudioError(
+                    f"Label Studio refused the new labeling config of project {spec.title!r} "
+                    f"(it would orphan existing labels; remove them or keep the old targets): {exc}"
+                ) from None
+            updated = True
+        changed = {k: v for k, v in settings.items() if raw.get(k) != v}
+        if changed:
+            self._call(path, lambda: self._sdk.projects.update(found.id, **changed))
+            return self.project(found.id), updated
+        return found, updated
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    def prepare(self, tasks: Sequence[NewTask]) -> list[PreparedTask]:
+        """The tasks as Label Studio tasks, their predictions checked against the interface."""
+        iface = self.interface()
+        return [PreparedTask(t.article.id, task_body(t, iface)) for t in tasks]
+
+    def import_tasks(self, project_id: int, tasks: Sequence[PreparedTask]) -> list[int]:
+        """Import tasks (with predictions) in one request; the new task ids, in order."""
+        path = f"/api/projects/{project_id}/import"
+        bodies: list[Any] = [dict(t.body) for t in tasks]
+        answer = self._call(
+            path,
+            lambda: self._sdk.projects.import_tasks(
+                id=project_id, request=bodies, return_task_ids=True, request_options=ONCE
+            ),
+        )
+        ids = getattr(answer, "task_ids", None)
+        if (
+            not isinstance(ids, list)
+            or len(ids) != len(tasks)
+            or not all(isinstance(i, int) for i in ids)
+        ):
+            raise StudioError(f"{self.url}: import into project {project_id} returned no task ids")
+        return ids
+
+    def _pages(
+        self, path: str, params: dict[str, Any], page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a task list (``tasks`` of an object, or a bare list) until a short one;
+        Label Studio answers 404 past the last page."""
+        page = 1
+        while True:
+            try:
+                data = self._get(path, {**params, "page": page, "page_size": page_size})
+            except StudioError as exc:
+                if "HTTP 404" in str(exc) and (page > 1 or path.endswith("/tasks/")):
+                    return
+                raise
+            tasks = data.get("tasks", []) if isinstance(data, dict) else data
+            batch = self._task_list(tasks, path)
+            yield batch
+            if len(batch) < page_size:
+                return
+            page += 1
+
+    # The task lists below are read through the SDK's HTTP client, not ``tasks.list``: SDK
+    # 2.0.19 builds a pydantic model per task from the stdlib's JSON (slower than the export the
+    # pull is measured against, and it accepts NaN and overflows the stack on a deeply nested
+    # answer), and it has no parameter to leave fields out of the Data Manager's list.
+
+    def task_articles(self, project_id: int) -> Iterator[tuple[int, str]]:
+        """(task id, article id) of every task that carries an article id."""
+        params = {"project": project_id, "include": "id,data"}
+        for batch in self._pages("/api/tasks", params, ID_PAGE):
+            for task in batch:
+                aid = (task.get("data") or {}).get("article_id")
+                if isinstance(aid, str):
+                    yield int(task["id"]), aid
+
+    def _task_id_range(self, project_id: int) -> tuple[int, int, int] | None:
+        """(number of tasks, lowest id, highest id) in two tiny requests; None if empty."""
+        path = "/api/tasks"
+        params = {"project": project_id, "page_size": 1, "include": "id"}
+        first = self._object(path, {**params, "page": 1})
+        total = first.get("total") or 0
+        if not isinstance(total, int):
+            raise StudioError(f"{self.url}{path}: answer without a task count")
+        if total == 0 or not first.get("tasks"):
+            return None
+        last = self._object(path, {**params, "page": total})
+        low = self._task_list(first.get("tasks"), path)
+        high = self._task_list(last.get("tasks"), path)
+        if not low or not high:
+            raise StudioError(f"{self.url}{path}: answer without tasks")
+        return total, int(low[0]["id"]), int(high[0]["id"])
+
+    def task_ids(self, project_id: int) -> list[int]:
+        """Every task id: consecutive id ranges when dense (no listing), else listed."""
+        span = self._task_id_range(project_id)
+        if span is None:
+            return []
+        total, low, high = span
+        if high - low + 1 <= 2 * total + PAGE:
+            return list(range(low, high + 1))  # ids of other projects are left out later
+        params = {"project": project_id, "include": "id"}
+        return [int(t["id"]) for b in self._pages("/api/tasks", params, ID_PAGE) for t in b]
+
+    def changed_tasks(self, project_id: int, since: str) -> Iterator[TaskStamp]:
+        """Tasks changed at or after ``since``, most recently changed first."""
+        path = f"/api/projects/{project_id}/tasks/"
+        for batch in self._pages(path, {"include": "id,updated_at"}, RECENT_PAGE):
+            for task in batch:
+                stamp = str(task.get("updated_at") or "")
+                if stamp < since:
+                    return
+                yield TaskStamp(int(task["id"]), stamp)
+
+    def _read_page(self, project_id: int, task_ids: list[int]) -> list[dict[str, Any]]:
+        """The tasks of ``task_ids`` (ids of other projects are ignored), by id, with every
+        annotation and ``draft_exists``: the Data Manager's task list, which writes no file on
+        the server (the export writes two per call). Consecutive ids are asked as a range."""
+        if not task_ids:
+            return []
+        first, last = min(task_ids), max(task_ids)
+        query: dict[str, Any] = {"ordering": ["tasks:id"]}
+        if last - first + 1 == len(task_ids):
+            value = {"min": first, "max": last}
+            item = {"filter": "filter:tasks:id", "operator": "in", "type": "Number", "value": value}
+            query["filters"] = {"conjunction": "and", "items": [item]}
+        else:
+            query["selectedItems"] = {"all": False, "included": task_ids}
+        path = "/api/tasks"
+        params: dict[str, Any] = {
+            "project": project_id,
+            "fields": "all",
+            "omit": ",".join(TASK_FIELDS_OMITTED),
+            "resolve_uri": "false",
+            "page_size": len(task_ids),
+            "query": json.dumps(query, separators=(",", ":")),
+        }
+        tasks: list[dict[str, Any]] = []
+        page = 1
+        while True:  # one page, unless the server caps page sizes (TASK_API_PAGE_SIZE_MAX)
+            data = self._object(path, {**params, "page": page})
+            total = data.get("total")
+            if not isinstance(total, int) or isinstance(total, bool):
+                raise StudioError(f"{self.url}{path}: answer without a task count")
+            batch = self._task_list(data.get("tasks"), path)
+            tasks += batch
+            if len(tasks) >= total or not batch:
+                break
+            page += 1
+        if len(tasks) != total:
+            raise StudioError(
+                f"{self.url}{path}: {len(tasks)} of {total} tasks of project {project_id} "
+                "came back (did they change during the pull?); run it again"
+            )
+        return tasks
+
+    def _drafts(self, task_id: int) -> list[dict[str, Any]]:
+        """Every draft of a task, whoever wrote it (the task list shows only one's own)."""
+        path = f"/api/tasks/{task_id}/drafts"
+        drafts = self._get(path, {})
+        if not isinstance(drafts, list) or not all(isinstance(d, dict) for d in drafts):
+            raise StudioError(f"{self.url}{path}: answer is not a list of drafts")
+        return drafts
+
+    def _annotated(self, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
+        """The tasks of ``ids`` that have annotations, each with its drafts (all authors)."""
+        tasks = [t for t in self._read_page(project_id, ids) if t.get("annotations")]
+        for task in tasks:
+            task["drafts"] = self._drafts(int(task["id"])) if task.get("draft_exists") else []
+        return tasks
+
+    def read_tasks(self, project: Project, task_ids: Sequence[int]) -> Iterator[Task]:
+        """The annotated tasks of ``task_ids``, a page at a time (the next page downloads while
+        this one is converted), checked against the project's labeling config."""
+        iface = parse_interface(str(project.raw.get("label_config") or "<View/>"))
+        origin = f"{self.url} project {project.id}"
+        chunks = _chunks(list(task_ids))
+        if not chunks:
+            return
+        n = 0
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self._annotated, project.id, chunks[0])
+            for nxt in [*chunks[1:], None]:
+                page = pending.result()
+                if nxt is not None:
+                    pending = pool.submit(self._annotated, project.id, nxt)
+                for raw in page:
+                    yield convert_task(self._cfg, raw, n, iface, origin)
+                    n += 1
+
+    # --- accounts -----------------------------------------------------------------------------
+
+    def accounts(self) -> list[Account]:
+        """Every account of the organisation (their tokens are not readable: left empty)."""
+        users = self._call("/api/users", lambda: self._sdk.users.list())
+        return [Account(id=int(u.id), email=str(u.email or ""), token="") for u in users]
+
+    def create_account(self, email: str, password: str) -> Account:
+        """Sign an annotator up through the organisation's invite link; return id and token.
+
+        Needs an admin account (to read the invite token). The new account gets a legacy API
+        token (the organisation enables them when `studio start` creates it). The sign-up is
+        Label Studio's web form (SDK 2.0.19 has no call that makes an account with a password
+        and returns its token), so it goes through plain HTTP with the form's CSRF cookie.
+        """
+        path = "/api/invite"
+        invite = self._call(path, lambda: self._sdk.organizations.invites.get_invite_link())
+        token = invite.token if isinstance(invite.token, str) else None
+        if not token:
+            raise StudioError(f"{self.url}{path}: answer without an invite token")
+        with self._errors("/user/signup/"), httpx.Client(base_url=self.url, timeout=60) as web:
+            web.get("/user/signup/", params={"token": token})
+            csrf = web.cookies.get("csrftoken")
+            if not csrf:
+                raise StudioError(f"{self.url}/user/signup/: no CSRF cookie")
+            r = web.post(
+                f"/user/signup/?token={token}",
+                data={"csrfmiddlewaretoken": csrf, "email": email, "password": password},
+                headers={"Referer": f"{self.url}/user/signup/"},
+            )
+            if r.status_code != 302:
+                raise StudioError(
+                    f"{self.url}/user/signup/: sign-up refused (HTTP {r.status_code}); "
+                    "the e-mail may exist already or the password is too weak"
+                )
+            t = web.get("/api/current-user/token")
+            if t.status_code != 200:
+                raise StudioError(f"{self.url}/api/current-user/token: HTTP {t.status_code}")
+            key = parse_json(t.content, f"{self.url}/api/current-user/token: answer")
+        if not isinstance(key, dict) or not isinstance(key.get("token"), str):
+            raise StudioError(f"{self.url}/user/signup/: the new account has no token")
+        account = self.as_account(Account(id=0, email=email, token=key["token"]))
+        try:
+            me = account._call("/api/current-user/whoami", lambda: account._sdk.users.whoami())
+        finally:
+            account.close()
+        if not isinstance(me.id, int):
+            raise StudioError(f"{self.url}/user/signup/: the new account has no id")
+        return Account(id=me.id, email=email, token=key["token"])
+
+    def whoami(self) -> Account:
+        """The account behind the token (its token left out)."""
+        me = self._call("/api/current-user/whoami", lambda: self._sdk.users.whoami())
+        return Account(id=int(me.id), email=str(me.email or ""), token="")
+
+    def as_account(self, account: Account) -> LabelStudioBackend:
+        """The same server, acting as ``account``."""
+        return LabelStudioBackend(self.url, account.token, self._cfg, self._timeout)
+
+    def submit(self, task_id: int, record: Annotation, text: str, *, cancelled: bool) -> int:
+        """Submit ``record``'s labels (none when ``cancelled``) as this account."""
+        result = [] if cancelled else annotation_result(record, text)
+        path = f"/api/tasks/{task_id}/annotations"
+        made = self._call(
+            path,
+            lambda: self._sdk.annotations.create(
+                id=task_id, result=result, was_cancelled=cancelled, request_options=ONCE
+            ),
+        )
+        if not isinstance(made.id, int):
+            raise StudioError(f"{self.url}{path}: the new annotation has no id")
+        return made.id
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    """Pages of task ids, in order: a run of consecutive ids (up to PAGE), else up to LIST_PAGE."""
+    ids = sorted(set(ids))
+    chunks = []
+    i = 0
+    while i < len(ids):
+        j = i + 1
+        while j < len(ids) and j - i < PAGE and ids[j] == ids[j - 1] + 1:
+            j += 1
+        if j - i < LIST_PAGE:  # not a long run: a list of scattered ids
+            j = min(i + LIST_PAGE, len(ids))
+        chunks.append(ids[i:j])
+        i = j
+    return chunks

@@ -1,0 +1,57 @@
+"""Which Label Studio server a command talks to, and as whom: the backend factory."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from ..config import Config
+from ..errors import ConfigError, StudioError
+from ..gather.urlnorm import has_credentials
+from .backend import LabelStudioBackend
+from .server import load_credentials
+
+
+def _http_url(url: str) -> bool:
+    """True for an http(s) URL that urllib can split, with a host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def connect(cfg: Config) -> LabelStudioBackend:
+    """Connect: LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY if set, else ``[studio] url`` with
+    LABEL_STUDIO_API_KEY, else the server of ``newscorpus studio start`` (its saved login)."""
+    url = os.environ.get("LABEL_STUDIO_URL")
+    key = os.environ.get("LABEL_STUDIO_API_KEY")
+    if url:
+        if not key:
+            raise ConfigError(
+                "LABEL_STUDIO_URL is set but LABEL_STUDIO_API_KEY is not: set both "
+                "(or neither, to use the server of `newscorpus studio start`)"
+            )
+        if has_credentials(url):  # the URL reaches errors and records: never its password
+            raise ConfigError(
+                "LABEL_STUDIO_URL carries a user name or password (user:pw@): give the token "
+                "in LABEL_STUDIO_API_KEY and the URL without them"
+            )
+        if not _http_url(url):
+            raise ConfigError(f"LABEL_STUDIO_URL {url!r}: not an http(s) URL with a host")
+        return LabelStudioBackend(url, key, cfg)
+    if cfg.studio.url and key:  # an existing server named in corpus.toml, its token from the env
+        return LabelStudioBackend(cfg.studio.url, key, cfg)
+    creds = load_credentials(cfg)
+    if creds is None:
+        if cfg.studio.url:
+            raise ConfigError(
+                f"{cfg.path}: [studio] url = {cfg.studio.url!r}: set LABEL_STUDIO_API_KEY to a "
+                "token of that server (tokens never go in corpus.toml)"
+            )
+        raise StudioError(
+            "no Label Studio server: run `newscorpus studio start`, "
+            "or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"
+        )
+    return LabelStudioBackend(cfg.studio.url or creds.url, creds.token, cfg)

@@ -1,1 +1,0 @@
-"""Label Studio: a local server, the labeling config, push of articles and pull of annotations."""
