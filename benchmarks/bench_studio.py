@@ -33,14 +33,16 @@ sys.path.insert(0, str(REPO / "src"))
 from label_studio_sdk.client import LabelStudio  # noqa: E402
 
 from docs_block import write_block  # noqa: E402
+from newscorpus.annotation.backend import NewTask  # noqa: E402
+from newscorpus.annotation.pull import pull  # noqa: E402
+from newscorpus.annotation.push import PushOptions, push, select_articles  # noqa: E402
 from newscorpus.config import load_config  # noqa: E402
 from newscorpus.corpus import add_articles, iter_articles  # noqa: E402
+from newscorpus.labelstudio import server  # noqa: E402
+from newscorpus.labelstudio.backend import LabelStudioBackend  # noqa: E402
+from newscorpus.labelstudio.convert import task_data  # noqa: E402
+from newscorpus.labelstudio.labeling import label_config  # noqa: E402
 from newscorpus.records import Article, article_id, sha256_hex  # noqa: E402
-from newscorpus.studio import server  # noqa: E402
-from newscorpus.studio.client import StudioClient  # noqa: E402
-from newscorpus.studio.labeling import label_config, parse_interface  # noqa: E402
-from newscorpus.studio.pull import pull  # noqa: E402
-from newscorpus.studio.push import PushOptions, push, select_articles, task_payload  # noqa: E402
 
 N = int(os.environ.get("NEWSCORPUS_BENCH_STUDIO_N", "10000"))
 M = int(os.environ.get("NEWSCORPUS_BENCH_STUDIO_PULL", "2000"))
@@ -201,32 +203,31 @@ def run(
     tmp: Path, url: str, token: str, data: Path, parts: tuple[str, ...]
 ) -> tuple[list[str], bool]:
     """The table's rows of the parts run, and whether every goal was met."""
-    client = StudioClient(url, token)
     sdk = LabelStudio(base_url=url, api_key=token, timeout=600)
     rows: list[str] = []
     ok = True
     if "push" in parts:
-        ok &= bench_push(tmp, client, sdk, rows)
+        ok &= bench_push(tmp, url, token, sdk, rows)
     if "pull" in parts:
-        ok &= bench_pull(tmp, client, sdk, data, rows)
+        ok &= bench_pull(tmp, url, token, sdk, data, rows)
     return rows, ok
 
 
-def bench_push(tmp: Path, client: StudioClient, sdk: LabelStudio, rows: list[str]) -> bool:
+def bench_push(tmp: Path, url: str, token: str, sdk: LabelStudio, rows: list[str]) -> bool:
     cfg = corpus(tmp / "push", "Bench push", N)
     xml = label_config(cfg)
+    backend = LabelStudioBackend(url, token, cfg, timeout=600)
 
     # baseline: the same payload in one raw import_tasks call, into a twin project
-    iface = parse_interface(xml)
     arts = select_articles(iter_articles(cfg), PushOptions())
-    payload = [task_payload(a, iface) for a in arts]
+    payload = [dict(t.body) for t in backend.prepare([NewTask(a, prelabel=True) for a in arts])]
     twin = sdk.projects.create(title="Bench raw import", label_config=xml)
     t0 = time.perf_counter()
     sdk.projects.import_tasks(id=twin.id, request=payload, return_task_ids=True)
     raw = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    report = push(cfg, client=client)
+    report = push(cfg, backend=backend)
     ours = time.perf_counter() - t0
     assert report.imported == N, report
     ratio = ours / raw
@@ -236,7 +237,7 @@ def bench_push(tmp: Path, client: StudioClient, sdk: LabelStudio, rows: list[str
     )
 
     t0 = time.perf_counter()
-    again = push(cfg, client=client)
+    again = push(cfg, backend=backend)
     noop = time.perf_counter() - t0
     assert again.imported == 0
     print(f"no-op re-push of {N}: {noop:.2f} s (goal < 2 s) {'OK' if noop < 2 else 'MISSED'}")
@@ -249,7 +250,7 @@ def bench_push(tmp: Path, client: StudioClient, sdk: LabelStudio, rows: list[str
 
 
 def bench_pull(
-    tmp: Path, client: StudioClient, sdk: LabelStudio, data: Path, rows: list[str]
+    tmp: Path, url: str, token: str, sdk: LabelStudio, data: Path, rows: list[str]
 ) -> bool:
     """M tasks, each with two annotations imported with the tasks: pull vs the SDK's export."""
     pcfg = corpus(tmp / "pull", "Bench pull", M)
@@ -257,7 +258,7 @@ def bench_pull(
     pproject = sdk.projects.create(title="Bench pull", label_config=xml)
     tasks = []
     for a in iter_articles(pcfg):
-        task = task_payload(a, None)
+        task: dict[str, Any] = {"data": task_data(a)}
         task["annotations"] = [annotation(a.text, "neutral"), annotation(a.text, "favor")]
         tasks.append(task)
     sdk.projects.import_tasks(id=pproject.id, request=tasks)
@@ -272,7 +273,7 @@ def bench_pull(
         fresh = pcfg if rep == REPEAT - 1 else _fresh_copy(pcfg, tmp / f"pull{rep}")
         before = export_files(data)
         t0 = time.perf_counter()
-        pr = pull(fresh, client=client)
+        pr = pull(fresh, backend=LabelStudioBackend(url, token, fresh, timeout=600))
         ourss.append(time.perf_counter() - t0)
         left += len(export_files(data) - before)
         assert pr.new_versions == 2 * M and len(exported) == M, (pr, len(exported))
@@ -286,7 +287,7 @@ def bench_pull(
     )
     before = export_files(data)
     t0 = time.perf_counter()
-    again_pull = pull(pcfg, client=client)
+    again_pull = pull(pcfg, backend=LabelStudioBackend(url, token, pcfg, timeout=600))
     again = time.perf_counter() - t0
     left += len(export_files(data) - before)
     print(f"re-pull (nothing new): {again:.2f} s, {again_pull.new_versions} new")
