@@ -126,10 +126,14 @@ def make_corpus(root: Path, n: int) -> None:
 
 
 def child_release(corpus: Path, out: Path) -> None:
-    from newscorpus.config import load_config
-    from newscorpus.release.publish import make_release
+    from dataclasses import replace
 
-    r = make_release(load_config(corpus), version="1.0.0", to=out)
+    from newscorpus.config import load_config
+    from newscorpus.release.publish import ReleaseOptions, make_release
+
+    cfg = load_config(corpus)
+    cfg = replace(cfg, release=replace(cfg.release, to=out))
+    r = make_release(cfg, options=ReleaseOptions(version="1.0.0"))
     rows = sum(sum(s.values()) for s in r.counts.values())
     print(json.dumps({"rows": rows, "counts": r.counts}))
 

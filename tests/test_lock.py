@@ -177,12 +177,12 @@ def test_library_writers_take_the_lock_too(corpus_dir: Path, holder: subprocess.
     """Python callers of the library, not only the CLI, are refused beside a writer."""
     from newscorpus.quality.adjudicate import pull as adjudicate_pull
     from newscorpus.quality.aggregate import aggregate
-    from newscorpus.release.publish import make_release
     from newscorpus.annotation.pull import pull
     from newscorpus.annotation.push import PushOptions, push
     from newscorpus.labelstudio import server
     from newscorpus.labelstudio.backend import LabelStudioBackend
     from newscorpus.labelstudio.export import pull_export
+    from tests.release.helpers import make_release
 
     cfg = load_config(corpus_dir)
     backend = LabelStudioBackend("http://127.0.0.1:9", "never-sent-token", cfg)  # not contacted

@@ -16,7 +16,7 @@ import pytest
 
 from newscorpus.config import load_config
 from newscorpus.errors import ConfigError
-from newscorpus.release.publish import parse_version
+from newscorpus.release.version import parse_version
 from newscorpus.urls import has_credentials, mask_credentials, strip_credentials
 from tests.conftest import MINIMAL_TOML, is_lock_file, write_corpus
 from tests.gather.conftest import LocalServer, rss

@@ -413,17 +413,22 @@ def release(
     ] = False,
 ) -> None:
     """Build, check and publish a versioned Hugging Face dataset (commit + tag vX.Y.Z)."""
-    from .release.publish import make_release
+    from dataclasses import replace
+
+    from .release.publish import ReleaseOptions, make_release
 
     with handled(ctx, writes="release") as st:
-        r = make_release(st.config(), version, bump, to, hub, dry_run)
+        cfg = st.config()
+        targets = replace(cfg.release, to=to or cfg.release.to, hub=hub or cfg.release.hub)
+        options = ReleaseOptions(version=version, bump=bump, dry_run=dry_run)
+        r = make_release(replace(cfg, release=targets), options=options)
         for config, splits in r.counts.items():
             out.print(f"{config}: " + ", ".join(f"{s} {n}" for s, n in splits.items()))
-        if r.changes:
+        if r.changes is not None:
             out.print(
-                f"changes: {r.changes['added']} added, {r.changes['removed']} removed, "
-                f"{r.changes['labels_changed']} with changed stance labels, "
-                f"{r.changes['claims_changed']} with changed claims"
+                f"changes: {r.changes.added} added, {r.changes.removed} removed, "
+                f"{r.changes.labels_changed} with changed stance labels, "
+                f"{r.changes.claims_changed} with changed claims"
             )
         for note in r.notes:
             out.print(note)
@@ -433,12 +438,9 @@ def release(
             if not r.notes:
                 out.print(f"dry run: v{r.version} built and checked; nothing was published")
             return
-        if r.repo is not None:
-            out.print(f"released v{r.version} to {r.repo} (commit {(r.commit or '')[:12]})")
-        if r.hub is not None and r.changes:
-            out.print(
-                f"released v{r.version} to the Hub: {r.hub} (commit {(r.hub_commit or '')[:12]})"
-            )
+        if r.changes is not None:  # else an interrupted release was finished: the note says so
+            for p in r.published:
+                out.print(f"released v{r.version} to {p.place} (commit {p.commit[:12]})")
 
 
 @app.command()
@@ -463,7 +465,7 @@ def hydrate(
         lock_file = hydrate_lock(directory)
         with corpus_lock(directory, "hydrate", lock_file):
             try:
-                r = hydrate_release(directory, fetch)
+                r = hydrate_release(directory, fetch=fetch)
             finally:  # a plain folder keeps no lock file (the folder itself is locked till here)
                 if lock_file.parent == directory:
                     lock_file.unlink(missing_ok=True)
@@ -472,11 +474,9 @@ def hydrate(
             f"{len(r.failed)} failed, {r.already} already there (details in {directory}/hydrate.json)"
         )
         for m in r.mismatched:
-            err.print(f"mismatch: {m['id']} {m['url']}", markup=False)
+            err.print(f"mismatch: {m.id} {m.url}", markup=False)
         for f in r.failed:
-            url, reason = f.get("url", ""), str(f["reason"])
-            reason = reason.removeprefix(f"{url}: ") if url else reason  # fetch errors name it
-            err.print(f"failed: {f['id']} {url}: {reason}".replace("  ", " "), markup=False)
+            err.print(f"failed: {f.message}", markup=False)
         if r.mismatched or r.failed:
             raise typer.Exit(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ from newscorpus.cardtext import render_template
 from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.records import Annotation, Article
+from newscorpus.release import publish
+from newscorpus.release.publish import ReleaseOptions, ReleaseResult
 from tests.conftest import make_article, write_corpus
 
 TOML = """\
@@ -139,3 +142,24 @@ def build_corpus(root: Path, n: int = 40, extra_toml: str = "") -> tuple[Config,
     add_annotations(cfg, [aggregate_for(a) for a in arts[::2]], "aggregate")
     add_annotations(cfg, [gold_for(arts[0]), gold_for(arts[1], "favor")], "gold")
     return cfg, arts
+
+
+def make_release(
+    cfg: Config,
+    *,
+    version: str | None = None,
+    bump: str | None = None,
+    to: Path | None = None,
+    hub: str | None = None,
+    dry_run: bool = False,
+    targets: Any = None,
+) -> ReleaseResult:
+    """publish.make_release with --to and --hub applied to cfg.release as the CLI applies them."""
+    release = replace(cfg.release, to=to or cfg.release.to, hub=hub or cfg.release.hub)
+    options = ReleaseOptions(version=version, bump=bump, dry_run=dry_run)
+    return publish.make_release(replace(cfg, release=release), options=options, targets=targets)
+
+
+def published_commits(r: ReleaseResult) -> dict[str, str]:
+    """The commit of each target a release was published to, by the target's name."""
+    return {p.target: p.commit for p in r.published}

@@ -20,10 +20,9 @@ from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.layers import STANCE
 from newscorpus.records import Article
 from newscorpus.release.card import render_card
-from newscorpus.release.publish import make_release
 from newscorpus.release.tables import schemas
 from tests.conftest import write_corpus
-from tests.release.helpers import TOML, build_corpus, labels_for, synthetic_articles
+from tests.release.helpers import TOML, build_corpus, labels_for, make_release, synthetic_articles
 
 
 @pytest.fixture(scope="module")

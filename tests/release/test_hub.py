@@ -19,8 +19,8 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
 
 from newscorpus.errors import ConfigError, ReleaseError
-from newscorpus.release.publish import Hub, make_release
-from tests.release.helpers import build_corpus
+from newscorpus.release.target_hub import HubTarget
+from tests.release.helpers import build_corpus, make_release, published_commits
 
 TOKEN = "hf_SyntheticTokenForTests0123456789abcd"
 
@@ -46,7 +46,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordedHub:
     state = RecordedHub()
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setattr(Hub, "check_reachable", lambda self: None)  # no network here
+    monkeypatch.setattr(HubTarget, "check_reachable", lambda self: None)  # no network here
 
     def list_repo_refs(self: HfApi, repo_id: str, **kw: Any) -> Any:
         state.calls.append(("list_repo_refs", {"repo_id": repo_id, **kw}))
@@ -113,7 +113,7 @@ def names(state: RecordedHub) -> list[str]:
 def test_hub_release_is_one_commit_then_a_tag(hub: RecordedHub, tmp_path: Path) -> None:
     cfg, _ = build_corpus(tmp_path / "corpus", n=12)
     r = make_release(cfg, version="1.0.0", hub="synthetic-org/newscorpus-test")
-    assert r.hub_commit == f"{1:040x}" and r.repo is None
+    assert published_commits(r) == {"synthetic-org/newscorpus-test": f"{1:040x}"}
     assert names(hub).count("create_commit") == 1
     assert names(hub)[-2:] == ["create_commit", "create_tag"]
     commit = dict(hub.calls)["create_commit"]
@@ -164,7 +164,8 @@ def test_hub_failure_rolls_back_the_local_release(hub: RecordedHub, tmp_path: Pa
     assert not (tmp_path / "repo").exists() and not hub.tags
     hub.fail_commit = False
     r = make_release(cfg, version="1.0.0", to=tmp_path / "repo", hub="synthetic-org/x")
-    assert r.commit and r.hub_commit and set(hub.tags) == {"v1.0.0"}
+    assert list(published_commits(r)) == [str(tmp_path / "repo"), "synthetic-org/x"]
+    assert all(published_commits(r).values()) and set(hub.tags) == {"v1.0.0"}
 
 
 def test_hub_failure_message_is_one_line_without_the_token(

@@ -26,9 +26,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from newscorpus.errors import ReleaseError
-from newscorpus.release.publish import make_release
 from tests.conftest import is_lock_file
-from tests.release.helpers import build_corpus
+from tests.release.helpers import build_corpus, make_release, published_commits
 
 TOKEN = "hf_SyntheticHttpTokenForTests0123456789ab"
 REPO = r"/(?:api/)?datasets/([^/]+/[^/]+)"
@@ -199,7 +198,9 @@ def test_release_to_a_hub_over_http(hub_server: HubServer, tmp_path: Path) -> No
     cfg, _ = build_corpus(tmp_path / "corpus", n=12)
     r = make_release(cfg, version="1.0.0", hub="synthetic-org/news")
     repo = hub_server.repos["synthetic-org/news"]
-    assert r.hub_commit == repo.commits[0] and len(repo.commits) == 1
+    assert (
+        published_commits(r) == {"synthetic-org/news": repo.commits[0]} and len(repo.commits) == 1
+    )
     assert repo.tags == {"v1.0.0": repo.commits[0]}
     manifest = json.loads(repo.files["manifest.json"])
     for path, digest in manifest["files"].items():

@@ -16,9 +16,8 @@ from newscorpus.config import GatherSettings, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.records import Article, article_id, sha256_hex
 from newscorpus.release.hydrate import gather_extract, gather_fetch, hydrate_release
-from newscorpus.release.publish import make_release
 from tests.conftest import write_corpus
-from tests.release.helpers import TOML, labels_for
+from tests.release.helpers import TOML, labels_for, make_release
 
 
 def page(n: int, variant: str = "") -> bytes:
@@ -134,10 +133,10 @@ def test_hydrate_round_trip(server: tuple[str, Pages], tmp_path: Path, cli: Any)
     pages.pages[f"/a/{arts.index(hidden[1])}"] = page(arts.index(hidden[1]))
     report = hydrate_release(
         rel,
-        gather_fetch(GatherSettings(allow_hosts=(host,), per_host_delay=0)),
+        fetch=gather_fetch(GatherSettings(allow_hosts=(host,), per_host_delay=0)),
     )
-    assert report.filled == [hidden[1].id] and report.already == 1
-    assert [f["id"] for f in report.failed] == [hidden[2].id]
+    assert report.filled == (hidden[1].id,) and report.already == 1
+    assert [f.id for f in report.failed] == [hidden[2].id]
 
 
 def test_hydrate_refuses_a_folder_that_is_not_a_release(tmp_path: Path, cli: Any) -> None:

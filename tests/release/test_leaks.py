@@ -14,9 +14,9 @@ import pytest
 from newscorpus.config import load_config
 from newscorpus.corpus import add_articles
 from newscorpus.errors import ReleaseError
-from newscorpus.release.publish import _git, make_release
+from newscorpus.release.target_git import run_git
 from tests.conftest import make_article
-from tests.release.helpers import build_corpus
+from tests.release.helpers import build_corpus, make_release
 
 PASSWORD = "s3cretPassw0rd"
 
@@ -225,7 +225,7 @@ def test_git_errors_do_not_show_url_credentials(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     with pytest.raises(ReleaseError) as exc:
-        _git(repo, "show", f"https://ci:{PASSWORD}@git.test/r")
+        run_git(repo, "show", f"https://ci:{PASSWORD}@git.test/r")
     message = str(exc.value)
     assert (
         "git show https://git.test/r" in message

@@ -17,8 +17,7 @@ from newscorpus.config import Config, load_config
 from newscorpus.corpus import add_annotations, add_articles
 from newscorpus.errors import ReleaseError
 from newscorpus.records import Annotation, Article
-from newscorpus.release import publish
-from newscorpus.release.publish import make_release
+from newscorpus.release import target_git
 from newscorpus.release.scan import EMAIL
 from newscorpus.store import iter_lines, rewrite_jsonl
 from tests.conftest import snapshot
@@ -27,6 +26,7 @@ from tests.release.helpers import (
     build_corpus,
     gold_for,
     labels_for,
+    make_release,
     synthetic_articles,
 )
 
@@ -356,24 +356,24 @@ def test_release_into_an_empty_git_repository_and_undo_on_failure(
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    real = publish._git
+    real = target_git.run_git
 
     def failing_tag(r: Path, *args: str) -> str:
         if args[0] == "tag" and "-a" in args:
             raise ReleaseError("synthetic failure while tagging")
         return real(r, *args)
 
-    monkeypatch.setattr(publish, "_git", failing_tag)
+    monkeypatch.setattr(target_git, "run_git", failing_tag)
     with pytest.raises(ReleaseError, match="synthetic failure"):
         make_release(cfg, version="1.0.0", to=repo)
     assert sorted(p.name for p in repo.iterdir()) == [".git"]
     assert subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "HEAD"]).returncode
-    monkeypatch.setattr(publish, "_git", real)
+    monkeypatch.setattr(target_git, "run_git", real)
     make_release(cfg, version="1.0.0", to=repo)
     assert git(repo, "tag", "--list").split() == ["v1.0.0"]
     assert len(git(repo, "log", "--oneline").splitlines()) == 1
     before, head = _worktree(repo), git(repo, "rev-parse", "HEAD")
-    monkeypatch.setattr(publish, "_git", failing_tag)
+    monkeypatch.setattr(target_git, "run_git", failing_tag)
     with pytest.raises(ReleaseError, match="synthetic failure"):
         make_release(cfg, version="1.1.0", to=repo)
     assert _worktree(repo) == before and git(repo, "rev-parse", "HEAD") == head
@@ -497,11 +497,12 @@ def test_a_split_dropped_from_the_config_is_refused(tmp_path: Path) -> None:
 
 
 def test_changelog_says_when_claims_were_not_tracked_yet() -> None:
-    from newscorpus.release.build import Previous, changelog
+    from newscorpus.release.manifest import Changes, changelog, read_manifest
 
-    diff = {"version": "1.1.0", "previous": "1.0.0", "added": [], "removed": []}
-    diff |= {"labels_changed": [], "claims_changed": []}
-    old = changelog(Previous("1.0.0", {"labels": {}}), diff, "2026-11-26")
+    diff = Changes("1.1.0", "1.0.0", (), (), (), ())
+    before = read_manifest('{"version": "1.0.0", "labels": {}}', "manifest.json")
+    old = changelog(before, diff, "2026-11-26")
     assert "claims changes are tracked from this version on" in old
-    new = changelog(Previous("1.0.0", {"labels": {}, "claims": {}}), diff, "2026-11-26")
+    after = read_manifest('{"version": "1.0.0", "labels": {}, "claims": {}}', "manifest.json")
+    new = changelog(after, diff, "2026-11-26")
     assert "0 with stance labels" not in new and "0 with changed claims" in new

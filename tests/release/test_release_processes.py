@@ -24,7 +24,10 @@ def slow(cfg):
     return 0, ""
 
 build.validation_errors = slow
-publish.make_release(load_config(Path(sys.argv[1])), "1.0.0", None, Path(sys.argv[2]), None, True)
+from dataclasses import replace
+cfg = load_config(Path(sys.argv[1]))
+cfg = replace(cfg, release=replace(cfg.release, to=Path(sys.argv[2])))
+publish.make_release(cfg, options=publish.ReleaseOptions(version="1.0.0", dry_run=True))
 """
 
 

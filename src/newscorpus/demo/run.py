@@ -271,7 +271,7 @@ def _hydrate_copy(cfg: Config, release_dir: Path, copy_dir: Path, say: Say) -> d
     if copy_dir.exists():
         shutil.rmtree(copy_dir)
     shutil.copytree(release_dir, copy_dir, ignore=shutil.ignore_patterns(".git"))
-    r = hydrate_release(copy_dir, gather_fetch(cfg.gather))
+    r = hydrate_release(copy_dir, fetch=gather_fetch(cfg.gather))
     say(
         "hydrate",
         f"{_texts(len(r.filled))} restored in {copy_dir}, each matching its text_sha256"
@@ -313,6 +313,8 @@ def run_demo(
 
 
 def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio: bool) -> None:
+    from dataclasses import replace
+
     from ..annotation.pull import pull
     from ..annotation.push import PushOptions, push
     from ..gather.pipeline import gather
@@ -320,7 +322,8 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     from ..labelstudio.connect import connect
     from ..quality.aggregate import aggregate
     from ..quality.agreement import agree
-    from ..release.publish import local_tags, make_release
+    from ..release.publish import ReleaseOptions, make_release
+    from ..release.target_git import local_tags
 
     corpus_dir, release_dir = result.corpus, result.release
     if not (corpus_dir / "corpus.toml").is_file():
@@ -399,7 +402,8 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
             f"{tag} exists in {release_dir}: reused (run `make demo-clean` to start over)",
         )
     else:
-        rel = make_release(cfg, version=VERSION, to=release_dir)
+        release_cfg = replace(cfg, release=replace(cfg.release, to=release_dir))
+        rel = make_release(release_cfg, options=ReleaseOptions(version=VERSION))
         result.steps["release"] = rel
         say("release", f"{tag} committed and tagged in {release_dir}")
 

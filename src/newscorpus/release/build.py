@@ -13,11 +13,10 @@ import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -25,11 +24,22 @@ from .. import __version__
 from ..config import Config
 from ..errors import ReleaseError
 from ..records import utcnow
-from ..store import MAX_DEPTH, too_deep
 from ..validate import validate_loaded
 from ..workers import init_worker
-from .card import load_agreement, render_card
+from .card import known_limitations, load_agreement, render_card
 from .croissant import croissant
+from .facts import Placement, PublicationDates, ReleaseFacts
+from .manifest import (
+    CHANGE_LISTS,
+    ID_MAPS,
+    Changes,
+    Manifest,
+    Previous,
+    SplitAssignment,
+    changelog,
+    changes,
+    parse_json_document,
+)
 from .scan import HASH_COLUMNS, Scanner, local_roots
 from .splits import SplitAssigner, previous_cluster_splits, straddling_clusters
 from .tables import build_tables, config_names, read_articles, to_arrow
@@ -38,23 +48,14 @@ from .tables import build_tables, config_names, read_articles, to_arrow
 ROW_GROUP_ROWS = 10_000
 
 
-@dataclass
-class Previous:
-    """What a new release needs of the one before it."""
-
-    version: str
-    manifest: dict[str, Any]
-    changelog: str = ""
-
-
-@dataclass
+@dataclass(frozen=True)
 class Built:
     """A release folder built and checked."""
 
     folder: Path
     version: str
-    manifest: dict[str, Any]
-    changes: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest
+    changes: Changes
 
 
 def corpus_commit(root: Path) -> tuple[str | None, bool]:
@@ -83,7 +84,7 @@ def validation_errors(cfg: Config) -> tuple[int, str]:
 
 def _validate_and_write(
     cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
-) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+) -> tuple[dict[str, dict[str, int]], ReleaseFacts]:
     """Validate the corpus and write the tables into the (temporary) release folder.
 
     With no other thread running, validation runs in a forked process while the tables are
@@ -114,12 +115,12 @@ def _raise_invalid(n: int, first: str) -> None:
 
 def write_tables(
     cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
-) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+) -> tuple[dict[str, dict[str, int]], ReleaseFacts]:
     """Build the four configs column-wise and write them as parquet; counts per config and split, and facts for the card."""
     arts = read_articles(cfg)
-    prev_articles: dict[str, Any] = previous.manifest.get("articles", {}) if previous else {}
-    prev_splits = {a: v["split"] for a, v in prev_articles.items()}
-    prev_clusters = {a: v["dup_cluster"] for a, v in prev_articles.items()}
+    prev_articles = previous.articles if previous else {}
+    prev_splits = {a: v.split for a, v in prev_articles.items()}
+    prev_clusters = {a: v.dup_cluster for a, v in prev_articles.items()}
     configured = [s for s, _ in cfg.release.splits]
     stray = sorted(set(prev_splits.values()) - set(configured))
     if previous is not None and stray:
@@ -137,9 +138,7 @@ def write_tables(
     tables = build_tables(cfg, arts, splits)
     if tables.orphans:
         raise ReleaseError(f"annotations refer to articles not in articles/: {tables.orphans[:5]}")
-    written = {
-        c: write_config(out, c, tables.config(c), scanner, version) for c in config_names()
-    }
+    written = {c: write_config(out, c, tables.config(c), scanner, version) for c in config_names()}
     counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in written.items()}
     labels: dict[str, dict[str, str]] = {}
     stance = tables.stance.select("article_id", "target", "label")
@@ -163,25 +162,31 @@ def write_tables(
     labelled_clusters = arts.filter(has_label).get_column("dup_cluster").implode()
     copies = int(unlabelled.get_column("dup_cluster").is_in(labelled_clusters).sum())
     straddle = straddling_clusters(zip(clusters, splits, strict=True))
-    facts = {
-        "articles": {
-            a: {"split": s, "dup_cluster": c} for a, s, c in zip(ids, splits, clusters, strict=True)
-        },
-        "labels": labels,
-        "claims": claim_digests(tables.claims),
-        "facets": facets,
-        "timeframe": (fetched.min(), fetched.max()) if len(fetched) else (None, None),
-        "published": (published.min(), published.max(), arts.height - len(published))
+    facts = ReleaseFacts(
+        articles={a: Placement(s, c) for a, s, c in zip(ids, splits, clusters, strict=True)},
+        labels=labels,
+        claims=claim_digests(tables.claims),
+        facets=facets,
+        timeframe=(_text(fetched.min()), _text(fetched.max())) if len(fetched) else (None, None),
+        published=PublicationDates(
+            _text(published.min()), _text(published.max()), arts.height - len(published)
+        )
         if len(published)
-        else (None, None, arts.height),
-        "unlabelled": (unlabelled.height, copies),
-        "per_item": per_item,
-        "hydrate": int((arts.get_column("text_policy") != "full").sum()),
-        "kept": assigner.kept,
-        "new": assigner.new,
-        "straddling": sorted(straddle),
-    }
+        else PublicationDates(None, None, arts.height),
+        unlabelled=unlabelled.height,
+        unlabelled_copies=copies,
+        per_item=tuple(per_item),
+        withheld=int((arts.get_column("text_policy") != "full").sum()),
+        kept=assigner.kept,
+        new=assigner.new,
+        straddling=tuple(sorted(straddle)),
+    )
     return counts, facts
+
+
+def _text(value: object) -> str | None:
+    """A string column's min or max (None for an empty column)."""
+    return None if value is None else str(value)
 
 
 def _counter(values: pl.Series) -> Counter[str]:
@@ -217,7 +222,7 @@ def write_config(
     return rows
 
 
-def _per_item_text(per_item: list[int]) -> str:
+def _per_item_text(per_item: tuple[int, ...]) -> str:
     if not per_item:
         return "No human annotations in this version."
     return (
@@ -239,9 +244,9 @@ def first_rows(
     return rows
 
 
-def _period_text(published: tuple[Any, Any, int], fetched: tuple[Any, Any]) -> str | None:
+def _period_text(published: PublicationDates, fetched: tuple[str | None, str | None]) -> str | None:
     """When the articles were published and fetched, in one sentence."""
-    first, last, undated = published
+    first, last, undated = published.first, published.last, published.undated
     parts = []
     if first:
         parts.append(
@@ -249,39 +254,8 @@ def _period_text(published: tuple[Any, Any, int], fetched: tuple[Any, Any]) -> s
             + (f" ({undated} without a publication date)" if undated else "")
         )
     if fetched[0]:
-        parts.append(f"fetched from {fetched[0][:10]} to {fetched[1][:10]}")
+        parts.append(f"fetched from {fetched[0][:10]} to {(fetched[1] or '')[:10]}")
     return "; ".join(parts) + "." if parts else None
-
-
-def changes(previous: Previous | None, version: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """Articles added and removed and labels changed since the previous release."""
-    now: dict[str, Any] = facts["articles"]
-    if previous is None:
-        return {
-            "version": version,
-            "previous": None,
-            "added": sorted(now),
-            "removed": [],
-            "labels_changed": [],
-            "claims_changed": [],
-        }
-    before: dict[str, Any] = previous.manifest.get("articles", {})
-    both = set(now) & set(before)
-
-    def changed(key: str) -> list[str]:
-        if key not in previous.manifest:  # a release made before this map existed
-            return []
-        old, new = previous.manifest[key], facts[key]
-        return sorted(a for a in both if old.get(a) != new.get(a))
-
-    return {
-        "version": version,
-        "previous": previous.version,
-        "added": sorted(set(now) - set(before)),
-        "removed": sorted(set(before) - set(now)),
-        "labels_changed": changed("labels"),
-        "claims_changed": changed("claims"),
-    }
 
 
 def claim_digests(claims: pl.DataFrame) -> dict[str, str]:
@@ -296,60 +270,11 @@ def claim_digests(claims: pl.DataFrame) -> dict[str, str]:
     }
 
 
-def changelog(
-    previous: Previous | None,
-    diff: dict[str, Any],
-    date: str,
-    counts: dict[str, dict[str, int]] | None = None,
-) -> str:
-    """CHANGELOG.md: this version's section on top of the previous ones."""
-    v = diff["version"]
-    head = f"## v{v} ({date[:10]})\n\n"
-    rows = ""
-    if counts:
-        total = {c: sum(n.values()) for c, n in counts.items()}
-        rows = (
-            f"- Rows: {total.get('articles', 0)} articles, {total.get('stance', 0)} stance "
-            f"labels, {total.get('claims', 0)} claims, {total.get('annotations', 0)} "
-            "annotations.\n"
-        )
-    if diff["previous"] is None:
-        head += f"- First release: {len(diff['added'])} articles.\n"
-    else:
-        tracked = previous is not None and "claims" in previous.manifest
-        claims = (
-            f", {len(diff.get('claims_changed', []))} with changed claims"
-            if tracked
-            else " (claims changes are tracked from this version on)"
-        )
-        head += (
-            f"- Against v{diff['previous']}: {len(diff['added'])} articles added, "
-            f"{len(diff['removed'])} removed, {len(diff['labels_changed'])} with changed stance "
-            f"labels{claims}.\n"
-        )
-    head += rows + f"- The ids are listed in `changes/v{v}.json`.\n"
-    older = (
-        previous.changelog.split("\n", 1)[1].lstrip("\n")
-        if previous and previous.changelog.startswith("# ")
-        else ""
-    )
-    return f"# Changelog\n\n{head}\n{older}".rstrip("\n") + "\n"
-
-
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8"
     )
-
-
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """One top-level key a line, values compact: readable, and small for 100,000 articles."""
-    lines = [
-        f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))}"
-        for k, v in manifest.items()
-    ]
-    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
@@ -363,20 +288,6 @@ def file_hashes(folder: Path) -> dict[str, str]:
                     h.update(chunk)
             out[p.relative_to(folder).as_posix()] = h.hexdigest()
     return out
-
-
-# JSON documents the release reads whole (agreement.json, a previous manifest.json) are a few
-# levels deep; deeper ones (past store.MAX_DEPTH) are refused before json.dumps writes them again.
-def parse_json_document(data: bytes | str, where: str, then: str = "nothing was released") -> Any:
-    """A whole JSON document; ReleaseError naming ``where`` when malformed or too deep."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        why = str(exc).split(":")[0]
-        raise ReleaseError(f"{where}: not valid JSON ({why}); {then}") from None
-    if isinstance(obj, dict | list) and too_deep(obj):
-        raise ReleaseError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels; {then}")
-    return obj
 
 
 def read_agreement_json(cfg: Config) -> Any:
@@ -413,40 +324,8 @@ def build_release(
         (out / "reports").mkdir(exist_ok=True)
         shutil.copyfile(png, out / "reports" / png.name)
         scanner.scan_png(out / "reports" / png.name, f"reports/{png.name}")
-    limitations = []
-    if facts["hydrate"]:
-        limitations.append(
-            f"{facts['hydrate']} {'article comes' if facts['hydrate'] == 1 else 'articles come'} "
-            "from text_policy = hydrate sources: no text, no span "
-            "text; run `newscorpus hydrate` to fetch and check them."
-        )
-    if facts["straddling"]:
-        limitations.append(
-            f"{len(facts['straddling'])} near-duplicate clusters span two splits: they were merged "
-            "after earlier releases, and their articles keep the splits they were released in "
-            "(stability wins); the clusters are listed in manifest.json (`straddling_clusters`)."
-        )
-    for c, splits in counts.items():
-        empty = [s for s, n in splits.items() if not n]
-        if empty and sum(splits.values()):
-            limitations.append(
-                f"Config `{c}` has no rows in split(s) {', '.join(empty)}; they are not listed."
-            )
-        elif not sum(splits.values()):
-            limitations.append(f"Config `{c}` is empty in this version and is not listed.")
-    limitations.append(
-        "Claims come from aggregated or gold spans only; stance falls back to a majority of raw "
-        "labels (ties: unresolved) where no aggregate or gold label exists."
-    )
-    unlabelled, copies = facts["unlabelled"]
-    if unlabelled:
-        limitations.append(
-            f"{unlabelled} of {sum(counts['articles'].values())} articles have no stance label: "
-            f"{copies} of them are near copies whose cluster has a labelled article (one "
-            "Label Studio task per `dup_cluster`; stance can be carried over through "
-            "`dup_cluster`, span offsets cannot), the others are not annotated yet."
-        )
-    per_item = _per_item_text(facts["per_item"])
+    limitations = known_limitations(facts, counts)
+    per_item = _per_item_text(facts.per_item)
     examples = first_rows(out, counts, [s for s, _ in cfg.release.splits], version)
     # the examples' hashes (text_sha256) were scanned as hash columns in the parquet files
     scanner.allow |= {str(row[c]) for row in examples.values() for c in HASH_COLUMNS if row.get(c)}
@@ -454,53 +333,53 @@ def build_release(
         cfg,
         version,
         counts,
-        facts["facets"],
+        facts.facets,
         agreement_md,
         [p.name for p in pngs],
         limitations,
         hub,
         per_item=per_item,
-        period=_period_text(facts["published"], facts["timeframe"]),
+        period=_period_text(facts.published, facts.timeframe),
         examples=examples,
     )
     (out / "README.md").write_text(readme, encoding="utf-8")
-    diff = changes(previous, version, facts)
-    _write_json(out / "changes" / f"v{version}.json", diff)
+    diff = changes(previous, version, facts.articles, facts.labels, facts.claims)
+    _write_json(out / "changes" / f"v{version}.json", diff.to_dict())
     (out / "CHANGELOG.md").write_text(changelog(previous, diff, date, counts), encoding="utf-8")
     _write_json(
         out / "croissant.json",
-        croissant(cfg, version, date, counts, facts["timeframe"], per_item, hub),
+        croissant(cfg, version, date, counts, facts.timeframe, per_item, hub),
     )
     agreement = read_agreement_json(cfg)
     hashes = file_hashes(out)
-    manifest = {
-        "name": cfg.corpus.name,
-        "version": version,
-        "tag": f"v{version}",
-        "date": date,
-        "corpus_commit": commit,
-        "corpus_dirty": dirty,
-        "newscorpus_version": __version__,
-        "split_shares": dict(cfg.release.splits),
-        "counts": counts,
-        "split_assignment": {"kept": facts["kept"], "new": facts["new"]},
-        "straddling_clusters": facts["straddling"],
-        "annotations_per_item": per_item,
-        "agreement": agreement,
-        "files": hashes,
-        "articles": facts["articles"],
-        "labels": facts["labels"],
-        "claims": facts["claims"],
-    }
-    _write_manifest(out / "manifest.json", manifest)
+    manifest = Manifest(
+        name=cfg.corpus.name,
+        version=version,
+        tag=f"v{version}",
+        date=date,
+        corpus_commit=commit,
+        corpus_dirty=dirty,
+        newscorpus_version=__version__,
+        split_shares=dict(cfg.release.splits),
+        counts=counts,
+        split_assignment=SplitAssignment(kept=facts.kept, new=facts.new),
+        straddling_clusters=facts.straddling,
+        annotations_per_item=per_item,
+        agreement=agreement,
+        files=hashes,
+        articles=facts.articles,
+        labels=facts.labels,
+        claims=facts.claims,
+    )
+    (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     scanner.allow |= set(hashes.values()) | ({commit} if commit else set())
     for name in ("README.md", "CHANGELOG.md"):
         scanner.scan_file(out / name, name)
     scanner.scan_json("croissant.json", json.loads((out / "croissant.json").read_text("utf-8")))
     # The per-article maps and id lists hold ids, clusters, splits and labels: values of the
     # parquet columns scanned above. Scanning their ~16 MB again took 1.5 s per 100,000 articles.
-    scanner.scan_json("manifest.json", manifest, ID_MAPS)
-    scanner.scan_json(f"changes/v{version}.json", diff, CHANGE_LISTS)
+    scanner.scan_json("manifest.json", manifest.to_dict(), ID_MAPS)
+    scanner.scan_json(f"changes/v{version}.json", diff.to_dict(), CHANGE_LISTS)
     if scanner.findings:
         n = len(scanner.findings)
         more = f"; and {n - 5} more" if n > 5 else ""
@@ -512,10 +391,6 @@ def build_release(
         )
     load_back(out, counts)
     return Built(folder=out, version=version, manifest=manifest, changes=diff)
-
-
-ID_MAPS = ("articles", "labels", "claims")
-CHANGE_LISTS = ("added", "removed", "labels_changed", "claims_changed")
 
 
 def load_back(folder: Path, counts: dict[str, dict[str, int]]) -> None:

@@ -16,6 +16,7 @@ from ..cardtext import card_body, placeholder_warnings, read_card
 from ..config import Config
 from ..layers import UNRESOLVED, Layers, defined, or_list
 from ..records import utcnow
+from .facts import ReleaseFacts
 from .tables import schemas
 
 _NO_CARD = "## Dataset description\n\nNo description was written for this corpus yet; see the generated sections below.\n"
@@ -571,6 +572,43 @@ def render_card(
     parts.append("".join(f"- {line}\n" for line in limitations) or "- None recorded.\n")
     parts.append(citation_section(cfg, version, hub))
     return "\n".join(parts)
+
+
+def known_limitations(facts: ReleaseFacts, counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The card's "Known limitations of this version", one sentence or two per item."""
+    limitations = []
+    if facts.withheld:
+        limitations.append(
+            f"{facts.withheld} {'article comes' if facts.withheld == 1 else 'articles come'} "
+            "from text_policy = hydrate sources: no text, no span "
+            "text; run `newscorpus hydrate` to fetch and check them."
+        )
+    if facts.straddling:
+        limitations.append(
+            f"{len(facts.straddling)} near-duplicate clusters span two splits: they were merged "
+            "after earlier releases, and their articles keep the splits they were released in "
+            "(stability wins); the clusters are listed in manifest.json (`straddling_clusters`)."
+        )
+    for c, splits in counts.items():
+        empty = [s for s, n in splits.items() if not n]
+        if empty and sum(splits.values()):
+            limitations.append(
+                f"Config `{c}` has no rows in split(s) {', '.join(empty)}; they are not listed."
+            )
+        elif not sum(splits.values()):
+            limitations.append(f"Config `{c}` is empty in this version and is not listed.")
+    limitations.append(
+        "Claims come from aggregated or gold spans only; stance falls back to a majority of raw "
+        "labels (ties: unresolved) where no aggregate or gold label exists."
+    )
+    if facts.unlabelled:
+        limitations.append(
+            f"{facts.unlabelled} of {sum(counts['articles'].values())} articles have no stance "
+            f"label: {facts.unlabelled_copies} of them are near copies whose cluster has a "
+            "labelled article (one Label Studio task per `dup_cluster`; stance can be carried "
+            "over through `dup_cluster`, span offsets cannot), the others are not annotated yet."
+        )
+    return limitations
 
 
 def load_agreement(cfg: Config) -> tuple[str | None, list[Path]]:

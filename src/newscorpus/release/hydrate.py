@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +26,66 @@ Extract = Callable[[bytes, str | None, str], str]
 REPORT = "hydrate.json"
 
 
-@dataclass
-class HydrateReport:
+@dataclass(frozen=True)
+class Mismatch:
+    """A page whose re-extracted text does not match the released SHA-256 (it changed)."""
+
+    id: str
+    url: str
+    expected: str
+    got: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "url": self.url, "expected": self.expected, "got": self.got}
+
+
+@dataclass(frozen=True)
+class HydrateFailure:
+    """A withheld text that could not be fetched or extracted."""
+
+    id: str
+    url: str | None  # None: the release has no URL for it
+    reason: str  # as hydrate.json records it (a fetch error names its URL)
+    why: str  # the reason without the URL, for a line that names the URL already
+
+    @property
+    def message(self) -> str:
+        """One line: the article, its URL and why."""
+        return f"{self.id} {self.url or ''}: {self.why}".replace("  ", " ")
+
+    def to_dict(self) -> dict[str, str]:
+        url = {} if self.url is None else {"url": self.url}
+        return {"id": self.id, **url, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class HydrateResult:
     """Which withheld texts were filled in, which did not match their hash, which failed."""
 
-    filled: list[str] = field(default_factory=list)
-    mismatched: list[dict[str, str]] = field(default_factory=list)
-    failed: list[dict[str, str]] = field(default_factory=list)
-    already: int = 0
+    filled: tuple[str, ...]
+    mismatched: tuple[Mismatch, ...]
+    failed: tuple[HydrateFailure, ...]
+    already: int  # withheld texts filled in by an earlier run
 
     def to_dict(self) -> dict[str, Any]:
+        """hydrate.json."""
         return {
-            "filled": self.filled,
-            "mismatched": self.mismatched,
-            "failed": self.failed,
+            "filled": list(self.filled),
+            "mismatched": [m.to_dict() for m in self.mismatched],
+            "failed": [f.to_dict() for f in self.failed],
             "already_filled": self.already,
         }
+
+
+def _fetch_failure(aid: str, url: str, error: Exception) -> HydrateFailure:
+    """A failed fetch: the fetcher's FetchFailed carries its reason apart from its URL."""
+    from ..gather.fetch import FetchFailed
+
+    if isinstance(error, FetchFailed) and error.url == url:
+        why = f"{error.reason}{': ' + error.detail if error.detail else ''}"
+    else:
+        why = str(error)
+    return HydrateFailure(id=aid, url=url, reason=str(error), why=why)
 
 
 def gather_fetch(settings: GatherSettings) -> FetchPages:
@@ -117,15 +161,18 @@ def hydrate_lock(folder: Path) -> Path:
 
 def hydrate_release(
     folder: Path,
+    *,
     fetch: FetchPages,
     extract: Extract = gather_extract,
-) -> HydrateReport:
+) -> HydrateResult:
     """Fill in withheld article texts (and span texts) whose re-extracted text matches its hash."""
     folder = Path(folder)
     files = _files(folder, "articles")
     if not files:
         raise ReleaseError(f"{folder}: no data/articles/*.parquet (not a newscorpus release)")
-    report = HydrateReport()
+    already = 0
+    mismatched: list[Mismatch] = []
+    failed: list[HydrateFailure] = []
     wanted: dict[str, tuple[str, str]] = {}
     for path in files:
         try:
@@ -137,9 +184,9 @@ def hydrate_release(
             if row["text_policy"] != "hydrate":
                 continue
             if row["text"] is not None:
-                report.already += 1
+                already += 1
             elif not row["url"]:
-                report.failed.append({"id": row["id"], "reason": "no url"})
+                failed.append(HydrateFailure(row["id"], None, "no url", "no url"))
             else:
                 wanted[row["id"]] = (row["url"], row["text_sha256"])
     ids = list(wanted)
@@ -147,19 +194,24 @@ def hydrate_release(
     for aid, page in zip(ids, fetch([wanted[i][0] for i in ids]), strict=True):
         url, expected = wanted[aid]
         if isinstance(page, Exception):
-            report.failed.append({"id": aid, "url": url, "reason": str(page)})
+            failed.append(_fetch_failure(aid, url, page))
             continue
         try:
             text = extract(page[0], page[1], url)
         except Exception as exc:  # extraction errors of any kind are listed, not raised
-            report.failed.append({"id": aid, "url": url, "reason": f"extract: {exc}"})
+            failed.append(HydrateFailure(aid, url, f"extract: {exc}", f"extract: {exc}"))
             continue
         got = sha256_hex(text)
         if got != expected:
-            report.mismatched.append({"id": aid, "url": url, "expected": expected, "got": got})
+            mismatched.append(Mismatch(id=aid, url=url, expected=expected, got=got))
             continue
         texts[aid] = text
-    report.filled = sorted(texts)
+    report = HydrateResult(
+        filled=tuple(sorted(texts)),
+        mismatched=tuple(mismatched),
+        failed=tuple(failed),
+        already=already,
+    )
 
     def fill_articles(rows: list[dict[str, Any]]) -> bool:
         hit = False
