@@ -10,8 +10,6 @@ import ast
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src" / "newscorpus"
 PACKAGE = "newscorpus"
 # the packages of the pipeline's stages; the base modules import none of them
@@ -147,7 +145,6 @@ def test_base_modules_import_no_stage() -> None:
     assert {m: i for m, i in wrong.items() if i} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="annotation backend seam in progress")
 def test_quality_and_release_import_no_label_studio_code() -> None:
     """quality/ and release/ never import the annotation server's implementation (the names
     are checked, so a module imported before it moved counts too)."""

@@ -66,3 +66,54 @@ def test_rewrite_failure_keeps_the_old_file(tmp_path: Path) -> None:
         rewrite_jsonl(path, records())
     assert list(read_jsonl(path)) == [{"n": 1}]
     assert [p.name for p in tmp_path.iterdir()] == ["a.jsonl"]
+
+
+# --- JSONL through the jsonlines library: the same bytes, the same refusals -------------------
+
+SAMPLE = {
+    "id": "a1",
+    "text": 'fentanilo, fentanyl \u2028 \u00e9\u00e8 \u4e2d \U0001f600 "q" \\ \t',
+    "n": [1, -0, 2.5, 1e16, 1e-7, 9007199254740993, True, None],
+    "nested": {"z": {}, "a": []},
+}
+# what every earlier version wrote (json.dumps, ensure_ascii=False, compact separators)
+SAMPLE_LINE = (
+    '{"id":"a1","text":"fentanilo, fentanyl \u2028 \u00e9\u00e8 \u4e2d \U0001f600 \\"q\\" \\\\ \\t",'
+    '"n":[1,0,2.5,1e+16,1e-07,9007199254740993,true,null],"nested":{"z":{},"a":[]}}\n'
+).encode("utf-8")
+
+
+def test_writes_are_byte_identical_to_earlier_versions(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    assert append_jsonl(path, [SAMPLE, {"k": 1}]) == 2
+    assert path.read_bytes() == SAMPLE_LINE + b'{"k":1}\n'
+    rewrite_jsonl(path, [{"k": 2}, SAMPLE])
+    assert path.read_bytes() == b'{"k":2}\n' + SAMPLE_LINE
+    assert list(read_jsonl(path)) == [{"k": 2}, json.loads(SAMPLE_LINE)]
+
+
+@pytest.mark.parametrize("mark", ["\ufeff", "\x1e"])
+def test_a_line_opened_by_a_mark_jsonlines_drops_is_refused(tmp_path: Path, mark: str) -> None:
+    """jsonlines.Reader drops a leading BOM or RS; a corpus line holding one is not JSON."""
+    path = tmp_path / "a.jsonl"
+    path.write_text(f'{{"n": 1}}\n\n{mark}{{"n": 2}}\n{{"n": 3}}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{path}:3: malformed JSON"):
+        list(read_jsonl(path))
+
+
+def test_line_numbers_count_blank_and_bad_lines(tmp_path: Path) -> None:
+    """jsonl_records: numbers of records and problems as in the file; the torn tail is reported."""
+    import io
+
+    from newscorpus.store import jsonl_records
+
+    data = b'{"n":1}\n\n  \n[1]\n\xff\n{"n":2}\n{"n":3'
+    torn: list[tuple[int, int]] = []
+    got = list(jsonl_records(io.BytesIO(data), on_torn=lambda n, size: torn.append((n, size))))
+    assert got == [
+        (1, {"n": 1}),
+        (4, "expected a JSON object, got list"),
+        (5, "not UTF-8: invalid start byte"),
+        (6, {"n": 2}),
+    ]
+    assert torn == [(7, 6)]

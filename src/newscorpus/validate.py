@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from .cardtext import placeholder_warnings
 from .config import Config, load_config
 from .corpus import annotation_files, article_files
 from .lock import is_locked
-from .store import LineProblem, parse_record, record_errors, torn_path
+from .store import jsonl_records, record_errors, torn_path
 
 
 @dataclass
@@ -32,33 +33,21 @@ class Report:
 
 def _records(path: Path, report: Report) -> Iterator[tuple[int, dict[str, Any]]]:
     """Stream (line number, record); malformed lines become errors, not exceptions."""
-    number = 0
     try:
         fh = path.open("rb")
     except OSError as exc:
         report.errors.append(f"{path}: (file): cannot read: {exc.strerror}")
         return
     with fh:
-        for number, raw_bytes in enumerate(fh, start=1):
-            if not raw_bytes.endswith(b"\n"):
-                _torn(path, number, len(raw_bytes), report)
-                return
-            try:
-                raw_bytes.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                report.errors.append(f"{path}:{number}: (line): not UTF-8: {exc.reason}")
+        torn = functools.partial(_torn, path, report=report)
+        for number, rec in jsonl_records(fh, on_torn=torn):
+            if isinstance(rec, str):
+                report.errors.append(f"{path}:{number}: (line): {rec}")
                 continue
-            if not raw_bytes.strip():
-                continue
-            try:
-                obj = parse_record(raw_bytes)
-            except LineProblem as exc:
-                report.errors.append(f"{path}:{number}: (line): {exc}")
-                continue
-            yield number, obj
+            yield number, rec
 
 
-def _torn(path: Path, number: int, size: int, report: Report) -> None:
+def _torn(path: Path, number: int, size: int, *, report: Report) -> None:
     """A last line without a newline: being written now, or torn by a crash (a warning)."""
     if report.writer_active:
         return  # an append in progress, not damage
