@@ -626,7 +626,7 @@ def demo(
     studio_port: Annotated[int, typer.Option(help="Port of the local Label Studio.")] = 8080,
 ) -> None:
     """Run the whole pipeline on the bundled samples: gather to a release you can load."""
-    from .demo.run import ANNOTATORS, DEMO_PASSWORD, run_demo
+    from .demo.run import ANNOTATORS, DEMO_PASSWORD, DemoOptions, run_demo
     from .quality.reports import agreement_tables
 
     def say(step: str, message: str) -> None:
@@ -637,7 +637,8 @@ def demo(
         "demo --sample-port": sample_port,
     }
     with handled(ctx, flags=ports):
-        r = run_demo(directory, say, sample_port=sample_port, studio_port=studio_port)
+        options = DemoOptions(sample_port=sample_port, studio_port=studio_port)
+        r = run_demo(directory, say, options=options)
         for table in agreement_tables(r.agreement) if r.agreement is not None else []:
             out.print(table)
         out.print()

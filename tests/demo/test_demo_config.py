@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newscorpus.config import load_config
-from newscorpus.demo.run import NOTICE, _corpus_toml, run_demo
+from newscorpus.demo.run import NOTICE, DemoOptions, _corpus_toml, run_demo
 
 
 def _write(root: Path, text: str) -> Path:
@@ -48,7 +48,7 @@ def test_a_demo_corpus_made_before_the_seed_source_is_named(tmp_path: Path) -> N
             raise _Stop
 
     with pytest.raises(_Stop):
-        run_demo(tmp_path / "demo", say, sample_port=0, start_studio=False)
+        run_demo(tmp_path / "demo", say, options=DemoOptions(sample_port=0, start_studio=False))
     assert said[-1] == (
         "init",
         f"{tmp_path / 'demo' / 'corpus'} was made by an earlier demo (the seed released in full):"

@@ -13,7 +13,7 @@ import yaml
 
 from newscorpus.config import load_config
 from newscorpus.corpus import current_annotations, load_articles
-from newscorpus.demo.run import NOTICE, run_demo
+from newscorpus.demo.run import NOTICE, DemoOptions, run_demo
 from tests.conftest import _free_port, snapshot
 
 pytestmark = pytest.mark.studio
@@ -26,7 +26,8 @@ def test_demo_runs_end_to_end_and_again(
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", studio_server.token)
     steps: list[tuple[str, str]] = []
     port = _free_port()
-    result = run_demo(tmp_path / "demo", lambda s, m: steps.append((s, m)), sample_port=port)
+    opts = DemoOptions(sample_port=port)
+    result = run_demo(tmp_path / "demo", lambda s, m: steps.append((s, m)), options=opts)
 
     names = [s for s, _ in steps]
     assert names == [
@@ -51,6 +52,11 @@ def test_demo_runs_end_to_end_and_again(
     assert seed.source == "seed" and seed.url.endswith("/seed/seed-article.html")
     assert {a.source for a in arts if a.synthetic} == {"demo-feed"}
     assert "31 new articles (demo-feed 30, seed 1)" in dict(steps)["gather"]
+    # each step's result, typed: the same results the CLI's commands print
+    assert result.steps.gather.new == 31
+    assert result.steps.gather.new_by_source == {"demo-feed": 30, "seed": 1}
+    assert result.steps.push.imported > 0 and result.steps.annotate.submitted > 0
+    assert result.steps.release is not None and result.steps.release.version == "0.1.0"
     assert {s.name: s.text_policy for s in cfg.sources} == {"demo-feed": "full", "seed": "hydrate"}
     assert {a.language for a in arts} == {"es", "fr", "en"}
     clusters = {a.dup_cluster for a in arts}
@@ -137,12 +143,14 @@ def test_demo_runs_end_to_end_and_again(
     before_release = snapshot(rel)
     before_hydrated = snapshot(hydrated)
     steps.clear()
-    again = run_demo(tmp_path / "demo", lambda s, m: steps.append((s, m)), sample_port=port)
+    again = run_demo(tmp_path / "demo", lambda s, m: steps.append((s, m)), options=opts)
     said = dict(steps)
     assert "0 new articles" in said["gather"]
     assert "0 tasks imported" in said["push"]
     assert "0 annotations submitted" in said["annotate"]
     assert "reused" in said["release"]
+    assert again.steps.release is None and again.steps.gather.new == 0
+    assert again.steps.annotate.already == result.steps.annotate.submitted
     assert said["hydrate"] == (
         f"{hydrated} reused: 1 withheld text restored, each matching its text_sha256"
     )

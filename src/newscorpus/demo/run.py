@@ -14,8 +14,8 @@ import os
 import shutil
 import tempfile
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,12 @@ from ..wording import plural
 from .serve import SAMPLES, serve_samples
 
 if TYPE_CHECKING:
+    from ..annotation.pull import PullResult
+    from ..annotation.push import PushResult
+    from ..gather.pipeline import GatherResult
+    from ..quality.aggregate import AggregateResult
     from ..quality.agreement import AgreeResult
+    from ..release.publish import ReleaseResult
 
 SAMPLE_PORT = 8765
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
@@ -50,20 +55,51 @@ NOTICE = (
 Say = Callable[[str, str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
+class SubmitResult:
+    """The bundled annotations the demo accounts submitted through the API, in one run."""
+
+    submitted: int = 0
+    already: int = 0  # submitted by an earlier run
+    skipped_no_task: int = 0  # their page was not gathered, or has no task
+
+
+@dataclass(frozen=True)
+class DemoSteps:
+    """What each step returned (the same results as the CLI's commands)."""
+
+    gather: GatherResult
+    push: PushResult
+    annotate: SubmitResult
+    pull: PullResult
+    aggregate: AggregateResult
+    release: ReleaseResult | None  # None: the version existed already and was reused
+    finished_at: str
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """What the demo did and where things are."""
 
     corpus: Path
     release: Path
-    hydrated: Path | None = None
-    studio_url: str = ""
-    admin_email: str = ""
-    credentials_file: Path | None = None
-    steps: dict[str, Any] = field(default_factory=dict)
-    agreement: AgreeResult | None = None
-    loaded: dict[str, int] = field(default_factory=dict)
-    hydrate: dict[str, Any] = field(default_factory=dict)
+    hydrated: Path
+    studio_url: str
+    admin_email: str  # "" when LABEL_STUDIO_URL names the server
+    credentials_file: Path | None  # None when LABEL_STUDIO_URL names the server
+    steps: DemoSteps
+    agreement: AgreeResult
+    loaded: Mapping[str, int]  # rows per release config, as load_dataset reads them
+    hydrate: Mapping[str, Any]  # the hydrated copy's report (its hydrate.json)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    """Ports of the local servers; ``start_studio=False`` starts no Label Studio (tests)."""
+
+    sample_port: int = SAMPLE_PORT
+    studio_port: int = 8080
+    start_studio: bool = True
 
 
 # The demo corpus's DATA_CARD.md: the init template, its places filled in for the demo.
@@ -180,7 +216,7 @@ def _offsets(text: str, quote: str, occurrence: int, where: str) -> tuple[int, i
     return start, start + len(quote)
 
 
-def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dict[str, int]:
+def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> SubmitResult:
     """Submit the bundled annotations through the API as the three demo accounts (once)."""
     specs = json.loads((SAMPLES / "annotations.json").read_text(encoding="utf-8"))
     by_page: dict[str, Article] = {}
@@ -230,7 +266,9 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
         )
         user = client.as_account(accounts[spec["annotator"]])
         try:
-            done[key] = user.submit(task_id, record, art.text, cancelled=bool(spec.get("cancelled")))
+            done[key] = user.submit(
+                task_id, record, art.text, cancelled=bool(spec.get("cancelled"))
+            )
         finally:
             user.close()
         atomic_write_text(done_path, json.dumps(done, indent=1))
@@ -240,7 +278,7 @@ def _submit(cfg: Config, client: Any, task_ids: dict[str, int], say: Say) -> dic
         f"{counts['submitted']} annotations submitted as {len(accounts)} demo accounts"
         f" ({counts['already']} already there)",
     )
-    return counts
+    return SubmitResult(**counts)
 
 
 def _texts(n: int) -> str:
@@ -285,34 +323,28 @@ def _hydrate_copy(cfg: Config, release_dir: Path, copy_dir: Path, say: Say) -> d
     return r.to_dict()
 
 
-def run_demo(
-    workdir: Path,
-    say: Say,
-    sample_port: int = SAMPLE_PORT,
-    studio_port: int = 8080,
-    start_studio: bool = True,
-) -> DemoResult:
+def run_demo(workdir: Path, say: Say, *, options: DemoOptions | None = None) -> DemoResult:
     """Run every step on the bundled samples in ``workdir``; safe to run again."""
-    if not 0 <= sample_port <= 65535:
-        raise UsageError(f"--sample-port {sample_port}: must be between 0 (any) and 65535")
-    if not 1 <= studio_port <= 65535:
-        raise UsageError(f"--studio-port {studio_port}: must be between 1 and 65535")
+    opts = options or DemoOptions()
+    if not 0 <= opts.sample_port <= 65535:
+        raise UsageError(f"--sample-port {opts.sample_port}: must be between 0 (any) and 65535")
+    if not 1 <= opts.studio_port <= 65535:
+        raise UsageError(f"--studio-port {opts.studio_port}: must be between 1 and 65535")
     if workdir.exists() and not workdir.is_dir():
         raise UsageError(f"{workdir}: exists and is not a folder (--dir)")
-    result = DemoResult(corpus=workdir / "corpus", release=workdir / "release")
+    corpus = workdir / "corpus"
     # served until the end: gather reads the samples, and hydrate reads the seed page again
-    with serve_samples(sample_port) as base:
+    with serve_samples(opts.sample_port) as base:
         say(
             "serve",
             f"bundled samples served at {base}: /feed.xml (synthetic articles),"
             " /seed/urls.txt (the real seed article)",
         )
-        with corpus_lock(result.corpus, "demo"):
-            _run(result, base, say, studio_port, start_studio)
-    return result
+        with corpus_lock(corpus, "demo"):
+            return _run(corpus, workdir / "release", base, say, opts)
 
 
-def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio: bool) -> None:
+def _run(corpus_dir: Path, release_dir: Path, base: str, say: Say, opts: DemoOptions) -> DemoResult:
     from dataclasses import replace
 
     from ..annotation.pull import pull
@@ -325,7 +357,7 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     from ..release.publish import ReleaseOptions, make_release
     from ..release.target_git import local_tags
 
-    corpus_dir, release_dir = result.corpus, result.release
+    studio_port = opts.studio_port
     if not (corpus_dir / "corpus.toml").is_file():
         (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
         (corpus_dir / "annotations").mkdir(exist_ok=True)
@@ -345,17 +377,17 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
             " run `make demo-clean` to start over",
         )
 
-    if start_studio and not os.environ.get("LABEL_STUDIO_URL"):
+    studio_url, admin_email, credentials_file = "", "", None
+    if opts.start_studio and not os.environ.get("LABEL_STUDIO_URL"):
         started = server.start(cfg, port=studio_port)
-        result.studio_url, result.admin_email = started.url, started.email
-        result.credentials_file = started.credentials_file
+        studio_url, admin_email = started.url, started.email
+        credentials_file = started.credentials_file
         say(
             "studio",
             f"Label Studio {'reused' if started.already_running else 'started'} at {started.url}",
         )
 
     g = gather(cfg)
-    result.steps["gather"] = g
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(g.new_by_source.items()))
     say(
         "gather",
@@ -364,10 +396,9 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     )
 
     client = connect(cfg)
-    result.studio_url = result.studio_url or client.url
+    studio_url = studio_url or client.url
     try:
         p = push(cfg, options=PushOptions(), backend=client)  # [studio] overlap = 3
-        result.steps["push"] = p
         say(
             "push",
             f"{plural(p.imported, 'task')} imported, {p.already} already there (one per near-duplicate cluster)"
@@ -378,9 +409,8 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
         for art in iter_articles(cfg):
             if art.id in tasks:
                 by_cluster[art.dup_cluster] = tasks[art.id]
-        result.steps["annotate"] = _submit(cfg, client, by_cluster, say)
+        submitted = _submit(cfg, client, by_cluster, say)
         pr = pull(cfg, backend=client)
-        result.steps["pull"] = pr
         say(
             "pull",
             f"{plural(pr.new_versions, 'new annotation version')} pulled from {plural(pr.tasks, 'task')}"
@@ -389,13 +419,13 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     finally:
         client.close()
 
-    result.agreement = agree(cfg)
+    agreement = agree(cfg)
     say("agree", f"agreement report written to {cfg.reports_dir / 'agreement.md'}")
     agg = aggregate(cfg, "majority")
-    result.steps["aggregate"] = agg
     say("aggregate", "majority labels written to annotations/aggregate.jsonl")
 
     tag = f"v{VERSION}"
+    rel: ReleaseResult | None = None
     if release_dir.exists() and tag in local_tags(release_dir):
         say(
             "release",
@@ -404,7 +434,6 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     else:
         release_cfg = replace(cfg, release=replace(cfg.release, to=release_dir))
         rel = make_release(release_cfg, options=ReleaseOptions(version=VERSION))
-        result.steps["release"] = rel
         say("release", f"{tag} committed and tagged in {release_dir}")
 
     import datasets
@@ -413,12 +442,33 @@ def _run(result: DemoResult, base: str, say: Say, studio_port: int, start_studio
     # folder's cache by the folder's name and card, not its files (an earlier demo's would load)
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
+    loaded: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="newscorpus-demo-") as cache:
         for config in ("articles", "stance", "claims", "annotations"):
             ds = datasets.load_dataset(str(release_dir), config, cache_dir=cache)
-            result.loaded[config] = sum(len(split) for split in ds.values())
-    say("load", "load_dataset: " + ", ".join(f"{k} {v} rows" for k, v in result.loaded.items()))
+            loaded[config] = sum(len(split) for split in ds.values())
+    say("load", "load_dataset: " + ", ".join(f"{k} {v} rows" for k, v in loaded.items()))
 
-    result.hydrated = release_dir.parent / "release-hydrated"
-    result.hydrate = _hydrate_copy(cfg, release_dir, result.hydrated, say)
-    result.steps["finished_at"] = utcnow()
+    hydrated = release_dir.parent / "release-hydrated"
+    hydrate = _hydrate_copy(cfg, release_dir, hydrated, say)
+    steps = DemoSteps(
+        gather=g,
+        push=p,
+        annotate=submitted,
+        pull=pr,
+        aggregate=agg,
+        release=rel,
+        finished_at=utcnow(),
+    )
+    return DemoResult(
+        corpus=corpus_dir,
+        release=release_dir,
+        hydrated=hydrated,
+        studio_url=studio_url,
+        admin_email=admin_email,
+        credentials_file=credentials_file,
+        steps=steps,
+        agreement=agreement,
+        loaded=loaded,
+        hydrate=hydrate,
+    )
