@@ -1,5 +1,5 @@
 """Label Studio as the annotation backend, on ``label-studio-sdk`` (2.x; tested with 2.0.19
-against Label Studio 1.23.2).
+against Label Studio 1.23.2), through its client class ``LabelStudioBase``.
 
 The SDK does the token kinds (a legacy token, or a personal access token: a JWT refresh token
 traded for access tokens, refreshed when they expire), paging and the typed calls: projects
@@ -19,10 +19,13 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
-from label_studio_sdk.client import LabelStudio
+
+# LabelStudioBase, not label_studio_sdk.client.LabelStudio: the subclass only adds wrappers we
+# do not call (tasks.list with fields=all, project label interfaces) and imports the SDK's
+# label_interface package for them, which doubles the SDK's import time (~1 s -> ~2-3 s here).
+from label_studio_sdk.base_client import LabelStudioBase
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
-from pydantic import BaseModel
 
 from ..annotation.backend import (
     Account,
@@ -134,7 +137,7 @@ class LabelStudioBackend(AnnotationBackend):
             timeout=timeout, follow_redirects=True, event_hooks={"response": [self._strict]}
         )
         with self._errors("/api/token/refresh/"):  # a PAT without an expiry, or expired
-            self._sdk = LabelStudio(  # type: ignore[no-untyped-call]  # SDK 2.0.19: (*args, **kwargs)
+            self._sdk = LabelStudioBase(
                 base_url=self.url, api_key=token, timeout=timeout, httpx_client=self._http
             )
 
@@ -215,9 +218,11 @@ class LabelStudioBackend(AnnotationBackend):
 
     @staticmethod
     def _dump(model: Any) -> dict[str, Any]:
-        if isinstance(model, BaseModel):
-            return model.model_dump(warnings=False)  # the SDK types some counters as str
-        raise TypeError(type(model).__name__)
+        dump = getattr(model, "model_dump", None)  # the SDK's answers are pydantic models
+        if dump is None:
+            raise TypeError(type(model).__name__)
+        raw: dict[str, Any] = dump(warnings=False)  # the SDK types some counters as str
+        return raw
 
     # --- projects -----------------------------------------------------------------------------
 

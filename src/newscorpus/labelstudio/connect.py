@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from ..config import Config
 from ..errors import ConfigError, StudioError
-from ..gather.urlnorm import has_credentials
+from ..urls import has_credentials
 from .backend import LabelStudioBackend
 from .server import load_credentials
 
