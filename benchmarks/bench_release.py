@@ -142,9 +142,8 @@ def child_baseline(corpus: Path, out: Path) -> None:
     """The obvious way: read records with the library, build row dicts, Dataset.from_list."""
     import datasets
 
-    from newscorpus.config import load_config
+    from newscorpus.config import load_config, text_policy
     from newscorpus.corpus import current_annotations, iter_articles
-    from newscorpus.release.tables import text_policy
 
     datasets.disable_progress_bars()
     cfg = load_config(corpus)

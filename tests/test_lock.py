@@ -175,13 +175,13 @@ def test_hydrate_holds_a_lock_on_its_release_folder(tmp_path: Path, cli: Cli) ->
 
 def test_library_writers_take_the_lock_too(corpus_dir: Path, holder: subprocess.Popen[str]) -> None:
     """Python callers of the library, not only the CLI, are refused beside a writer."""
-    from newscorpus.quality.adjudicate import pull as adjudicate_pull
-    from newscorpus.quality.aggregate import aggregate
     from newscorpus.annotation.pull import pull
     from newscorpus.annotation.push import PushOptions, push
     from newscorpus.labelstudio import server
     from newscorpus.labelstudio.backend import LabelStudioBackend
     from newscorpus.labelstudio.export import pull_export
+    from newscorpus.quality.adjudicate import pull as adjudicate_pull
+    from newscorpus.quality.aggregate import aggregate
     from tests.release.helpers import make_release
 
     cfg = load_config(corpus_dir)

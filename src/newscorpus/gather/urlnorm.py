@@ -4,14 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-# The credential helpers live in newscorpus.urls (config needs them and imports no stage);
-# re-exported here for the modules that still import them from gather.urlnorm.
-from ..urls import AT_SIGNS as AT_SIGNS
-from ..urls import CREDENTIALS_IN_TEXT as CREDENTIALS_IN_TEXT
-from ..urls import has_credentials as has_credentials
-from ..urls import mask_credentials as mask_credentials
-from ..urls import strip_credentials as strip_credentials
-
 # Query parameters that only track the reader; dropped from canonical URLs.
 TRACKING_PARAMS = frozenset(
     {

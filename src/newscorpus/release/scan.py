@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..gather.urlnorm import AT_SIGNS, CREDENTIALS_IN_TEXT
+from ..urls import AT_SIGNS, CREDENTIALS_IN_TEXT
 
 # The look-behinds make each pattern start only where a run of its characters starts: without
 # them a 60 MB run of letters took minutes (every start position scanned the run again).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import release_target_problem
 from ..errors import ConfigError, ReleaseError
-from ..gather.urlnorm import mask_credentials
+from ..urls import mask_credentials
 from .manifest import Previous, read_manifest
 from .target import Finished, Published
 
