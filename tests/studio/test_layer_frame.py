@@ -1,0 +1,135 @@
+"""The Label Studio side of the annotation layers as data: today's two layers give Label Studio
+the same interface and pull the same records as before (pinned in tests/golden/), and a third,
+per-article "frame" layer defined in a test reaches the project's interface on the real server,
+the pulled record, ``agree`` and a release loaded with ``datasets``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from newscorpus.cardtext import render_template
+from newscorpus.config import Config, load_config
+from newscorpus.corpus import add_articles
+from newscorpus.labelstudio.convert import annotation_result, convert_annotation
+from newscorpus.labelstudio.labeling import (
+    MAX_TARGETS_WITH_KEYS,
+    expected_interface,
+    instructions_html,
+    label_config,
+)
+from newscorpus.records import Annotation
+from tests.conftest import MINIMAL_TOML, make_article, write_corpus
+from tests.studio.helpers import QUOTE_TEXT, SECOND_TARGET, export_of, full_result, span
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "labelstudio_two_layers.json"
+REGENERATE = "NEWSCORPUS_REGENERATE_GOLDEN"  # set to 1 to rewrite GOLDEN (then review the diff)
+
+LONG_TARGET = "Synthetic target {n}: a statement about joint operations & <sovereignty>"
+ODD_TARGET = (
+    '\n[[targets]]\nid = "odd"\ntext = "Braces {key:spans:Claim} & <tags> \\"stay\\" text"\n'
+)
+
+
+def _targets(n: int) -> str:
+    extra = "".join(
+        f'\n[[targets]]\nid = "target_{i}"\ntext = "{LONG_TARGET.format(n=i)}"\n'
+        for i in range(3, n + 1)
+    )
+    return (SECOND_TARGET if n >= 2 else "") + extra
+
+
+def _corpus(root: Path, targets: str) -> Config:
+    """A corpus with a fixed title (the instructions name it) and its DATA_CARD.md."""
+    write_corpus(root, MINIMAL_TOML + targets)
+    cfg = load_config(root)
+    card = render_template(cfg.corpus.pretty_name, cfg.corpus.description, cfg.targets)
+    (root / "DATA_CARD.md").write_text(card, encoding="utf-8")
+    return cfg
+
+
+CASES = {
+    "one target": _targets(1),
+    "two targets": _targets(2),
+    "past the keys": _targets(MAX_TARGETS_WITH_KEYS + 2),
+    "odd target text": ODD_TARGET,
+}
+
+
+def _result(text: str) -> list[dict[str, Any]]:
+    """Every kind of item pull converts: stances, attributes, a labelled and an unlabelled
+    speaker link, a relation that is no speaker link (kept as it is)."""
+    out = full_result(text)
+    out.append(span(text, "s2", "le ministère", "Speaker"))
+    out.append({"type": "relation", "from_id": "c1", "to_id": "s2", "direction": "right"})
+    out.append({"type": "relation", "from_id": "q1", "to_id": "c1", "direction": "right"})
+    return out
+
+
+def _server_annotation(cfg: Config, text: str) -> dict[str, Any]:
+    task = {"id": 7, "data": {"article_id": "a1", "text": text}}
+    ann = {
+        "id": 70,
+        "completed_by": {"id": 3},
+        "result": _result(text),
+        "created_at": "2026-01-02T10:00:00Z",
+        "updated_at": "2026-01-02T10:05:00Z",
+    }
+    converted = convert_annotation(cfg, task, ann, expected_interface(cfg), "test")
+    return {k: getattr(converted, k) for k in converted.__dataclass_fields__}
+
+
+def _pulled_records(root: Path, cli: Callable[..., Any]) -> list[str]:
+    """The lines `pull --from-export` writes, as text (the pseudonym's salt and the pull time
+    are the corpus's and the clock's: replaced by placeholders)."""
+    cfg = load_config(root)
+    art = make_article(1, text=QUOTE_TEXT)
+    add_articles(cfg, [art])
+    export = export_of(root.parent / "export.json", art, _result(QUOTE_TEXT))
+    res = cli("--corpus", root, "pull", "--from-export", export)
+    assert res.exit_code == 0, res.output
+    lines = []
+    for path in sorted((root / "annotations").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            for key, placeholder in (("pulled_at", "<PULLED_AT>"), ("annotator", "<PSEUDONYM>")):
+                assert line.count(json.dumps(rec[key])) == 1, key
+                line = line.replace(json.dumps(rec[key]), json.dumps(placeholder))
+            lines.append(line)
+    return lines
+
+
+def test_two_layers_give_label_studio_and_pull_what_they_gave_before(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """The labeling config, the instructions, the result of an annotation record (adjudication's
+    gold candidates) and the records pull writes, byte for byte as before layers were data."""
+    got: dict[str, Any] = {}
+    for i, (name, targets) in enumerate(CASES.items()):
+        cfg = _corpus(tmp_path / f"c{i}", targets)
+        got[f"label_config: {name}"] = label_config(cfg)
+        got[f"instructions: {name}"] = instructions_html(cfg)
+    cfg = _corpus(tmp_path / "two", _targets(2))
+    converted = _server_annotation(cfg, QUOTE_TEXT)
+    got["convert_annotation"] = converted
+    rec = Annotation(
+        id="x",
+        kind="gold",
+        article_id="a1",
+        annotator="adj",
+        stance=converted["stance"],
+        spans=converted["spans"],
+    )
+    got["annotation_result"] = annotation_result(rec, QUOTE_TEXT)
+    got["pull --from-export"] = _pulled_records(cfg.root, cli)
+    blob = json.dumps(got, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    if os.environ.get(REGENERATE) == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(blob, encoding="utf-8")
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    for key in want:
+        assert got[key] == want[key], key
+    assert blob == GOLDEN.read_text(encoding="utf-8")
