@@ -82,7 +82,9 @@ class ServerAnnotation:
     """One annotation of a task as the server has it, already in our fields (checked).
 
     ``user`` is the server's id of its author (pull turns it into a pseudonym); ``relations``
-    are the relations that are not a speaker link, kept as they are.
+    are the relations that are not a speaker link, kept as they are; ``choices`` are the labels
+    of the per-article choice layers (None when the layers define none: the record has no
+    ``choices``).
     """
 
     id: int
@@ -90,6 +92,7 @@ class ServerAnnotation:
     stance: dict[str, str | None]
     spans: list[dict[str, Any]]
     relations: list[dict[str, Any]] = field(default_factory=list)
+    choices: dict[str, str | None] | None = None
     created_at: str | None = None
     updated_at: str | None = None
     cancelled: bool = False

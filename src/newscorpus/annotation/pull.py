@@ -20,6 +20,7 @@ import orjson
 from ..config import Config
 from ..corpus import iter_annotations, iter_articles
 from ..errors import StudioError
+from ..layers import CHOICES
 from ..lock import writes_corpus
 from ..records import Annotation, utcnow
 from ..store import append_jsonl, atomic_write_text, check_record
@@ -100,6 +101,7 @@ def to_records(
                     "server": server,
                     "project": origin.project_id,
                     **({"relations": kept} if kept else {}),
+                    **({CHOICES: ann.choices} if ann.choices is not None else {}),
                 },
             )
             rec.pulled_at = pulled_at
