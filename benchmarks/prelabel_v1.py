@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from newscorpus.labelstudio.labeling import RELATION, Interface, js_offset
+from newscorpus.labelstudio.labeling import Interface, js_offset
+from newscorpus.layers import SPANS
 from newscorpus.records import Article
+
+RELATION = SPANS.relation.name
 
 MODEL_VERSION = "newscorpus-heuristics-1"
 

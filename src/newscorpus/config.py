@@ -32,8 +32,6 @@ CONFIG_NAME = "corpus.toml"
 CARD_FILE = "DATA_CARD.md"  # a corpus's card prose and annotation guidelines, by default
 SOURCE_KINDS = ("feed", "sitemap", "urls", "html_dir", "warc")
 TEXT_POLICIES = ("full", "hydrate")
-STANCE_VALUES = ("favor", "against", "neutral", "unrelated")
-SPAN_LABELS = ("Claim", "Quote", "Speaker")
 
 # fullmatch throughout: "$" alone would let a trailing newline through (articles/<name>\n.jsonl)
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")

@@ -2,7 +2,7 @@
 
 Agreement, aggregation, the label checks, the release configs and their schemas, the dataset
 card and Croissant are derived from :data:`LAYERS` (read it through :func:`defined`, at call
-time); the Label Studio interface and pull's conversion should be too.
+time); so are the Label Studio interface and pull's conversion (``newscorpus.labelstudio``).
 
 Today there are two layers:
 
@@ -113,6 +113,7 @@ class SpanAttribute:
     labels: tuple[str, ...]  # the span labels that carry it
     question: str
     doc: str  # the release's description of the field
+    heading: str = ""  # the question as the labeling interface heads it (else ``question``)
 
     @property
     def value_names(self) -> tuple[str, ...]:
@@ -243,6 +244,7 @@ SPANS = SpanLayer(
             ),
             labels=("Claim",),
             question="Selected claim: check-worthy?",
+            heading="Selected claim: is it check-worthy?",
             doc=(
                 "Claims only: `yes` or `no` (would a fact-checker want to check it?); null for "
                 "other labels, and in `claims` when the annotators had no majority."
@@ -256,6 +258,7 @@ SPANS = SpanLayer(
             ),
             labels=("Claim",),
             question="Selected claim: type",
+            heading="Claim type",
             doc=(
                 "Claims only: statistical, causal, event, prediction, policy or other; null as "
                 "for `checkworthy`."

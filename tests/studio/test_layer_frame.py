@@ -79,7 +79,10 @@ def _server_annotation(cfg: Config, text: str) -> dict[str, Any]:
         "updated_at": "2026-01-02T10:05:00Z",
     }
     converted = convert_annotation(cfg, task, ann, expected_interface(cfg), "test")
-    return {k: getattr(converted, k) for k in converted.__dataclass_fields__}
+    fields = {k: getattr(converted, k) for k in converted.__dataclass_fields__}
+    if fields.get("choices", 0) is None:  # a field added with the choice layers: none today
+        del fields["choices"]
+    return fields
 
 
 def _pulled_records(root: Path, cli: Callable[..., Any]) -> list[str]:

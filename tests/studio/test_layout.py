@@ -14,7 +14,6 @@ import pytest
 from defusedxml import ElementTree
 
 from newscorpus.annotation.push import push
-from newscorpus.config import STANCE_VALUES
 from newscorpus.labelstudio.labeling import (
     MAX_TARGETS_WITH_KEYS,
     hotkeys,
@@ -24,9 +23,11 @@ from newscorpus.labelstudio.labeling import (
     reserved_keys,
     stance_name,
 )
+from newscorpus.layers import SPANS, STANCE
 from tests.conftest import REPO, make_article
 from tests.studio.helpers import QUOTE_TEXT, SECOND_TARGET, studio_corpus, with_articles
 
+STANCE_VALUES = STANCE.value_names
 LONG_TARGET = (
     "Synthetic target {n}: a deliberately long statement about joint operations, extraditions "
     "and the sovereignty of both countries, which wraps over several lines in the question pane"
@@ -65,6 +66,7 @@ def test_every_choice_and_label_has_its_own_key_clear_of_label_studio(
     assert len(cfg.targets) == n
     items = config_keys(label_config(cfg))
     assert len(items) == 3 + 2 + 6 + 4 * n
+    assert len(items) == len(SPANS.labels) + len(CLAIM_VALUES) + len(STANCE_VALUES) * n
     keys = [k for _, _, k in items]
     assert None not in keys, [i for i in items if i[2] is None]
     normal = [normal_key(k) for k in keys if k]
@@ -268,7 +270,7 @@ def drag_select(page: Any, editor: Any, needle: str) -> None:
     page.mouse.up()
 
 
-CLAIM_VALUES = ("yes", "no", "statistical", "causal", "event", "prediction", "policy", "other")
+CLAIM_VALUES = tuple(v for a in SPANS.attributes for v in a.value_names)
 
 
 @pytest.mark.studio

@@ -3,8 +3,9 @@
 - ``task_body``: an article (and the labels to show with it) as a Label Studio task;
 - ``annotation_result``: an annotation record as a Label Studio result (adjudication, the demo);
 - ``convert_task``: a Label Studio task with its annotations as a ``Task`` whose annotations
-  are in our fields (stance per target; spans with checkworthy, claim_type and speaker), each
-  checked against the project's labeling interface and the task's text.
+  are in our fields (stance per target; spans with their attributes and speaker; the
+  per-article choice layers), each checked against the project's labeling interface and the
+  task's text. The fields are the annotation layers' (``newscorpus.layers``).
 
 Offsets: Label Studio counts UTF-16 units, our records count Python characters.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import layers
 from ..annotation.backend import NewTask, ServerAnnotation, Task
 from ..config import Config
 from ..errors import DataError
+from ..layers import SpanRelation
 from ..records import Annotation, Article
-from .labeling import RELATION, Interface, js_offset, py_offset, stance_name
+from .labeling import Interface, js_offset, py_offset, stance_name
 from .prelabel import prediction
 
 MAX_ID = 2**63 - 1  # Label Studio's ids are 64-bit; the release tables store them as int64
@@ -62,6 +65,8 @@ def task_body(task: NewTask, iface: Interface) -> dict[str, Any]:
 
 def annotation_result(ann: Annotation, text: str) -> list[dict[str, Any]]:
     """An annotation record as a Label Studio result (the inverse of ``convert_annotation``)."""
+    lay = layers.defined()
+    sp = lay.spans
     result: list[dict[str, Any]] = []
     for target, label in sorted(ann.stance.items()):
         if label is not None:
@@ -84,13 +89,13 @@ def annotation_result(ann: Annotation, text: str) -> list[dict[str, Any]]:
         result.append(
             {
                 "id": rid,
-                "from_name": "spans",
+                "from_name": sp.name,
                 "to_name": "text",
                 "type": "labels",
                 "value": {**region, "labels": [s["label"]]},
             }
         )
-        for attr in ("checkworthy", "claim_type"):
+        for attr in sp.attribute_names:
             if s.get(attr):
                 result.append(
                     {
@@ -101,7 +106,7 @@ def annotation_result(ann: Annotation, text: str) -> list[dict[str, Any]]:
                         "value": {**region, "choices": [s[attr]]},
                     }
                 )
-        speaker = s.get("speaker")
+        speaker = s.get(sp.relation.field)
         if speaker and str(speaker) in ids:
             result.append(
                 {
@@ -109,7 +114,19 @@ def annotation_result(ann: Annotation, text: str) -> list[dict[str, Any]]:
                     "from_id": ids[str(speaker)],
                     "to_id": rid,
                     "direction": "right",
-                    "labels": [RELATION],
+                    "labels": [sp.relation.name],
+                }
+            )
+    chosen = layers.choice_labels(ann.extra)
+    for c in lay.choices:
+        label = chosen.get(c.name)
+        if isinstance(label, str):
+            result.append(
+                {
+                    "from_name": c.name,
+                    "to_name": "text",
+                    "type": "choices",
+                    "value": {"choices": [label]},
                 }
             )
     return result
@@ -148,6 +165,10 @@ def convert_annotation(
     if not isinstance(result, list) or not all(isinstance(x, dict) for x in result):
         raise DataError(f"{where}: result must be a list of objects")
     iface.check(result, text, where)
+    lay = layers.defined()
+    sp = lay.spans
+    attribute_names = sp.attribute_names
+    choices: dict[str, str | None] = {c.name: None for c in lay.choices}
     stance: dict[str, str | None] = {t.id: None for t in cfg.targets}
     by_name = {stance_name(t.id): t.id for t in cfg.targets}
     spans: dict[str, dict[str, Any]] = {}
@@ -161,9 +182,11 @@ def convert_annotation(
             continue
         if kind == "choices" and name in by_name:
             stance[by_name[name]] = _choice(item)
-        elif kind == "choices" and name in ("checkworthy", "claim_type") and item.get("id"):
+        elif kind == "choices" and name in attribute_names and item.get("id"):
             attrs.setdefault(str(item["id"]), {})[str(name)] = _choice(item)
-        elif kind == "labels" and name == "spans":
+        elif kind == "choices" and name in choices:
+            choices[str(name)] = _choice(item)
+        elif kind == "labels" and name == sp.name:
             v = item["value"]
             start, end = py_offset(text, v["start"]), py_offset(text, v["end"])
             piece = text[start:end]
@@ -180,7 +203,7 @@ def convert_annotation(
     for rid, extra in attrs.items():
         if rid in spans:
             spans[rid].update(extra)
-    kept = link_speakers(spans, relations)
+    kept = link_speakers(spans, relations, sp.relation)
     ann_id = ann.get("id")
     if not isinstance(ann_id, int) or isinstance(ann_id, bool):
         raise DataError(f"{where}: annotation without an integer id")
@@ -197,6 +220,7 @@ def convert_annotation(
         stance=stance,
         spans=sorted(spans.values(), key=lambda s: (s["start"], s["end"], s["label"])),
         relations=kept,
+        choices=choices if lay.choices else None,
         created_at=ann.get("created_at"),
         updated_at=ann.get("updated_at") or ann.get("created_at"),
         cancelled=bool(ann.get("was_cancelled")),
@@ -204,17 +228,20 @@ def convert_annotation(
 
 
 def link_speakers(
-    spans: dict[str, dict[str, Any]], relations: list[tuple[str, str, list[str]]]
+    spans: dict[str, dict[str, Any]],
+    relations: list[tuple[str, str, list[str]]],
+    relation: SpanRelation,
 ) -> list[dict[str, Any]]:
     """Set each Claim's or Quote's ``speaker`` from a relation between it and a Speaker, drawn
-    either way, labelled or not; every other relation is returned, to be kept in the record."""
+    either way, labelled or not (the span relation of the layers: its source, targets and
+    field); every other relation is returned, to be kept in the record."""
     kept = []
     for a, b, labels in relations:
         ends = {spans[x]["label"]: x for x in (a, b) if x in spans}
-        said = ends.get("Claim") or ends.get("Quote")
-        speaker = ends.get("Speaker")
-        if len(ends) == 2 and said and speaker and "speaker" not in spans[said]:
-            spans[said]["speaker"] = speaker
+        said = next((ends[t] for t in relation.targets if t in ends), None)
+        speaker = ends.get(relation.source)
+        if len(ends) == 2 and said and speaker and relation.field not in spans[said]:
+            spans[said][relation.field] = speaker
         else:  # a missing end, Speaker to Speaker, Claim to Quote, a second speaker
             kept.append({"from_id": a, "to_id": b, "labels": labels})
     return kept

@@ -10,18 +10,20 @@ from typing import Any
 
 from defusedxml import ElementTree
 
+from .. import layers
 from ..cardtext import guidelines
-from ..config import STANCE_VALUES, Config
+from ..config import Config
 from ..errors import DataError
+from ..layers import Layers
 from ..resources import schemas_dir
 
 TEMPLATE = "stance_claims.xml"
 TARGET_TEMPLATE = "target.xml"
+REGION_TEMPLATE = "region.xml"  # the questions about a selected span
+ATTRIBUTE_TEMPLATE = "attribute.xml"  # one of them
+CHOICE_TEMPLATE = "choice.xml"  # a per-article choice layer
 TASK_FIELDS = ("article_id", "title", "text", "url", "site", "published", "language")
-CHECKWORTHY = ("yes", "no")
-CLAIM_TYPES = ("statistical", "causal", "event", "prediction", "policy", "other")
-RELATION = "said"
-_COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
+_COMMENT = re.compile(r"<!--.*?-->[ \t]*\n?", re.S)  # the next line keeps its indent
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # one character, two UTF-16 units
 
 
@@ -33,20 +35,54 @@ def stance_name(target_id: str) -> str:
 # --- keyboard shortcuts ------------------------------------------------------------------------
 #
 # Every label and choice gets an explicit key (Label Studio would otherwise hand out
-# "1234567890qwet..." in tree order, so a target's keys changed with the config). The keys are
-# fixed for the labels and the claim questions, and the stance keys are handed out target by
-# target from STANCE_KEYS, so adding a target never changes the keys of the targets before it.
+# "1234567890qwet..." in tree order, so a target's keys changed with the config). The keys of
+# today's span labels and claim questions are fixed (FIXED_KEYS), and the stance keys are handed
+# out target by target from the start of STANCE_KEYS, so adding a target never changes the keys
+# of the targets before it. Any other label or choice (a per-article choice layer, a span label
+# or attribute value without a fixed key) takes its key from the end of STANCE_KEYS, in the
+# order the annotator sees them; the targets get what is left before those.
 
 LABEL_KEYS = {"Claim": "c", "Quote": "q", "Speaker": "s"}
-CHECKWORTHY_KEYS = {"yes": "y", "no": "n"}
-CLAIM_TYPE_KEYS = dict(zip(CLAIM_TYPES, ("a", "d", "f", "g", "j", "l"), strict=True))
+FIXED_KEYS: dict[tuple[str, str], str] = {
+    **{("spans", v): k for v, k in LABEL_KEYS.items()},
+    ("checkworthy", "yes"): "y",
+    ("checkworthy", "no"): "n",
+    **{
+        ("claim_type", v): k
+        for v, k in zip(
+            ("statistical", "causal", "event", "prediction", "policy", "other"),
+            ("a", "d", "f", "g", "j", "l"),
+            strict=True,
+        )
+    },
+}
+LABEL_COLOURS = {"Claim": "#f4a261", "Quote": "#2a9d8f", "Speaker": "#8ab17d"}
+_MORE_COLOURS = ("#e9c46a", "#a8dadc", "#cdb4db", "#ffafcc", "#bde0fe", "#b5e48c")
 STANCE_KEYS: tuple[str, ...] = (
     *"1234567890",
     *"itxz",
     *(f"shift+{c}" for c in "abcdefghijklmnopqstuvwxyz"),  # shift+r is a Label Studio tool
     *(f"shift+{d}" for d in "34567890"),  # shift+1 and shift+2 zoom images in Label Studio
 )
-MAX_TARGETS_WITH_KEYS = len(STANCE_KEYS) // len(STANCE_VALUES)
+
+
+def _unfixed(lay: Layers) -> list[tuple[str, str]]:
+    """(control, value) of every label and choice without a fixed key, not a stance."""
+    sp = lay.spans
+    out = [(sp.name, v) for v in sp.label_names]
+    out += [(a.name, v) for a in sp.attributes for v in a.value_names]
+    out += [(c.name, v) for c in lay.choices for v in c.value_names]
+    return [cv for cv in out if cv not in FIXED_KEYS]
+
+
+def targets_with_keys(lay: Layers | None = None) -> int:
+    """How many targets get stance keys (the first ones; the others' choices are clicked)."""
+    lay = lay or layers.defined()
+    spare = len(STANCE_KEYS) - len(_unfixed(lay))
+    return max(0, spare // len(lay.stance.values))
+
+
+MAX_TARGETS_WITH_KEYS = targets_with_keys()  # with today's layers (stance, spans)
 
 # Label Studio 1.23's own shortcuts (web/libs/editor/src/core/settings/keymap.json, as shipped
 # in the 1.23.2 frontend bundle; the Mac variants are command+...), plus the ones its code binds
@@ -86,7 +122,7 @@ class Hotkey:
     """One keyboard shortcut: the key, the control it sets and the value it picks."""
 
     key: str
-    control: str  # spans | checkworthy | claim_type | stance_<target id>
+    control: str  # spans | a span attribute | stance_<target id> | a choice layer
     value: str
     question: str  # what the annotator reads: "Span label", "Stance towards: ..."
 
@@ -94,21 +130,30 @@ class Hotkey:
 def hotkeys(cfg: Config) -> list[Hotkey]:
     """Every shortcut of the interface, in the order the annotator sees the controls.
 
-    Targets after the first MAX_TARGETS_WITH_KEYS have none (their choices are clicked).
+    Targets after the first ``targets_with_keys()`` have none (their choices are clicked).
     """
-    out = [Hotkey(k, "spans", v, "Span label") for v, k in LABEL_KEYS.items()]
+    lay = layers.defined()
+    sp = lay.spans
+    spare = iter(STANCE_KEYS[len(STANCE_KEYS) - len(_unfixed(lay)) :])
+
+    def key(control: str, value: str) -> str:
+        return FIXED_KEYS.get((control, value)) or next(spare, "")  # "": no key left
+
+    out = [Hotkey(key(sp.name, v), sp.name, v, "Span label") for v in sp.label_names]
     out += [
-        Hotkey(k, "checkworthy", v, "Selected claim: check-worthy?")
-        for v, k in CHECKWORTHY_KEYS.items()
+        Hotkey(key(a.name, v), a.name, v, a.question) for a in sp.attributes for v in a.value_names
     ]
-    out += [Hotkey(k, "claim_type", v, "Selected claim: type") for v, k in CLAIM_TYPE_KEYS.items()]
     keys = iter(STANCE_KEYS)
-    for t in cfg.targets[:MAX_TARGETS_WITH_KEYS]:
+    stance = lay.stance
+    for t in cfg.targets[: targets_with_keys(lay)]:
         out += [
-            Hotkey(next(keys), stance_name(t.id), v, f"Stance towards: {t.text}")
-            for v in STANCE_VALUES
+            Hotkey(next(keys), stance_name(t.id), v, f"{stance.question}: {t.text}")
+            for v in stance.value_names
         ]
-    return out
+    out += [
+        Hotkey(key(c.name, v), c.name, v, c.question) for c in lay.choices for v in c.value_names
+    ]
+    return [h for h in out if h.key]
 
 
 _KEY = re.compile(r"\{key:([^:{}]+):([^:{}]+)\}")
@@ -124,19 +169,73 @@ def _with_keys(xml: str, keys: dict[tuple[str, str], str]) -> str:
     return re.sub(r' hotkey=""', "", _KEY.sub(put, xml))
 
 
-def label_config(cfg: Config) -> str:
-    """The Label Studio XML config for this corpus's targets."""
-    folder = schemas_dir() / "labeling"
-    template = _COMMENT.sub("", (folder / TEMPLATE).read_text(encoding="utf-8"))
-    block = _COMMENT.sub("", (folder / TARGET_TEMPLATE).read_text(encoding="utf-8"))
-    keys = {(h.control, h.value): h.key for h in hotkeys(cfg)}
-    parts = [
-        _with_keys(block.replace("{id}", t.id), keys).replace(
-            "{text}", html.escape(t.text, quote=True)
+def _block(name: str) -> str:
+    """A template of schemas/labeling/ without its comments."""
+    return _COMMENT.sub("", (schemas_dir() / "labeling" / name).read_text(encoding="utf-8"))
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _choice_lines(control: str, values: tuple[str, ...]) -> str:
+    return "".join(
+        f'          <Choice value="{_attr(v)}" hotkey="{{key:{control}:{v}}}"/>\n' for v in values
+    )
+
+
+def _fill(block: str, **slots: str) -> str:
+    """Each ``{slot}`` line of a block replaced by its lines (none: the line goes)."""
+    for name, text in slots.items():
+        block = block.replace(
+            f"{{{name}}}\n", text if text.endswith("\n") or not text else text + "\n"
         )
+    return block
+
+
+def label_config(cfg: Config) -> str:
+    """The Label Studio XML config for this corpus's targets and the annotation layers."""
+    lay = layers.defined()
+    sp = lay.spans
+    keys = {(h.control, h.value): h.key for h in hotkeys(cfg)}
+    colours = iter(_MORE_COLOURS * (1 + len(sp.labels) // len(_MORE_COLOURS)))
+    labels = "".join(
+        f'        <Label value="{_attr(v)}" background="{LABEL_COLOURS.get(v) or next(colours)}"'
+        f' hotkey="{{key:{sp.name}:{v}}}"/>\n'
+        for v in sp.label_names
+    )
+    groups: dict[tuple[str, ...], list[str]] = {}
+    attribute = _block(ATTRIBUTE_TEMPLATE)
+    for a in sp.attributes:
+        groups.setdefault(a.labels, []).append(
+            _fill(attribute, values=_choice_lines(a.name, a.value_names))
+            .replace("{name}", a.name)
+            .replace("{heading}", _attr(a.heading or a.question))
+        )
+    region = _block(REGION_TEMPLATE)
+    regions = "".join(
+        _fill(region, questions="".join(qs)).replace("{when}", _attr(",".join(labels_)))
+        for labels_, qs in groups.items()
+    )
+    target = _fill(
+        _block(TARGET_TEMPLATE), values=_choice_lines("stance_{id}", lay.stance.value_names)
+    )
+    target = target.replace("{question}", _attr(lay.stance.question))
+    targets = "".join(
+        _with_keys(target.replace("{id}", t.id), keys).replace("{text}", _attr(t.text))
         for t in cfg.targets
-    ]
-    return _with_keys(template, keys).replace("{targets}\n", "".join(parts))
+    )
+    choice = _block(CHOICE_TEMPLATE)
+    choices = "".join(
+        _fill(choice, values=_choice_lines(c.name, c.value_names))
+        .replace("{name}", c.name)
+        .replace("{question}", _attr(c.question))
+        for c in lay.choices
+    )
+    xml = _fill(_block(TEMPLATE), labels=labels, regions=regions)
+    xml = xml.replace("{spans}", _attr(sp.name)).replace("{relation}", _attr(sp.relation.name))
+    xml = _with_keys(xml, keys)
+    return _fill(xml, choices=_with_keys(choices, keys), targets=targets)
 
 
 def hotkey_table_html(cfg: Config) -> str:

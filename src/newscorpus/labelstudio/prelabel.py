@@ -23,8 +23,9 @@ from typing import Any
 
 import sentencex
 
+from .. import layers
 from ..records import Article
-from .labeling import RELATION, Interface
+from .labeling import Interface
 
 MODEL_VERSION = "newscorpus-heuristics-1"
 MAX_CHARS = 1_000_000  # far past any news article; a 60 MB text is not read to its end
@@ -335,7 +336,7 @@ def prelabel_result(text: str, *, language: str | None = None) -> list[dict[str,
                     "from_id": sid,
                     "to_id": qid,
                     "direction": "right",
-                    "labels": [RELATION],
+                    "labels": [layers.defined().spans.relation.name],
                 }
             )
     for start, end in sentence_spans(text, language, limit):
