@@ -6,6 +6,7 @@ from typing import Any
 
 import polars as pl
 
+from . import layers
 from .config import Config
 from .corpus import current_annotations, iter_articles
 
@@ -40,7 +41,9 @@ def article_frame(cfg: Config) -> pl.DataFrame:
 
 
 def label_frame(cfg: Config) -> pl.DataFrame:
-    """One row per label given in a current human annotation (stance per target, and spans)."""
+    """One row per label given in a current human annotation: stance per target
+    (``stance_<target id>``), spans, and each per-article choice layer (by its name)."""
+    lay = layers.defined()
     rows: list[dict[str, str]] = []
     for ann in current_annotations(cfg):
         who = ann.annotator or "(unknown)"
@@ -48,7 +51,12 @@ def label_frame(cfg: Config) -> pl.DataFrame:
             if label is not None:
                 rows.append({"layer": f"stance_{target}", "label": label, "annotator": who})
         for span in ann.spans:
-            rows.append({"layer": "spans", "label": str(span["label"]), "annotator": who})
+            rows.append({"layer": lay.spans.name, "label": str(span["label"]), "annotator": who})
+        chosen = layers.choice_labels(ann.extra)
+        for c in lay.choices:
+            value = chosen.get(c.name)
+            if isinstance(value, str):
+                rows.append({"layer": c.name, "label": value, "annotator": who})
     return pl.DataFrame(rows, schema={"layer": pl.Utf8, "label": pl.Utf8, "annotator": pl.Utf8})
 
 

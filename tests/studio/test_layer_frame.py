@@ -11,19 +11,36 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+from defusedxml import ElementTree
+
+from newscorpus import layers as layers_module
 from newscorpus.cardtext import render_template
 from newscorpus.config import Config, load_config
-from newscorpus.corpus import add_articles
+from newscorpus.corpus import add_annotations, add_articles
+from newscorpus.errors import DataError
 from newscorpus.labelstudio.convert import annotation_result, convert_annotation
 from newscorpus.labelstudio.labeling import (
     MAX_TARGETS_WITH_KEYS,
     expected_interface,
+    hotkeys,
     instructions_html,
     label_config,
+    normal_key,
+    reserved_keys,
+    targets_with_keys,
 )
+from newscorpus.layers import CHOICES, SPANS, STANCE, ChoiceLayer, Layers, Value
 from newscorpus.records import Annotation
 from tests.conftest import MINIMAL_TOML, make_article, write_corpus
-from tests.studio.helpers import QUOTE_TEXT, SECOND_TARGET, export_of, full_result, span
+from tests.studio.helpers import (
+    QUOTE_TEXT,
+    SECOND_TARGET,
+    choice,
+    export_of,
+    full_result,
+    span,
+)
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "labelstudio_two_layers.json"
 REGENERATE = "NEWSCORPUS_REGENERATE_GOLDEN"  # set to 1 to rewrite GOLDEN (then review the diff)
@@ -136,3 +153,129 @@ def test_two_layers_give_label_studio_and_pull_what_they_gave_before(
     for key in want:
         assert got[key] == want[key], key
     assert blob == GOLDEN.read_text(encoding="utf-8")
+
+
+# --- a third layer: a per-article frame choice, defined here only -----------------------------
+
+FRAME = ChoiceLayer(
+    name="frame",
+    title="Frame",
+    values=(
+        Value("economic", "the article treats the subject as a matter of trade, money or jobs"),
+        Value("security", "the article treats it as a matter of crime, violence or defence"),
+        Value("sovereignty", "the article treats it as a matter of national sovereignty"),
+        Value("other", "another frame, or none"),
+    ),
+    question="Which frame does the article use",
+)
+FRAMES = FRAME.value_names
+
+
+@pytest.fixture
+def frame_layer(monkeypatch: pytest.MonkeyPatch) -> Layers:
+    """The tool's layers with a per-article frame choice added (as tests/test_layers.py does)."""
+    lay = Layers(stance=STANCE, spans=SPANS, choices=(FRAME,))
+    monkeypatch.setattr(layers_module, "LAYERS", lay)
+    return lay
+
+
+def _keys(xml: str) -> list[tuple[str, str, str | None]]:
+    """(control name, value, hotkey) of every Label and Choice of a config, in order."""
+    return [
+        (ctl.get("name", ""), item.get("value", ""), item.get("hotkey"))
+        for ctl in ElementTree.fromstring(xml).iter()
+        if ctl.tag in ("Labels", "Choices")
+        for item in ctl
+        if item.tag in ("Label", "Choice")
+    ]
+
+
+def test_a_frame_layer_gets_its_choices_block_with_keys_clear_of_label_studio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _corpus(tmp_path / "c", _targets(2))
+    before = label_config(cfg)
+    monkeypatch.setattr(
+        layers_module, "LAYERS", Layers(stance=STANCE, spans=SPANS, choices=(FRAME,))
+    )
+    xml = label_config(cfg)
+    root = ElementTree.fromstring(xml)
+    (block,) = [c for c in root.iter("Choices") if c.get("name") == "frame"]
+    assert (block.get("toName"), block.get("choice"), block.get("perRegion")) == (
+        "text",
+        "single-radio",
+        None,
+    )
+    assert [c.get("value") for c in block.iter("Choice")] == list(FRAMES)
+    assert FRAME.question in [h.get("value") for h in root.iter("Header")]
+    # every other control keeps its keys; the frame's are its own and none of Label Studio's
+    items = _keys(xml)
+    assert [i for i in items if i[0] != "frame"] == _keys(before)
+    keys = [normal_key(k or "") for _, _, k in items]
+    assert "" not in keys and len(set(keys)) == len(keys)
+    assert not set(keys) & reserved_keys()
+    assert {(h.control, h.value, h.key) for h in hotkeys(cfg)} == set(items)
+    assert targets_with_keys() == MAX_TARGETS_WITH_KEYS - 1  # the frame took four keys
+    page = instructions_html(cfg)
+    assert f"<td>{FRAME.question}</td>" in page
+    # the interface's check takes a frame answer and refuses a value it does not offer
+    iface = expected_interface(cfg)
+    item = {"from_name": "frame", "to_name": "text", "type": "choices"}
+    iface.check([{**item, "value": {"choices": ["security"]}}], "text", "here")
+    with pytest.raises(DataError, match="here: frame: label 'trade' is not in the labeling"):
+        iface.check([{**item, "value": {"choices": ["trade"]}}], "text", "here")
+
+
+def test_a_frame_answer_converts_both_ways(tmp_path: Path, frame_layer: Layers) -> None:
+    cfg = _corpus(tmp_path / "c", _targets(2))
+    iface = expected_interface(cfg)
+    task = {"id": 7, "data": {"article_id": "a1", "text": QUOTE_TEXT}}
+    frame = choice("frame", "sovereignty")
+    ann = {"id": 70, "completed_by": 3, "result": [*full_result(QUOTE_TEXT), frame]}
+    got = convert_annotation(cfg, task, ann, iface, "test")
+    assert got.choices == {"frame": "sovereignty"}
+    assert got.stance == {"us_forces_in_mexico": "neutral", "cartels_as_terrorists": "unrelated"}
+    unanswered = convert_annotation(cfg, task, {**ann, "result": []}, iface, "test")
+    assert unanswered.choices == {"frame": None}
+    rec = Annotation(
+        id="x",
+        kind="gold",
+        article_id="a1",
+        annotator="adj",
+        stance=got.stance,
+        spans=got.spans,
+        extra={CHOICES: got.choices},
+    )
+    result = annotation_result(rec, QUOTE_TEXT)
+    assert frame in result
+    iface.check(result, QUOTE_TEXT, "gold")
+    back = convert_annotation(cfg, task, {**ann, "result": result}, iface, "test")
+    assert (back.choices, back.stance) == (got.choices, got.stance)
+    assert len(back.spans) == len(got.spans)  # (the regions renumbered r0, r1, ...)
+
+
+def test_stats_count_the_frame_labels(
+    tmp_path: Path, cli: Callable[..., Any], frame_layer: Layers
+) -> None:
+    cfg = _corpus(tmp_path / "c", _targets(1))
+    art = make_article(1)
+    add_articles(cfg, [art])
+    recs = [
+        Annotation(
+            id=f"a{i}",
+            kind="annotation",
+            article_id=art.id,
+            annotator=f"ann-{i:010d}",
+            stance={"us_forces_in_mexico": "favor"},
+            extra={CHOICES: {"frame": value}},
+        )
+        for i, value in enumerate(("security", "security", None))
+    ]
+    add_annotations(cfg, recs, "pulled")
+    res = cli("--corpus", cfg.root, "stats", "--json")
+    assert res.exit_code == 0, res.output
+    by_label = json.loads(res.stdout)["annotations"]["by_label"]
+    assert {"layer": "frame", "label": "security", "count": 2} in by_label
+    assert [r for r in by_label if r["layer"] == "frame"] == [
+        {"layer": "frame", "label": "security", "count": 2}
+    ]

@@ -25,10 +25,11 @@ from ..annotation.push import reconcile
 from ..config import Config
 from ..corpus import add_annotations, iter_annotations
 from ..errors import StudioError
+from ..layers import UNRESOLVED
 from ..lock import writes_corpus
 from ..records import Annotation
 from ..store import check_record
-from .aggregate import UNRESOLVED, build_aggregates
+from .aggregate import build_aggregates
 from .labels import Labels, load_labels
 
 GOLD_FILE = "gold"

@@ -22,8 +22,7 @@ import numpy.typing as npt
 
 from ..config import Config
 from ..errors import DataError, UsageError
-from ..layers import CHOICES, CHOICES_N, CHOICES_SOFT, Layers, defined
-from ..layers import UNRESOLVED as UNRESOLVED  # adjudicate.py imports it from here
+from ..layers import CHOICES, CHOICES_N, CHOICES_SOFT, UNRESOLVED, Layers, defined
 from ..lock import writes_corpus
 from ..records import Annotation
 from ..store import atomic_write_text, check_record, read_jsonl, rewrite_jsonl

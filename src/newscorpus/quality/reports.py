@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from ..config import Config
 from ..layers import defined
 from ..store import atomic_write_bytes, atomic_write_text
-from .agreement import AgreeResult, ChoiceAgreement, Section
+from .agreement_result import AgreeResult, ChoiceAgreement, Section
 
 REPORT_NAME = "agreement.md"
 

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from .. import __version__
 from ..config import Config
 from ..errors import ReleaseError
+from ..layers import defined
 from ..records import utcnow
 from ..validate import validate_loaded
 from ..workers import init_worker
@@ -260,7 +261,7 @@ def _period_text(published: PublicationDates, fetched: tuple[str | None, str | N
 
 def claim_digests(claims: pl.DataFrame) -> dict[str, str]:
     """Per article, a short digest of its released claims (offsets, labels, attributes)."""
-    fields = ["start", "end", "label", "checkworthy", "claim_type", "speaker"]
+    fields = [f for f in defined().spans.fields if f not in ("id", "text")]
     spans: dict[str, list[Any]] = {}
     for aid, *span in claims.select("article_id", *fields).iter_rows():
         spans.setdefault(aid, []).append(span)
