@@ -152,10 +152,10 @@ def main() -> int:
             raise SystemExit(f"--only takes one of: {', '.join(PARTS)}")
         parts = (wanted[0],)
     write = "--no-write" not in args and parts == PARTS and (N, M) == (10000, 2000)
-    os.environ.setdefault("NEWSCORPUS_STUDIO_ENV", str(REPO / ".venv-studio"))
+    env = Path(os.environ.get("NEWSCORPUS_STUDIO_ENV") or REPO / ".venv-studio")
     with tempfile.TemporaryDirectory() as tmp:
         home = load_config(_home(Path(tmp)))
-        started = server.start(home, port=free_port())
+        started = server.start(home, port=free_port(), env=env)
         creds = server.load_credentials(home)
         assert creds is not None
         try:

@@ -161,10 +161,11 @@ def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from newscorpus.config import load_config
     from newscorpus.labelstudio import server
 
-    os.environ.setdefault("NEWSCORPUS_STUDIO_ENV", str(REPO / ".venv-studio"))
+    os.environ.setdefault("NEWSCORPUS_STUDIO_ENV", str(REPO / ".venv-studio"))  # for CLI runs
     root = write_corpus(tmp_path_factory.mktemp("studio-server") / "corpus")
     cfg = load_config(root)
-    started = server.start(cfg, port=_free_port())
+    env = Path(os.environ["NEWSCORPUS_STUDIO_ENV"])
+    started = server.start(cfg, port=_free_port(), env=env)
     creds = server.load_credentials(cfg)
     assert creds is not None
     try:

@@ -100,6 +100,8 @@ class DemoOptions:
     sample_port: int = SAMPLE_PORT
     studio_port: int = 8080
     start_studio: bool = True
+    env: Path | None = None  # the virtual environment Label Studio runs from (see server.start)
+    data_home: Path | None = None
 
 
 # The demo corpus's DATA_CARD.md: the init template, its places filled in for the demo.
@@ -379,7 +381,7 @@ def _run(corpus_dir: Path, release_dir: Path, base: str, say: Say, opts: DemoOpt
 
     studio_url, admin_email, credentials_file = "", "", None
     if opts.start_studio and not os.environ.get("LABEL_STUDIO_URL"):
-        started = server.start(cfg, port=studio_port)
+        started = server.start(cfg, port=studio_port, env=opts.env, data_home=opts.data_home)
         studio_url, admin_email = started.url, started.email
         credentials_file = started.credentials_file
         say(
@@ -421,7 +423,7 @@ def _run(corpus_dir: Path, release_dir: Path, base: str, say: Say, opts: DemoOpt
 
     agreement = agree(cfg)
     say("agree", f"agreement report written to {cfg.reports_dir / 'agreement.md'}")
-    agg = aggregate(cfg, "majority")
+    agg = aggregate(cfg, method="majority")
     say("aggregate", "majority labels written to annotations/aggregate.jsonl")
 
     tag = f"v{VERSION}"

@@ -1,8 +1,9 @@
 """Start, stop and inspect a local Label Studio server for one corpus (`newscorpus studio ...`).
 
-Label Studio runs from its own virtual environment (its pins clash with ours): the one named by
-``NEWSCORPUS_STUDIO_ENV`` (created when missing), else ``label-studio`` on PATH, else a per-user
-environment created on first use. Its data live in ``<corpus>/.newscorpus/studio/data/`` (0700;
+Label Studio runs from its own virtual environment (its pins clash with ours): the one the caller
+names (the CLI passes ``NEWSCORPUS_STUDIO_ENV``; created when missing), else ``label-studio`` on PATH,
+else a per-user environment created on first use under the data home the caller gives (the CLI
+passes ``XDG_DATA_HOME``; default ``~/.local/share``). Its data live in ``<corpus>/.newscorpus/studio/data/`` (0700;
 the database, the log and every file Label Studio writes later are 0600: the child runs with umask
 077); the admin login and API token in ``<corpus>/.newscorpus/studio.json`` (mode 0600), never
 printed in full. Every path handed to the server process is absolute: a relative data folder would
@@ -127,10 +128,10 @@ def _save_credentials(cfg: Config, creds: Credentials) -> None:
 # --- the Label Studio executable ----------------------------------------------------------------
 
 
-def default_env_dir() -> Path:
-    """The per-user virtual environment used when NEWSCORPUS_STUDIO_ENV is unset."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "newscorpus" / f"label-studio-{LS_VERSION}"
+def default_env_dir(data_home: Path | None = None) -> Path:
+    """The per-user virtual environment used when no environment is named."""
+    base = data_home or Path.home() / ".local" / "share"
+    return base / "newscorpus" / f"label-studio-{LS_VERSION}"
 
 
 def _create_env(env: Path) -> None:
@@ -149,15 +150,14 @@ def _create_env(env: Path) -> None:
         raise StudioError(f"{env}: could not install {LS_REQUIREMENT} ({exc})") from None
 
 
-def label_studio_executable() -> Path:
+def label_studio_executable(env: Path | None = None, data_home: Path | None = None) -> Path:
     """The `label-studio` program to run, installing it into its own environment if needed."""
-    named = os.environ.get("NEWSCORPUS_STUDIO_ENV")
-    if not named:
+    if env is None:
         on_path = shutil.which("label-studio")
         if on_path:
             return Path(on_path).absolute()  # PATH may hold a relative folder
     # absolute: the server runs in the studio folder, where a relative path means another file
-    env = (Path(named) if named else default_env_dir()).absolute()
+    env = (env if env is not None else default_env_dir(data_home)).absolute()
     exe = env / "bin" / "label-studio"
     if not exe.is_file():
         _create_env(env)
@@ -357,8 +357,19 @@ class Started:
 
 
 @writes_corpus("studio start")
-def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) -> Started:
-    """Start the corpus's Label Studio on 127.0.0.1 and wait for /health; refuse a busy port."""
+def start(
+    cfg: Config,
+    port: int | None = None,
+    timeout: float = START_TIMEOUT,
+    *,
+    env: Path | None = None,
+    data_home: Path | None = None,
+) -> Started:
+    """Start the corpus's Label Studio on 127.0.0.1 and wait for /health; refuse a busy port.
+
+    ``env``: the virtual environment Label Studio runs from; ``data_home``: where the per-user
+    one is made when ``env`` is None and ``label-studio`` is not on PATH.
+    """
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port}: must be between 1 and 65535")
     creds = load_credentials(cfg)
@@ -390,7 +401,7 @@ def start(cfg: Config, port: int | None = None, timeout: float = START_TIMEOUT) 
     _make_private(folder)
     with contextlib.suppress(OSError):
         os.chmod(credentials_path(cfg), PRIVATE_FILE)
-    exe = label_studio_executable()
+    exe = label_studio_executable(env, data_home)
     log_path = folder / "server.log"
     cmd = [
         *_launch(exe),

@@ -289,7 +289,7 @@ def build_aggregates(
 
 
 @writes_corpus("aggregate")
-def aggregate(cfg: Config, method: str = "majority") -> AggregateResult:
+def aggregate(cfg: Config, *, method: str = "majority") -> AggregateResult:
     """Write aggregate records (and, for Dawid–Skene, reports/annotator_reliability.json).
 
     Annotations of articles no longer in ``articles/`` are left out, as in ``agree``.

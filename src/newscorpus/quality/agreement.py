@@ -222,7 +222,7 @@ def orphan_warning(cfg: Config, orphans: list[Annotation]) -> str | None:
     )
 
 
-def agree(cfg: Config, by: str | None = None, write_report: bool = True) -> AgreeResult:
+def agree(cfg: Config, *, by: str | None = None, write_report: bool = True) -> AgreeResult:
     """Compute agreement over the current labels; write reports/agreement.md and plots if asked.
 
     Annotations of articles missing from ``articles/`` are left out, counted in ``orphans`` and
