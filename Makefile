@@ -32,7 +32,7 @@ system-deps:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium git >/dev/null; }
 
 lock:
-	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra bench -p 3.11 -o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra bench --extra ray -p 3.11 -o requirements.lock
 	echo "label-studio==1.23.2" | $(BIN)/uv pip compile -q - -p 3.11 -o requirements-studio.lock
 
 # The main job: the shipped corpus checked, then the whole pipeline on the bundled samples.

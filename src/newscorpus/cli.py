@@ -250,7 +250,7 @@ def aggregate(
     from .quality.aggregate import aggregate as run_aggregate
 
     with handled(ctx, writes="aggregate") as st:
-        s = run_aggregate(st.config(), method=method)
+        s = run_aggregate(st.config(), method)
         out.print(
             f"{s.method}: {s.articles} articles, {s.labels} stance labels "
             f"({s.unresolved_labels} unresolved), {s.spans} spans "
@@ -272,15 +272,6 @@ studio_app = typer.Typer(
 )
 app.add_typer(studio_app, name="studio")
 
-STUDIO_ENV = "NEWSCORPUS_STUDIO_ENV"  # the virtual environment Label Studio runs from
-
-
-def studio_env() -> tuple[Path | None, Path | None]:
-    """Label Studio's virtual environment and the data home where a per-user one is made:
-    read from the environment here, not below the CLI."""
-    named, home = os.environ.get(STUDIO_ENV), os.environ.get("XDG_DATA_HOME")
-    return (Path(named) if named else None), (Path(home) if home else None)
-
 
 @studio_app.command("start")
 def studio_start(
@@ -293,8 +284,7 @@ def studio_start(
     from .labelstudio.server import start
 
     with handled(ctx, writes="studio start", flags={"studio start --port": port}) as st:
-        env, data_home = studio_env()
-        s = start(st.config(), port=port, env=env, data_home=data_home)
+        s = start(st.config(), port=port)
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
         )
@@ -494,12 +484,16 @@ def hydrate(
 # --- gather ----------------------------------------------------------------------------------
 
 WORKERS_ENV = "NEWSCORPUS_WORKERS"  # the CLI-level override of [gather] workers
+RAY_ADDRESS_ENV = "RAY_ADDRESS"  # the CLI-level override of [gather] ray_address (Ray's own name)
 
 
-def gather_overrides(cfg: Config, allow_host: list[str] | None) -> Config:
+def gather_overrides(
+    cfg: Config, allow_host: list[str] | None, executor: str | None = None
+) -> Config:
     """corpus.toml's [gather] with the command line on top (the one override step of gather):
-    ``--allow-host`` added to allow_hosts, ``NEWSCORPUS_WORKERS`` in place of workers."""
-    from .config import LIMITS, replace_gather
+    ``--allow-host`` added to allow_hosts, ``NEWSCORPUS_WORKERS`` in place of workers,
+    ``--executor`` in place of executor, ``RAY_ADDRESS`` in place of ray_address."""
+    from .config import LIMITS, executor_problem, ray_address_problem, replace_gather
     from .errors import UsageError
 
     changes: dict[str, Any] = {}
@@ -512,6 +506,17 @@ def gather_overrides(cfg: Config, allow_host: list[str] | None) -> Config:
         if problem:
             raise UsageError(f"{WORKERS_ENV}={env!r}: {problem}")
         changes["workers"] = int(env)
+    if executor is not None:
+        problem = executor_problem(executor)
+        if problem:
+            raise UsageError(f"--executor: {problem}")
+        changes["executor"] = executor
+    address = os.environ.get(RAY_ADDRESS_ENV, "").strip()
+    if address:
+        problem = ray_address_problem(address)
+        if problem:
+            raise UsageError(f"{RAY_ADDRESS_ENV}: {problem}")
+        changes["ray_address"] = address
     return replace_gather(cfg, **changes)
 
 
@@ -530,6 +535,14 @@ def gather(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Revalidate cached responses (conditional requests).")
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where the shard work runs: local (process pool), serial, or ray "
+            "(the cluster at RAY_ADDRESS, else a local Ray instance).",
+        ),
+    ] = None,
 ) -> None:
     """Fill articles/<source>.jsonl from the sources in corpus.toml (guarded, polite, resumable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -538,7 +551,7 @@ def gather(
     from .gather.pipeline import gather as run_gather
 
     with handled(ctx, writes="gather", flags={"gather --limit": limit}) as st:
-        cfg = gather_overrides(st.config(), allow_host)
+        cfg = gather_overrides(st.config(), allow_host, executor)
         options = GatherOptions(sources=tuple(source or ()), limit=limit, refresh=refresh)
         bars = Progress(
             TextColumn("{task.description}"),
@@ -647,10 +660,7 @@ def demo(
         "demo --sample-port": sample_port,
     }
     with handled(ctx, flags=ports):
-        env, data_home = studio_env()
-        options = DemoOptions(
-            sample_port=sample_port, studio_port=studio_port, env=env, data_home=data_home
-        )
+        options = DemoOptions(sample_port=sample_port, studio_port=studio_port)
         r = run_demo(directory, say, options=options)
         for table in agreement_tables(r.agreement) if r.agreement is not None else []:
             out.print(table)

@@ -46,6 +46,26 @@ def _host_problem(host: str) -> bool:
     return not m or bool(m.group(2) and not 1 <= int(m.group(2)[1:]) <= 65535)
 
 
+EXECUTORS = ("local", "serial", "ray")  # [gather] executor: where the shard work runs
+_RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}):[0-9]{1,5}", re.ASCII)
+
+
+def executor_problem(name: str) -> str | None:
+    """Why ``name`` is not a [gather] executor, or None."""
+    if name in EXECUTORS:
+        return None
+    return f"{name!r} is not one of {', '.join(EXECUTORS)}"
+
+
+def ray_address_problem(address: str) -> str | None:
+    """Why ``address`` is not a Ray address (HOST:PORT, ray://HOST:PORT, auto), or None."""
+    if address == "auto" or (
+        _RAY_ADDRESS.fullmatch(address) and 0 < int(address.rsplit(":", 1)[1]) < 65536
+    ):
+        return None
+    return f"{strip_credentials(address)[:80]!r} is not HOST:PORT, ray://HOST:PORT or auto"
+
+
 def check_allow_host(host: str, flag: str = "--allow-host") -> str:
     """A HOST or HOST:PORT given on the command line, lower-cased; UsageError otherwise."""
     if _host_problem(host.strip()):
@@ -137,6 +157,8 @@ TEXT_MAX: dict[str, int] = {
     "sources.url": 2_000,
     "sources.path": 1_000,
     "gather.user_agent": 300,
+    "gather.executor": 20,
+    "gather.ray_address": 300,
     "studio.url": 2_000,
     "release.to": 1_000,
     "release.notice": 20_000,
@@ -238,9 +260,17 @@ class GatherSettings:
     per_host_concurrency: int = 2
     near_dup_threshold: float = 0.5
     workers: int | None = None  # extraction processes; None: one per core, at most 8
+    executor: str = "local"  # where the shard work runs: local (process pool), serial, ray
+    ray_address: str | None = None  # executor "ray": the cluster; None: a local Ray instance
 
     def __post_init__(self) -> None:
         _check_fields(self, "gather")  # settings built in code (hydrate's --delay) are checked too
+        problem = executor_problem(self.executor)
+        if problem is None and self.ray_address is not None:
+            problem = ray_address_problem(self.ray_address)
+        if problem is not None:
+            key = "executor" if executor_problem(self.executor) else "ray_address"
+            raise ConfigError(f"gather.{key}: {problem}")
         for host in self.allow_hosts:  # --allow-host is added in code (cli.py)
             if _host_problem(host):
                 raise ConfigError(f"gather.allow_hosts: {host!r} is not host or host:port")
@@ -374,6 +404,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "per_host_concurrency",
         "near_dup_threshold",
         "workers",
+        "executor",
+        "ray_address",
     ),
     "studio": ("url", "port", "overlap", "batch_size"),
     "release": ("to", "hub", "splits", "annotations_creators", "language_creators", "notice"),
@@ -648,6 +680,13 @@ def _parse_gather(r: Reader, g: Mapping[str, Any]) -> GatherSettings:
                 "user_agent",
             )
         values["user_agent"] = agent
+    for key, check in (("executor", executor_problem), ("ray_address", ray_address_problem)):
+        if key in g:
+            value = r.text(g, "gather", key)
+            problem = check(value)
+            if problem is not None:
+                raise r.fail(problem, "gather", key)
+            values[key] = value
     return GatherSettings(**values)
 
 

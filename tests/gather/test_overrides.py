@@ -12,7 +12,7 @@ import pytest
 
 from newscorpus.config import load_config, replace_gather
 from newscorpus.errors import ConfigError
-from newscorpus.gather import executor, pipeline
+from newscorpus.gather import executor
 from newscorpus.gather.pipeline import GatherOptions, GatherResult, gather
 from tests.conftest import snapshot
 from tests.gather.conftest import FIXTURES, LocalServer, rss
@@ -28,7 +28,7 @@ def pool_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
         asked.append(workers)
         return real(workers)
 
-    monkeypatch.setattr(pipeline, "make_pool", recording)
+    monkeypatch.setattr(executor, "make_pool", recording)
     return asked
 
 

@@ -1,8 +1,16 @@
-"""Where gather's shard work runs: a process pool of forked workers, or the calling process.
+"""Where gather's shard work runs: one small interface, three ways to run it.
 
-``make_pool`` starts the pool (None: run in this process) and ``ordered_map`` maps a batch
-function over items in it, results in input order. The full executor seam (serial, local pool,
-Ray) is the archive-scale issue's; this module is the part of it the stages already use.
+An ``Executor`` maps a batch function over items, results in input order (``map``), and is
+closed when the run ends (``close``; a context manager too). The stages hand it their work
+(extraction, language, signatures: pure functions of their input) and never know how it runs:
+
+- ``ProcessExecutor`` ("local", the default): a pool of forked worker processes that end with
+  their parent and leave Ctrl-C to it (workers.py); one worker runs the work in this process;
+- ``SerialExecutor`` ("serial"): everything in this process, in order (debugging, tests);
+- ``RayExecutor`` ("ray", executor_ray.py, imported only when chosen): Ray tasks on a cluster.
+
+The driver stays the single writer (dedup, appends, rejections happen in the caller, in input
+order), so every executor gives the same corpus.
 """
 
 from __future__ import annotations
@@ -12,8 +20,12 @@ import multiprocessing.connection
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
 
+from ..config import EXECUTORS
+from ..errors import NewscorpusError
 from ..workers import STOP_SIGNALS, blocked, init_worker
 from .extract import extractor_name
 from .language import detect
@@ -21,8 +33,75 @@ from .topic import fold
 
 T = TypeVar("T")
 R = TypeVar("R")
-Pool = ProcessPoolExecutor  # the pool type the stages take (None: no pool, run here)
 POOL_BATCH = 4
+
+
+class WorkerLost(NewscorpusError):
+    """A worker running shard work died (killed, out of memory) and its work was not redone."""
+
+
+class Executor(Protocol):
+    """Runs batch functions over items, results in input order (see the module's header)."""
+
+    def map(
+        self, fn: Callable[[list[T]], list[R]], items: Iterable[T], batch: int = POOL_BATCH
+    ) -> Iterator[R]:
+        """``fn`` over batches of ``items`` (at most ``batch`` each), results in input order."""
+        ...
+
+    def close(self, stopped: bool = False) -> None:
+        """Release the workers; a ``stopped`` run does not wait for work in flight."""
+        ...
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def chunked(items: Iterable[T], batch: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``batch`` (the last one shorter)."""
+    it = iter(items)
+    while True:
+        chunk = [x for _, x in zip(range(batch), it, strict=False)]
+        if not chunk:
+            return
+        yield chunk
+
+
+class _Closing:
+    """The context manager part of an executor: close() on the way out (stopped on an error)."""
+
+    def close(self, stopped: bool = False) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(stopped=exc is not None)
+
+
+class SerialExecutor(_Closing):
+    """Everything in this process, in order."""
+
+    def map(
+        self, fn: Callable[[list[T]], list[R]], items: Iterable[T], batch: int = POOL_BATCH
+    ) -> Iterator[R]:
+        for chunk in chunked(items, batch):
+            yield from fn(chunk)
+
+    def close(self, stopped: bool = False) -> None:
+        pass
 
 
 def _warm() -> None:
@@ -31,7 +110,7 @@ def _warm() -> None:
     fold("warm up")
 
 
-# --- worker processes: they end with their parent, and leave Ctrl-C to it (see workers.py) ---
+# --- the local process pool: workers end with their parent, and leave Ctrl-C to it (workers.py) ---
 
 STOP_GRACE = 2.0  # seconds a stopped run gives its workers to finish their batch and exit
 
@@ -41,7 +120,7 @@ def default_workers() -> int:
     return min(os.cpu_count() or 1, 8)
 
 
-def make_pool(workers: int | None = None) -> Pool | None:
+def make_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     """A process pool of ``workers`` processes (default_workers() when None), started now
     (before any thread); None for one worker (the work then runs in this process).
 
@@ -85,40 +164,59 @@ def close_pool(pool: ProcessPoolExecutor, stopped: bool = False) -> None:
         p.join(timeout=STOP_GRACE)
 
 
-def ordered_map(
-    pool: ProcessPoolExecutor | None,
-    fn: Callable[[list[T]], list[R]],
-    items: Iterable[T],
-    batch: int = POOL_BATCH,
-) -> Iterator[R]:
-    """``fn`` over batches of ``items`` in the pool, results in input order, a bounded window."""
-    it = iter(items)
+class ProcessExecutor(_Closing):
+    """A pool of ``workers`` forked processes (make_pool), started when made; with one worker
+    the work runs in this process. A worker that dies is a WorkerLost."""
 
-    def chunks() -> Iterator[list[T]]:
-        while True:
-            chunk = [x for _, x in zip(range(batch), it, strict=False)]
-            if not chunk:
-                return
-            yield chunk
+    def __init__(self, workers: int | None = None) -> None:
+        self.pool = make_pool(workers)
 
-    if pool is None:
-        for chunk in chunks():
-            yield from fn(chunk)
-        return
-    window = (os.cpu_count() or 2) * 3
-    pending: list[Future[list[R]]] = []
-    source = chunks()
-    try:
-        for chunk in source:
-            pending.append(pool.submit(fn, chunk))
-            if len(pending) >= window:
-                break
-        while pending:
-            results = pending.pop(0).result()
-            nxt = next(source, None)
-            if nxt is not None:
-                pending.append(pool.submit(fn, nxt))
-            yield from results
-    finally:
-        for f in pending:
-            f.cancel()
+    def map(
+        self, fn: Callable[[list[T]], list[R]], items: Iterable[T], batch: int = POOL_BATCH
+    ) -> Iterator[R]:
+        pool = self.pool
+        if pool is None:
+            for chunk in chunked(items, batch):
+                yield from fn(chunk)
+            return
+        window = (os.cpu_count() or 2) * 3
+        pending: list[Future[list[R]]] = []
+        source = chunked(items, batch)
+        try:
+            for chunk in source:
+                pending.append(pool.submit(fn, chunk))
+                if len(pending) >= window:
+                    break
+            while pending:
+                results = pending.pop(0).result()
+                nxt = next(source, None)
+                if nxt is not None:
+                    pending.append(pool.submit(fn, nxt))
+                yield from results
+        except BrokenProcessPool:
+            raise WorkerLost("an extraction worker died (killed, or out of memory?)") from None
+        finally:
+            for f in pending:
+                f.cancel()
+
+    def close(self, stopped: bool = False) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            close_pool(pool, stopped=stopped)
+
+
+def make_executor(
+    kind: str = "local", *, workers: int | None = None, ray_address: str | None = None
+) -> Executor:
+    """The executor named by ``[gather] executor``, started now: "local" (a process pool of
+    ``workers``), "serial", or "ray" (on the cluster at ``ray_address``; a local Ray instance
+    when None). Ray is imported only here, only when chosen."""
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "ray":
+        from .executor_ray import RayExecutor
+
+        return RayExecutor(address=ray_address, workers=workers)
+    if kind != "local":
+        raise ValueError(f"executor {kind!r}: one of {', '.join(EXECUTORS)}")
+    return ProcessExecutor(workers)

@@ -9,7 +9,7 @@ from ..config import Config
 from ..corpus import iter_articles
 from ..store import read_jsonl
 from .dedup import NearDupIndex, Signature, load_signatures, save_signatures, signature_batch
-from .executor import Pool, ordered_map
+from .executor import Executor, SerialExecutor
 from .fetch import TRANSIENT
 from .urlnorm import normalize_url
 
@@ -19,8 +19,11 @@ SIGNATURE_CACHE = "minhash.npz"  # under .newscorpus/: MinHash signatures of sto
 class CorpusIndex:
     """What the corpus already holds: ids, URLs, text hashes, near-duplicate index, rejections."""
 
-    def __init__(self, cfg: Config, pool: Pool | None) -> None:
+    def __init__(self, cfg: Config, executor: Executor | None) -> None:
+        """Read the corpus; signatures missing from the cache computed by ``executor`` (None:
+        in this process)."""
         g = cfg.gather
+        run = executor if executor is not None else SerialExecutor()
         self.index = NearDupIndex(g.near_dup_threshold)
         self.ids: set[str] = set()
         self.text_hashes: set[str] = set()
@@ -39,7 +42,7 @@ class CorpusIndex:
             stored.append((art.text_sha256, art.dup_cluster))
             if art.text_sha256 not in cached:
                 todo[art.text_sha256] = art.text
-        fresh = dict(zip(todo, ordered_map(pool, signature_batch, todo.values(), 64), strict=True))
+        fresh = dict(zip(todo, run.map(signature_batch, todo.values(), 64), strict=True))
         self.signatures = {d: cached[d] if d in cached else fresh[d] for d, _ in stored}
         for digest, cluster in stored:
             self.index.add(self.signatures[digest], cluster)

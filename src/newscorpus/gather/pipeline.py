@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from types import FrameType
 from typing import Any
@@ -25,7 +24,7 @@ from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
 from ..lock import corpus_lock
 from ..records import Article, Rejection
 from ..workers import STOP_SIGNALS
-from .executor import Pool, close_pool, make_pool
+from .executor import Executor, WorkerLost, make_executor
 from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .items import Item
@@ -267,7 +266,7 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
     preflight(cfg, chosen)
     guard = HostGuard(settings.allow_hosts)
     stops = StopSignals()
-    pool: Pool | None = None
+    executor: Executor | None = None
     service: FetchService | None = None
     state: CorpusIndex | None = None
     writer: Writer | None = None
@@ -275,8 +274,10 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
     summary = Counts()
     try:
         stops.install()
-        pool = make_pool(settings.workers)
-        state = CorpusIndex(cfg, pool)
+        executor = make_executor(
+            settings.executor, workers=settings.workers, ray_address=settings.ray_address
+        )
+        state = CorpusIndex(cfg, executor)
         writer = Writer(cfg, state, summary)
         writer.hold = stops.held
         if any(s.kind in ("feed", "sitemap", "urls") for s in chosen):
@@ -297,7 +298,7 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
             works = known_stage(works, state, refresh, summary)
             works = fetch_stage(works, service, summary)
             opened.append(works)
-            works = extract_stage(works, pool)
+            works = extract_stage(works, executor)
             works = language_stage(works, cfg.corpus.languages)
             works = topic_stage(works, matcher)
             for w in dedup_stage(works, state, summary):
@@ -318,13 +319,12 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
         if isinstance(exc, Stopped):
             raise stopped_error(exc.signum) from None
         raise
-    except BrokenProcessPool:
+    except WorkerLost as exc:
         _keep(writer, state, stops)
         if stops.received is not None:  # the signal killed the workers first (a process group)
             raise stopped_error(stops.received) from None
         raise NewscorpusError(
-            "gather: an extraction worker died (killed, or out of memory?); what was written "
-            "so far is kept; run the command again to resume"
+            f"gather: {exc}; what was written so far is kept; run the command again to resume"
         ) from None
     finally:
         try:
@@ -333,8 +333,8 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
                     stage.close()
             if service is not None:
                 service.close()
-            if pool is not None:
-                close_pool(pool, stopped=stops.received is not None)
+            if executor is not None:
+                executor.close(stopped=stops.received is not None)
         finally:
             stops.uninstall()
     return summary

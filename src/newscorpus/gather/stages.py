@@ -13,7 +13,7 @@ from itertools import chain
 from ..errors import UsageError
 from ..records import Article, Rejection, article_id, sha256_hex, utcnow
 from .dedup import Signature, signature
-from .executor import Pool, ordered_map
+from .executor import Executor
 from .extract import Extracted, ExtractFailed, extract_html, extractor_name, html_refusal
 from .fetch import FetchFailed, FetchService
 from .items import Item
@@ -186,8 +186,8 @@ def _local_fetch(w: Work, summary: Counts) -> Work:
     return w
 
 
-def extract_stage(works: Iterable[Work], pool: Pool | None) -> Iterator[Work]:
-    """Extraction, language detection and signatures in the process pool, in order."""
+def extract_stage(works: Iterable[Work], executor: Executor) -> Iterator[Work]:
+    """Extraction, language detection and signatures by the executor, results in order."""
 
     def task(w: Work) -> tuple[str, bytes, str | None]:
         if w.rejection is not None:
@@ -201,7 +201,7 @@ def extract_stage(works: Iterable[Work], pool: Pool | None) -> Iterator[Work]:
             order.append(w)
             yield task(w)
 
-    for analysed in ordered_map(pool, analyse_batch, tasks()):
+    for analysed in executor.map(analyse_batch, tasks()):
         w = order.popleft()
         if w.rejection is not None:
             yield w

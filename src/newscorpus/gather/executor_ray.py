@@ -1,0 +1,107 @@
+"""The Ray executor: gather's shard work as Ray tasks (imported only for ``executor = "ray"``).
+
+``RayExecutor(address)`` joins the cluster at ``address`` (``[gather] ray_address``, or
+``RAY_ADDRESS`` through the CLI) or, with None, starts a local Ray instance that ends with the
+run. Batches are Ray tasks; a task whose worker or node died is retried by Ray (``MAX_RETRIES``)
+on another node. Results come back in input order, so the driver, the single writer, sees the
+same sequence as with any other executor. Usage statistics are off: Ray never calls home.
+
+The cluster's nodes must run the same newscorpus (and Python) as the driver: the functions are
+sent by reference (module and name), not by value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from ..errors import NewscorpusError
+from .executor import POOL_BATCH, WorkerLost, _Closing, chunked
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before ray is imported: no call home
+
+import ray
+import ray.exceptions
+
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_RETRIES = 3  # a task whose worker or node died is run again, at most this many times
+WINDOW_PER_CPU = 3  # batches in flight per CPU of the cluster
+
+
+def _call(fn: Callable[[list[Any]], list[Any]], chunk: list[Any]) -> list[Any]:
+    return fn(chunk)
+
+
+class RayExecutor(_Closing):
+    """Batches as Ray tasks on the cluster at ``address`` (None: a local Ray instance with
+    ``workers`` CPUs, all of this machine's when None), results in input order."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        self.address = address
+        self._owned = not ray.is_initialized()
+        if self._owned:
+            where = address if address else "local"
+            kwargs: dict[str, Any] = {
+                "address": where,
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+            }
+            if not address:
+                kwargs["include_dashboard"] = False
+                if workers is not None:
+                    kwargs["num_cpus"] = workers
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise NewscorpusError(
+                    f"gather: cannot reach the Ray cluster at {address or 'a local instance'}: {first}"
+                ) from None
+        self._task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_call)
+        self._pending: deque[Any] = deque()
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        cpus = int(resources.get("CPU", 1))
+        self.window = max(2, cpus * WINDOW_PER_CPU)
+
+    def map(
+        self, fn: Callable[[list[T]], list[R]], items: Iterable[T], batch: int = POOL_BATCH
+    ) -> Iterator[R]:
+        fn_ref = ray.put(fn)
+        pending: deque[Any] = deque()
+        self._pending = pending
+        source = chunked(items, batch)
+        try:
+            for chunk in source:
+                pending.append(self._task.remote(fn_ref, chunk))
+                if len(pending) >= self.window:
+                    break
+            while pending:
+                try:
+                    results: list[R] = ray.get(pending[0])
+                except ray.exceptions.RayError as exc:
+                    raise WorkerLost(
+                        f"a Ray task failed after {MAX_RETRIES} retries ({type(exc).__name__})"
+                    ) from None
+                pending.popleft()
+                nxt = next(source, None)
+                if nxt is not None:
+                    pending.append(self._task.remote(fn_ref, nxt))
+                yield from results
+        finally:
+            self._cancel(pending)
+
+    def _cancel(self, pending: deque[Any]) -> None:
+        while pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(pending.popleft(), force=True)
+
+    def close(self, stopped: bool = False) -> None:
+        self._cancel(self._pending)
+        if self._owned and ray.is_initialized():
+            ray.shutdown()
+            self._owned = False
