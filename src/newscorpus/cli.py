@@ -250,7 +250,7 @@ def aggregate(
     from .quality.aggregate import aggregate as run_aggregate
 
     with handled(ctx, writes="aggregate") as st:
-        s = run_aggregate(st.config(), method)
+        s = run_aggregate(st.config(), method=method)
         out.print(
             f"{s.method}: {s.articles} articles, {s.labels} stance labels "
             f"({s.unresolved_labels} unresolved), {s.spans} spans "
@@ -272,6 +272,15 @@ studio_app = typer.Typer(
 )
 app.add_typer(studio_app, name="studio")
 
+STUDIO_ENV = "NEWSCORPUS_STUDIO_ENV"  # the virtual environment Label Studio runs from
+
+
+def studio_env() -> tuple[Path | None, Path | None]:
+    """Label Studio's virtual environment and the data home where a per-user one is made:
+    read from the environment here, not below the CLI."""
+    named, home = os.environ.get(STUDIO_ENV), os.environ.get("XDG_DATA_HOME")
+    return (Path(named) if named else None), (Path(home) if home else None)
+
 
 @studio_app.command("start")
 def studio_start(
@@ -284,7 +293,8 @@ def studio_start(
     from .labelstudio.server import start
 
     with handled(ctx, writes="studio start", flags={"studio start --port": port}) as st:
-        s = start(st.config(), port=port)
+        env, data_home = studio_env()
+        s = start(st.config(), port=port, env=env, data_home=data_home)
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
         )
@@ -660,7 +670,10 @@ def demo(
         "demo --sample-port": sample_port,
     }
     with handled(ctx, flags=ports):
-        options = DemoOptions(sample_port=sample_port, studio_port=studio_port)
+        env, data_home = studio_env()
+        options = DemoOptions(
+            sample_port=sample_port, studio_port=studio_port, env=env, data_home=data_home
+        )
         r = run_demo(directory, say, options=options)
         for table in agreement_tables(r.agreement) if r.agreement is not None else []:
             out.print(table)
