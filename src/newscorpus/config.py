@@ -115,6 +115,7 @@ def _netloc(url: str) -> str:
 # Every number corpus.toml takes ("table.key"; "release.splits.*" is each share).
 LIMITS: dict[str, Limit] = {
     "gather.max_bytes": Limit(int, 1_000, 1_000_000_000, "bytes"),
+    "gather.max_archive_bytes": Limit(int, 1_000, 100_000_000_000, "bytes of one remote WARC file"),
     "gather.concurrency": Limit(int, 1, 256, "requests in flight"),
     "gather.per_host_concurrency": Limit(int, 1, 64, "requests in flight to one host"),
     "gather.per_host_delay": Limit(float, 0, 600, "seconds"),
@@ -156,6 +157,8 @@ TEXT_MAX: dict[str, int] = {
     "sources.name": 64,  # articles/<name>.jsonl: well within a file name's 255 bytes
     "sources.url": 2_000,
     "sources.path": 1_000,
+    "sources.paths": 1_000,
+    "sources.base_url": 2_000,
     "gather.user_agent": 300,
     "gather.executor": 20,
     "gather.ray_address": 300,
@@ -246,12 +249,17 @@ class Source:
     url: str | None = None
     path: Path | None = None
     text_policy: str = "full"
+    # warc only: ``path`` may be a glob; ``paths`` a listing (Common Crawl's warc.paths[.gz]) of
+    # files relative to ``base_url`` (an http(s) URL, or a local folder, here resolved)
+    paths: Path | None = None
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
 class GatherSettings:
     allow_hosts: tuple[str, ...] = ()
     max_bytes: int = 5_000_000
+    max_archive_bytes: int = 5_000_000_000  # one remote WARC file (CC-NEWS files are ~1 GB)
     concurrency: int = 8
     per_host_delay: float = 1.0
     user_agent: str = f"newscorpus/{__version__} (research corpus builder)"
@@ -392,10 +400,11 @@ _KEYS: dict[str, tuple[str, ...]] = {
     ),
     "targets": ("id", "text"),
     "topic": ("any",),
-    "sources": ("name", "kind", "url", "path", "text_policy"),
+    "sources": ("name", "kind", "url", "path", "paths", "base_url", "text_policy"),
     "gather": (
         "allow_hosts",
         "max_bytes",
+        "max_archive_bytes",
         "concurrency",
         "per_host_delay",
         "user_agent",
@@ -632,6 +641,9 @@ def _parse_sources(r: Reader, root: Path, items: list[Any]) -> tuple[Source, ...
             )
         url = r.text(s, "sources", "url", i, blank=True) if "url" in s else None
         spath = r.text(s, "sources", "path", i) if "path" in s else None
+        if kind == "warc" or "paths" in s or "base_url" in s:
+            sources.append(_parse_warc(r, root, s, i, sname, url, spath))
+            continue
         if (url is None) == (spath is None):
             raise r.fail("give exactly one of 'url' or 'path'", "sources", None, i)
         if kind == "html_dir" and spath is None:
@@ -649,6 +661,55 @@ def _parse_sources(r: Reader, root: Path, items: list[Any]) -> tuple[Source, ...
             resolved = p if p.is_absolute() else root / p
         sources.append(Source(name=sname, kind=kind, url=url, path=resolved, text_policy=policy))
     return tuple(sources)
+
+
+def _local_path(r: Reader, root: Path, value: str, key: str, i: int) -> Path:
+    if "\0" in value:
+        raise r.fail("a path cannot hold a NUL character", "sources", key, i)
+    p = Path(value)
+    return p if p.is_absolute() else root / p
+
+
+def _parse_warc(
+    r: Reader,
+    root: Path,
+    s: Mapping[str, Any],
+    i: int,
+    name: str,
+    url: str | None,
+    spath: str | None,
+) -> Source:
+    """A warc source: ``path`` (a file, a folder or a glob) or ``paths`` (a listing) + ``base_url``."""
+    kind = s["kind"]
+    if kind != "warc":
+        key = "paths" if "paths" in s else "base_url"
+        raise r.fail("only a warc source takes 'paths' and 'base_url'", "sources", key, i)
+    if url is not None:
+        raise r.fail("a warc source takes 'path' or 'paths', not 'url'", "sources", "url", i)
+    listing = r.text(s, "sources", "paths", i) if "paths" in s else None
+    if (spath is None) == (listing is None):
+        raise r.fail("give exactly one of 'path' or 'paths'", "sources", None, i)
+    base = r.text(s, "sources", "base_url", i) if "base_url" in s else None
+    if base is not None and listing is None:
+        raise r.fail("'base_url' goes with 'paths' only", "sources", "base_url", i)
+    if listing is not None and base is None:
+        raise r.fail("'paths' needs 'base_url' (an http(s) URL or a folder)", "sources", "paths", i)
+    if base is not None:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", base):
+            _check_url(r, base, "sources", "base_url", i)
+        else:
+            base = str(_local_path(r, root, base, "base_url", i))
+    policy = r.get(s, "sources", "text_policy", str, i) if "text_policy" in s else "full"
+    if policy not in TEXT_POLICIES:
+        raise r.fail(f"{policy!r} is not one of full, hydrate", "sources", "text_policy", i)
+    return Source(
+        name=name,
+        kind=kind,
+        path=_local_path(r, root, spath, "path", i) if spath is not None else None,
+        paths=_local_path(r, root, listing, "paths", i) if listing is not None else None,
+        base_url=base,
+        text_policy=policy,
+    )
 
 
 def _parse_gather(r: Reader, g: Mapping[str, Any]) -> GatherSettings:

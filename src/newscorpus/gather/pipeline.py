@@ -29,6 +29,8 @@ from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .items import Item
 from .known import CorpusIndex, is_transient
+from .shards import Shard, ShardFailed, list_shards, mark_done, read_shard
+from .shards import done as shard_done
 from .sources import SourceError, list_items, read_urls_file
 from .stages import (
     Counts,
@@ -232,6 +234,9 @@ def _list(
 def preflight(cfg: Config, chosen: list[Source]) -> None:
     """Check local inputs before anything is written: paths exist, URL files parse."""
     for src in chosen:
+        if src.kind == "warc":
+            list_shards(cfg, src)  # a path that matches nothing, a bad listing: ConfigError
+            continue
         if src.path is None:
             continue
         if not src.path.exists():
@@ -287,6 +292,9 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
         for src in chosen:
             if limit is not None and summary.new >= limit:
                 break
+            if src.kind == "warc":  # archive shards: each read, appended and marked in turn
+                _gather_shards(cfg, src, guard, executor, state, writer, summary, limit, progress)
+                continue
             listed = _list(src, service, settings, writer)
             items: Iterable[Item] = listed if src.kind == "warc" else list(listed)
             total = len(items) if isinstance(items, list) else None
@@ -338,6 +346,71 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
         finally:
             stops.uninstall()
     return summary
+
+
+def _gather_shards(
+    cfg: Config,
+    src: Source,
+    guard: HostGuard,
+    executor: Executor,
+    state: CorpusIndex,
+    writer: Writer,
+    summary: Counts,
+    limit: int | None,
+    progress: Progress | None,
+) -> None:
+    """The shards of a warc source, one after the other: a shard done before is not read again;
+    each shard's records go through the stages and are appended, then its marker is written
+    (with its stats); a shard that fails is one rejection and is not marked (a rerun retries)."""
+    matcher = TopicMatcher(cfg.topic.any)
+    shards = list_shards(cfg, src)
+    for n, shard in enumerate(shards, start=1):
+        if limit is not None and summary.new >= limit:
+            return
+        if progress:
+            progress(src.name, n - 1, len(shards))
+        if shard_done(cfg, shard):
+            continue
+        new0, rejected0, read = summary.new, summary.rejected.total(), [0]
+        failure: ShardFailed | None = None
+
+        def items(shard: Shard = shard, read: list[int] = read) -> Iterator[Work]:
+            nonlocal failure
+            try:
+                for item in read_shard(cfg, shard, guard):
+                    read[0] += 1
+                    yield Work(item)
+            except ShardFailed as exc:
+                failure = exc
+
+        works: Iterable[Work] = known_stage(items(), state, False, summary)
+        works = fetch_stage(works, None, summary)
+        works = extract_stage(works, executor)
+        works = language_stage(works, cfg.corpus.languages)
+        works = topic_stage(works, matcher)
+        for w in dedup_stage(works, state, summary):
+            writer.add(w)
+            if limit is not None and summary.new >= limit:
+                writer.flush()
+                return  # the shard is not finished: not marked
+        if failure is not None:
+            writer.reject(
+                Rejection(failure.url, "source", failure.reason, src.name, failure.detail)
+            )
+        writer.flush()
+        if failure is None:
+            with writer.hold():
+                mark_done(
+                    cfg,
+                    shard,
+                    {
+                        "records": read[0],
+                        "kept": summary.new - new0,
+                        "rejected": summary.rejected.total() - rejected0,
+                    },
+                )
+    if progress:
+        progress(src.name, len(shards), len(shards))
 
 
 def _keep(writer: Writer | None, state: CorpusIndex | None, stops: StopSignals) -> None:

@@ -47,10 +47,10 @@ def warc_items(path: Path, source: str, max_bytes: int, root: Path | None = None
     not stop the others), with their bodies; damaged records refused (``warc_truncated``)."""
     files = sorted(path.glob("*.warc*")) if path.is_dir() else [path]
     for f in files:
-        yield from _file_items(f, source, max_bytes, shown_path(f, root))
+        yield from file_items(f, source, max_bytes, shown_path(f, root))
 
 
-def _file_items(f: Path, source: str, max_bytes: int, shown: str) -> Iterator[Item]:
+def file_items(f: Path, source: str, max_bytes: int, shown: str) -> Iterator[Item]:
     from warcio.archiveiterator import ArchiveIterator
 
     if not _is_warc(f):
