@@ -327,12 +327,15 @@ def test_a_run_killed_after_its_first_shard_resumes_without_reading_it_again(
             proc.kill()
             proc.wait()
     assert [m["key"] for m in markers(root)] == rels[:1]
+    tmp = root / ".newscorpus" / "tmp"
+    assert [p.name.startswith("shard.") for p in tmp.iterdir()] == [True]  # shard 2, half read
     for rel in rels[1:]:
         archive_server.routes[f"/cc/{rel}"].delay = 0.0
     gather(load_config(root))
     assert archive_server.requested(f"/cc/{rels[0]}") == 1  # shard 1: read by the killed run only
     assert corpus_state(root) == expected
     assert [m["key"] for m in markers(root)] == rels
+    assert list(tmp.iterdir()) == []  # the killed run's download is gone
 
 
 # --- bad configuration -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .items import Item
 from .known import CorpusIndex, is_transient
-from .shards import Shard, ShardFailed, list_shards, mark_done, read_shard
+from .shards import Shard, ShardFailed, clear_downloads, list_shards, mark_done, read_shard
 from .shards import done as shard_done
 from .sources import SourceError, list_items, read_urls_file
 from .stages import (
@@ -364,6 +364,7 @@ def _gather_shards(
     (with its stats); a shard that fails is one rejection and is not marked (a rerun retries)."""
     matcher = TopicMatcher(cfg.topic.any)
     shards = list_shards(cfg, src)
+    clear_downloads(cfg)  # a killed run's partial downloads
     for n, shard in enumerate(shards, start=1):
         if limit is not None and summary.new >= limit:
             return

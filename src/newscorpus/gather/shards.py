@@ -44,8 +44,6 @@ MAX_LISTING_BYTES = 100_000_000  # a listing of paths (CC-NEWS: a few hundred li
 DOWNLOAD_CHUNK = 1 << 20
 _GLOB = re.compile(r"[*?\[]")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-# what a shard's failure is: the shard is not marked done, a rerun reads it again
-FAILURES = frozenset({"warc_truncated", "source_unreadable", "host_refused", "dns_error"})
 
 
 @dataclass(frozen=True)
@@ -196,6 +194,15 @@ def _checked(items: Iterator[Item], shard: Shard) -> Iterator[Item]:
         if item.reason in ("warc_truncated", "source_unreadable"):
             raise ShardFailed(shard, item.reason, item.detail, item.url)
         yield item
+
+
+def clear_downloads(cfg: Config) -> None:
+    """Delete the downloads a killed run left in .newscorpus/tmp/ (the corpus lock is held: no
+    other run is reading them)."""
+    folder = cfg.state_dir / "tmp"
+    for p in folder.glob("shard.*.warc") if folder.is_dir() else []:
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 def _download(cfg: Config, shard: Shard, url: str, guard: HostGuard) -> Path:
