@@ -44,7 +44,7 @@ from ..annotation.backend import (
 from ..config import Config
 from ..errors import StudioError
 from ..records import Annotation
-from .convert import annotation_result, convert_task, task_body
+from .convert import MAX_ID, annotation_result, convert_task, task_body
 from .labeling import Interface, instructions_html, label_config, parse_interface
 from .prelabel import MODEL_VERSION
 from .strictjson import parse_json
@@ -89,14 +89,24 @@ TASK_FIELDS_OMITTED = (
 )
 
 
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped (``\\x1b``, ``\\r``,
+    ``\\u2028``...): what a server says must not move the cursor, clear the screen or start
+    a new line on the terminal or in a log."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _detail(body: Any) -> str:
-    """The useful part of an error answer, short."""
+    """The useful part of an error answer, short, on one printable line."""
     if isinstance(body, dict):
         body = body.get("validation_errors") or body.get("detail") or body
     try:
         text = json.dumps(body, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         text = type(body).__name__
+    text = _printable(text)
     return text if len(text) < 400 else text[:397] + "..."
 
 
@@ -104,7 +114,16 @@ def _response_detail(r: httpx.Response) -> str:
     try:
         return _detail(parse_json(r.content, "answer"))
     except StudioError:
-        return r.text[:200].replace("\n", " ")
+        return _printable(r.text[:200].replace("\n", " "))
+
+
+def _is_id(value: Any) -> bool:
+    """A Label Studio id: an int (not a bool) from 1 to 2^63-1."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
 
 
 def _int(value: Any) -> int:
@@ -153,9 +172,15 @@ class LabelStudioBackend(AnnotationBackend):
             event_hooks={"response": [self._strict]},
         )
         with self._errors("/api/token/refresh/"):  # a PAT without an expiry, or expired
-            self._sdk = LabelStudioBase(
-                base_url=self.url, api_key=token, timeout=timeout, httpx_client=self._http
-            )
+            try:
+                self._sdk = LabelStudioBase(
+                    base_url=self.url, api_key=token, timeout=timeout, httpx_client=self._http
+                )
+            except (ValueError, TypeError, OverflowError):  # its "exp" is not a timestamp
+                raise StudioError(
+                    f"{self.url}: the API key is a JWT whose expiry cannot be read "
+                    "(not a Label Studio personal access token?)"
+                ) from None
 
     def __repr__(self) -> str:
         return f"LabelStudioBackend(url={self.url!r})"
@@ -166,10 +191,52 @@ class LabelStudioBackend(AnnotationBackend):
 
     # --- errors and raw requests --------------------------------------------------------------
 
+    def _secrets(self) -> list[str]:
+        """The token and the access token it was traded for (a personal access token)."""
+        tokens = getattr(getattr(self, "_sdk", None), "_client_wrapper", None)
+        fresh = getattr(getattr(tokens, "_tokens_client", None), "_access_token", None)
+        return [t for t in (self._token, fresh) if isinstance(t, str) and len(t) >= 8]
+
+    def _fail(self, message: str) -> StudioError:
+        """A StudioError of ``message`` without the token, should the server have echoed it
+        (a proxy's or a debug page's dump of the request headers)."""
+        for secret in self._secrets():
+            message = message.replace(secret, "[token]")
+        return StudioError(message)
+
+    def _same_server(self, response: httpx.Response) -> None:
+        """Refuse a redirect to another server: httpx would follow it with the request's body
+        (a 307/308 of the token refresh resends the refresh token) and read that server's
+        answers as this one's. A redirect on the same server (or from http to https) is
+        followed."""
+        if not response.has_redirect_location:
+            return
+        try:
+            target = response.request.url.join(response.headers["Location"])
+        except (httpx.InvalidURL, ValueError):
+            target = httpx.URL("invalid:")
+        base = httpx.URL(self.url)
+        here = _origin(base)
+        if _origin(target) == here or (
+            target.host == base.host
+            and here == ("http", base.host, None)
+            and _origin(target) == ("https", base.host, None)
+        ):
+            return
+        port = f":{target.port}" if target.port else ""
+        where = response.request.url.copy_with(query=None)
+        raise self._fail(
+            _printable(
+                f"{where}: HTTP {response.status_code}: redirect to {target.scheme}://"
+                f"{target.host}{port} (another server): not followed"
+            )
+        )
+
     def _strict(self, response: httpx.Response) -> None:
         """Every answer the SDK reads is strict JSON first (``strictjson``: no NaN, not nested
         past MAX_DEPTH), parsed once and kept for the calls that read it raw: the SDK's own
         parser (the stdlib's) takes NaN and overflows the stack on a deeply nested answer."""
+        self._same_server(response)
         if not 200 <= response.status_code < 300 or getattr(self._unparsed, "on", False):
             return  # a page of tasks is parsed (as strictly) by its reader: see read_tasks
         response.read()
@@ -182,20 +249,25 @@ class LabelStudioBackend(AnnotationBackend):
         """SDK and HTTP failures as one StudioError line naming the URL (never the token)."""
         try:
             yield
-        except ApiError as exc:
+        except ApiError as exc:  # never str(exc): it holds the answer's headers
             if exc.status_code is None:
-                raise StudioError(f"{self.url}{path}: {_detail(exc.body)}") from None
-            raise StudioError(
+                raise self._fail(f"{self.url}{path}: {_detail(exc.body)}") from None
+            raise self._fail(
                 f"{self.url}{path}: HTTP {exc.status_code}: {_detail(exc.body)}"
             ) from None
+        except StudioError as exc:  # from the answer hooks (strict JSON, redirects)
+            raise self._fail(str(exc)) from None
         except httpx.HTTPError as exc:
-            raise StudioError(f"{self.url}{path}: {exc.__class__.__name__}: {exc}") from None
+            detail = _printable(f"{exc.__class__.__name__}: {exc}")
+            raise self._fail(f"{self.url}{path}: {detail}") from None
         except (
             ValueError,
             TypeError,
             KeyError,
             AttributeError,
             RecursionError,
+            ArithmeticError,  # an access token whose expiry is past year 9999
+            httpx.CookieConflict,
         ) as exc:  # answer of another kind
             raise StudioError(
                 f"{self.url}{path}: unexpected answer ({type(exc).__name__}; not Label Studio?)"
@@ -214,7 +286,7 @@ class LabelStudioBackend(AnnotationBackend):
                 path.lstrip("/"), method="GET", params=params, request_options=ONCE
             )
         if r.status_code >= 400:
-            raise StudioError(f"{self.url}{path}: HTTP {r.status_code}: {_response_detail(r)}")
+            raise self._fail(f"{self.url}{path}: HTTP {r.status_code}: {_response_detail(r)}")
         return r
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
@@ -246,7 +318,7 @@ class LabelStudioBackend(AnnotationBackend):
 
     def _task_list(self, tasks: Any, path: str) -> list[dict[str, Any]]:
         if not isinstance(tasks, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("id"), int) for t in tasks
+            isinstance(t, dict) and _is_id(t.get("id")) for t in tasks
         ):
             raise StudioError(f"{self.url}{path}: answer is not a list of tasks with ids")
         return tasks
@@ -268,7 +340,7 @@ class LabelStudioBackend(AnnotationBackend):
             pages: Iterator[Any] = self._sdk.projects.list(title=title, page_size=100).iter_pages()
             for page in pages:
                 for p in page.items or []:
-                    if p.title == title and isinstance(p.id, int):
+                    if p.title == title and _is_id(p.id):
                         return _project(self._dump(p))
                 if not page.response.next:  # the SDK would ask for one page more (a 404)
                     return None
@@ -322,7 +394,7 @@ class LabelStudioBackend(AnnotationBackend):
                     title=spec.title, label_config=xml, **settings, request_options=ONCE
                 ),
             )
-            if not isinstance(created.id, int):
+            if not _is_id(created.id):
                 raise StudioError(f"{self.url}{path}: the new project has no id")
             return _project(self._dump(created)), False
         if spec.review:
@@ -366,9 +438,13 @@ class LabelStudioBackend(AnnotationBackend):
         if (
             not isinstance(ids, list)
             or len(ids) != len(tasks)
-            or not all(isinstance(i, int) for i in ids)
+            or not all(_is_id(i) for i in ids)
+            or len(set(ids)) != len(ids)
         ):
-            raise StudioError(f"{self.url}: import into project {project_id} returned no task ids")
+            raise StudioError(
+                f"{self.url}{path}: import into project {project_id} returned no task ids "
+                f"(one distinct id from 1 to 2^63-1 per task)"
+            )
         return ids
 
     def _pages(
@@ -552,8 +628,11 @@ class LabelStudioBackend(AnnotationBackend):
 
     def accounts(self) -> list[Account]:
         """Every account of the organisation (their tokens are not readable: left empty)."""
-        users = self._call("/api/users", lambda: self._sdk.users.list())
-        return [Account(id=int(u.id), email=str(u.email or ""), token="") for u in users]
+        path = "/api/users"
+        users = self._call(path, lambda: list(self._sdk.users.list()))
+        if not all(_is_id(getattr(u, "id", None)) for u in users):
+            raise StudioError(f"{self.url}{path}: answer is not a list of users with ids")
+        return [Account(id=u.id, email=str(u.email or ""), token="") for u in users]
 
     def create_account(self, email: str, password: str) -> Account:
         """Sign an annotator up through the organisation's invite link; return id and token.
@@ -594,14 +673,17 @@ class LabelStudioBackend(AnnotationBackend):
             me = account._call("/api/current-user/whoami", lambda: account._sdk.users.whoami())
         finally:
             account.close()
-        if not isinstance(me.id, int):
+        if not _is_id(getattr(me, "id", None)):
             raise StudioError(f"{self.url}/user/signup/: the new account has no id")
         return Account(id=me.id, email=email, token=key["token"])
 
     def whoami(self) -> Account:
         """The account behind the token (its token left out)."""
-        me = self._call("/api/current-user/whoami", lambda: self._sdk.users.whoami())
-        return Account(id=int(me.id), email=str(me.email or ""), token="")
+        path = "/api/current-user/whoami"
+        me = self._call(path, lambda: self._sdk.users.whoami())
+        if not _is_id(getattr(me, "id", None)):
+            raise StudioError(f"{self.url}{path}: answer without an account id")
+        return Account(id=me.id, email=str(me.email or ""), token="")
 
     def as_account(self, account: Account) -> LabelStudioBackend:
         """The same server, acting as ``account``."""
@@ -617,9 +699,9 @@ class LabelStudioBackend(AnnotationBackend):
                 id=task_id, result=result, was_cancelled=cancelled, request_options=ONCE
             ),
         )
-        if not isinstance(made.id, int):
+        if not _is_id(made.id):
             raise StudioError(f"{self.url}{path}: the new annotation has no id")
-        return made.id
+        return int(made.id)
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:

@@ -1,0 +1,373 @@
+"""Red team of the Label Studio backend (label-studio-sdk 2.x): servers on 127.0.0.1 that answer
+like a broken or hostile Label Studio. Every failure is one line naming the URL, the token (a
+legacy token, a personal access token and its refreshed access token) never shows, nothing is
+written, and no request is sent to another host.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from newscorpus.config import Config
+from newscorpus.errors import StudioError
+from newscorpus.labelstudio.backend import LabelStudioBackend
+from newscorpus.labelstudio.labeling import label_config
+from tests.conftest import snapshot
+from tests.studio.test_export import export_corpus
+
+LEGACY = "synthetic-legacy-token-0123456789abcdef"
+SECRET_ACCESS = "synthetic-access-secret"
+
+
+def pat(exp: float | None = None, marker: str = "refresh-secret") -> str:
+    """A personal access token (a JWT refresh token) as Label Studio makes them."""
+    claims: dict[str, Any] = {"token_type": "refresh", "jti": marker}
+    claims["exp"] = exp if exp is not None else int(time.time()) + 3600
+    return jwt.encode(claims, "not-the-server-key-of-label-studio-0123", algorithm="HS256")
+
+
+def access(exp: float | None = None) -> str:
+    claims = {"token_type": "access", "jti": SECRET_ACCESS}
+    claims["exp"] = exp if exp is not None else int(time.time()) + 3600  # type: ignore[assignment]
+    return jwt.encode(claims, "not-the-server-key-of-label-studio-0123", algorithm="HS256")
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (a slow or hanging server)
+
+
+Route = Callable[[str, str, bytes], Reply | None]
+
+
+class Hostile:
+    """A local HTTP server whose answers a test scripts: ``route(method, path, body)``."""
+
+    def __init__(self) -> None:
+        self.route: Route = lambda m, p, b: None
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.seen.append((self.command, self.path, dict(self.headers), body))
+                reply = outer.route(self.command, self.path, body) or Reply(404, {"detail": "x"})
+                if reply.delay:
+                    outer.stop.wait(reply.delay)
+                raw = reply.body
+                if not isinstance(raw, bytes):
+                    raw = json.dumps(raw).encode()
+                self.send_response(reply.status)
+                headers = {"Content-Type": "application/json", **reply.headers}
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[], Hostile]]:
+    made: list[Hostile] = []
+
+    def make() -> Hostile:
+        made.append(Hostile())
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for h in made:
+            h.close()
+
+
+def refused(cli: Callable[..., Any], root: Path, *args: Any) -> str:
+    """The command exits 1 with one line on stderr and writes nothing; that line."""
+    before = snapshot(root)
+    result = cli("--corpus", root, *args)
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert snapshot(root) == before
+    return str(lines[0])
+
+
+def use(monkeypatch: pytest.MonkeyPatch, url: str, token: str) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", token)
+
+
+def project_answer(cfg: Config, pid: int = 1, tasks: int = 0) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "title": cfg.corpus.pretty_name,
+        "label_config": label_config(cfg),
+        "task_number": tasks,
+        "total_annotations_number": 0,
+        "skipped_annotations_number": 0,
+    }
+
+
+def projects_route(cfg: Config, tasks: int = 0) -> Route:
+    """Answers the project list and the project (id 1) like Label Studio; None for the rest."""
+
+    def route(method: str, path: str, body: bytes) -> Reply | None:
+        if path.startswith("/api/projects/?") or path.startswith("/api/projects?"):
+            return Reply(
+                body={"count": 1, "next": None, "results": [project_answer(cfg, 1, tasks)]}
+            )
+        if path.rstrip("/") == "/api/projects/1":
+            return Reply(body=project_answer(cfg, 1, tasks))
+        return None
+
+    return route
+
+
+# --- a redirect to another host --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_token_refresh_redirected_to_another_host_sends_it_nothing(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    status: int,
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server, other = hostile(), hostile()
+    server.route = lambda m, p, b: Reply(status, b"", {"Location": f"{other.url}{p}"})
+    token = pat()
+    use(monkeypatch, server.url, token)
+    line = refused(cli, cfg.root, "pull")
+    assert line.startswith(f"error: {server.url}/api/token/refresh/"), line
+    assert "redirect" in line and "refresh-secret" not in line and token not in line
+    assert other.seen == []  # a 307/308 would have resent the refresh token in the body
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_api_redirected_to_another_host_is_refused(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    status: int,
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server, other = hostile(), hostile()
+    other.route = projects_route(cfg)
+    server.route = lambda m, p, b: Reply(status, b"", {"Location": f"{other.url}{p}"})
+    use(monkeypatch, server.url, LEGACY)
+    line = refused(cli, cfg.root, "pull")
+    assert line.startswith(f"error: {server.url}/api/projects"), line
+    assert f"redirect to {other.url}" in line and LEGACY not in line
+    assert other.seen == []
+
+
+def test_a_redirect_on_the_same_server_is_followed(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    inner = projects_route(cfg)
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if p.startswith("/api/projects/?"):
+            return Reply(301, b"", {"Location": "/moved" + p})
+        return inner(m, p.removeprefix("/moved"), b)
+
+    server.route = route
+    use(monkeypatch, server.url, LEGACY)
+    line = refused(cli, cfg.root, "pull")  # followed, then the task list is missing
+    assert line.startswith(f"error: {server.url}/api/tasks: HTTP 404"), line
+
+
+# --- what the server says reaches the terminal as one line, without the token ----------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Not found\rerror: all good, nothing to see",
+        b"\x1b[2J\x1b[1;1Hcleared your screen",
+        "line one\x85line two\u2028".encode(),
+    ],
+)
+def test_error_text_with_control_characters_is_one_line(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    body: bytes,
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    inner = projects_route(cfg)
+    server.route = lambda m, p, b: (
+        inner(m, p, b) or Reply(404, body, {"Content-Type": "text/plain"})
+    )
+    use(monkeypatch, server.url, LEGACY)
+    line = refused(cli, cfg.root, "pull")
+    assert line.startswith(f"error: {server.url}/api/tasks: HTTP 404"), line
+    assert line.isprintable(), repr(line)
+
+
+@pytest.mark.parametrize("kind", ["json", "html"])
+@pytest.mark.parametrize("token_kind", ["legacy", "pat"])
+def test_a_server_that_echoes_the_token_in_its_error_never_shows_it(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    kind: str,
+    token_kind: str,
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    token = LEGACY if token_kind == "legacy" else pat()
+    fresh = access()
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if p == "/api/token/refresh/":
+            return Reply(body={"access": fresh})
+        sent = next(h for (_, _, h, _) in reversed(server.seen))["Authorization"]
+        if kind == "json":
+            return Reply(401, {"detail": f"invalid header: Authorization: {sent}"})
+        page = f"<html><pre>Traceback\nHTTP_AUTHORIZATION = '{sent}'\n</pre></html>"
+        return Reply(500, page.encode(), {"Content-Type": "text/html"})
+
+    server.route = route
+    use(monkeypatch, server.url, token)
+    result = cli("--corpus", cfg.root, "pull")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {server.url}/api/projects"), result.output
+    with pytest.raises(StudioError) as raised:  # --debug: the traceback of the same error
+        cli("--corpus", cfg.root, "--debug", "pull")
+    shown = "".join(traceback.format_exception(raised.value))
+    for secret in (token, fresh, "refresh-secret", SECRET_ACCESS):
+        assert secret not in result.output and secret not in shown, secret
+    assert "[token]" in result.output and "[token]" in shown
+
+
+# --- a token whose expiry cannot be read ------------------------------------------------------
+
+
+def test_a_personal_access_token_with_an_absurd_expiry_is_one_line(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    use(monkeypatch, server.url, pat(exp=1e20))
+    line = refused(cli, cfg.root, "pull")
+    assert line.startswith(f"error: {server.url}"), line
+    assert server.seen == []
+
+
+def test_a_refreshed_access_token_with_an_absurd_expiry_is_one_line(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    server.route = lambda m, p, b: Reply(body={"access": access(exp=1e20)})
+    use(monkeypatch, server.url, pat())
+    line = refused(cli, cfg.root, "pull")
+    assert line.startswith(f"error: {server.url}"), line
+    assert SECRET_ACCESS not in line
+
+
+# --- ids that are not Label Studio's ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ids", [[True, 7], [2**63, 7], [0, 7], [-3, 7], [7, 7]], ids=["bool", "2^63", "0", "neg", "dup"]
+)
+def test_an_import_answer_with_ids_that_are_not_task_ids_is_refused(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    ids: list[int],
+) -> None:
+    from newscorpus.corpus import add_articles
+    from tests.conftest import make_article
+
+    cfg = export_corpus(tmp_path / "c")
+    add_articles(cfg, [make_article(2)])
+    server = hostile()
+    inner = projects_route(cfg)
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if p.startswith("/api/projects/1/import"):
+            return Reply(201, {"task_count": 2, "task_ids": ids})
+        return inner(m, p, b)
+
+    server.route = route
+    use(monkeypatch, server.url, LEGACY)
+    result = cli("--corpus", cfg.root, "push")
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {server.url}") and "task ids" in lines[0], lines
+    assert any(p.startswith("/api/projects/1/import") for _, p, _, _ in server.seen)
+    assert not (cfg.state_dir / "studio-ledger.json").exists()
+
+
+@pytest.mark.parametrize("me", [{"id": [1]}, [{"id": 1}], {"id": "7x"}, {"id": 2**63}])
+def test_an_account_answer_without_an_integer_id_is_a_studio_error(
+    tmp_path: Path, hostile: Callable[[], Hostile], me: Any
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    server.route = lambda m, p, b: Reply(body=[me] if p.startswith("/api/users") else me)
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        with pytest.raises(StudioError, match=f"^{server.url}/api/current-user/whoami: "):
+            backend.whoami()
+        with pytest.raises(StudioError, match=f"^{server.url}/api/users: "):
+            backend.accounts()
+    finally:
+        backend.close()
