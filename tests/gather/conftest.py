@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +21,9 @@ import pytest
 
 from newscorpus.config import Config, replace_gather
 from newscorpus.gather import executor
-from tests.conftest import MINIMAL_TOML, write_corpus
+
+# processes started by a test are found by a marker in their environment (tests/conftest.py)
+from tests.conftest import MINIMAL_TOML, RUN_MARKER, marked_pids, write_corpus
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BOMB = b"""<?xml version="1.0"?>
@@ -261,5 +268,113 @@ def _two_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(executor, "default_workers", lambda: int(workers))
 
 
-# processes started by a test are found by a marker in their environment (tests/conftest.py)
-from tests.conftest import RUN_MARKER, marked_pids  # noqa: E402,F401
+# --- a real Ray cluster on this machine: a head and a worker node, one per test session -----------
+
+RAY = Path(sys.executable).parent / "ray"  # the venv's `ray` script (the ray extra)
+
+
+@dataclass
+class RayCluster:
+    """A head node and a worker node started by the tests (1 CPU each), each with its own Ray
+    temp folder and its own marker in the environment of the processes it starts. A node is
+    stopped by killing its processes, and only those: the ones carrying its marker or holding a
+    file open in its temp folder (Ray's agents rewrite their environment with their title)."""
+
+    address: str
+    temp: Path
+    markers: dict[str, str]  # "head" / "worker" -> marker
+    worker_alive: bool = False
+
+    def env(self, node: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        env.update({"RAY_USAGE_STATS_ENABLED": "0", RUN_MARKER: self.markers[node]})
+        return env
+
+    @property
+    def worker_marker(self) -> str:
+        return self.markers["worker"]
+
+    def start_worker(self) -> None:
+        args = ["start", f"--address={self.address}", "--node-ip-address=127.0.0.1"]
+        args += ["--num-cpus=1", "--disable-usage-stats", f"--temp-dir={self.temp / 'worker'}"]
+        _ray_cli(args, self.env("worker"))
+        self.worker_alive = True
+
+    def pids(self, node: str) -> set[int]:
+        """The live processes of one node."""
+        folder = str(self.temp / node) + "/"
+        found = set(marked_pids(self.markers[node]))
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit() or int(d.name) in found or int(d.name) == os.getpid():
+                continue
+            try:
+                links = [os.readlink(f) for f in (d / "fd").iterdir()]
+            except OSError:
+                continue
+            if any(link.startswith(folder) for link in links):
+                found.add(int(d.name))
+        return found
+
+    def kill(self, node: str) -> None:
+        """SIGKILL every process of ``node`` ("head" or "worker"), by pid."""
+        for _ in range(50):  # a dying raylet may still be starting workers
+            pids = self.pids(node)
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+        if node == "worker":
+            self.worker_alive = False
+
+
+def _ray_cli(args: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [str(RAY), *args], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"ray {args[0]} failed: {done.stderr[-2000:]}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def _ray_session() -> Iterator[RayCluster]:
+    """`ray start --head` and `ray start --address` on 127.0.0.1 (usage stats off), once per
+    session; stopped at the end by killing the nodes' own processes (`ray stop` would stop
+    every Ray process of the machine, not only ours)."""
+    import secrets
+    import tempfile
+
+    temp = Path(tempfile.mkdtemp(prefix="nc-ray-"))  # short: Ray's socket paths have a limit
+    port = _free_port()
+    markers = {"head": secrets.token_hex(8), "worker": secrets.token_hex(8)}
+    cluster = RayCluster(address=f"127.0.0.1:{port}", temp=temp, markers=markers)
+    try:
+        args = ["start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}"]
+        args += ["--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"]
+        _ray_cli([*args, f"--temp-dir={temp / 'head'}"], cluster.env("head"))
+        cluster.start_worker()
+        yield cluster
+    finally:
+        with contextlib.suppress(Exception):
+            import ray
+
+            if ray.is_initialized():
+                ray.shutdown()
+        cluster.kill("worker")
+        cluster.kill("head")
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_cluster(_ray_session: RayCluster) -> RayCluster:
+    """The session's Ray cluster, its worker node started again if a test killed it."""
+    if not _ray_session.worker_alive:
+        _ray_session.start_worker()
+    return _ray_session

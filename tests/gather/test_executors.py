@@ -1,0 +1,278 @@
+"""Where the shard work runs does not change the corpus: serial, the local process pool and Ray
+(a real head and worker node on this machine, tests/gather/conftest.py) write the same files;
+a worker node killed mid-run has its tasks retried; a driver killed mid-run and rerun ends with
+the corpus of one uninterrupted run. Only `fetched_at` and a rejection's `at` (the clock) may
+differ, as they differ between two local runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newscorpus.config import load_config, replace_gather
+from newscorpus.gather.executor import ProcessExecutor, SerialExecutor, make_executor
+from newscorpus.gather.pipeline import gather
+from newscorpus.store import read_jsonl
+from tests.conftest import REPO
+from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster
+from tests.gather.test_resume import kill_when, serve_many
+
+CLOCK = ("fetched_at", "at")  # the only fields two local runs already write differently
+KILLED: dict[str, Any] = {"n_pages": 60, "delay": 0.1}  # a run that lasts a few seconds
+
+
+def corpus_files(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every article file and rejected.jsonl, record by record in file order, clock aside."""
+    files = [*sorted((root / "articles").glob("*.jsonl")), root / "rejected.jsonl"]
+    return {
+        f.name: [{k: v for k, v in rec.items() if k not in CLOCK} for rec in read_jsonl(f)]
+        for f in files
+        if f.exists()
+    }
+
+
+def mixed_corpus(
+    tmp_path: Path, make_corpus: Callable[..., Path], server: LocalServer, name: str, **kw: Any
+) -> Path:
+    """A feed on the local server (near copies, off-topic pages, 404s) and a folder holding
+    every fixture page (languages, windows-1252, a menu page)."""
+    pages = tmp_path / "pages"
+    if not pages.exists():
+        shutil.copytree(FIXTURES, pages)
+    feed = serve_many(server, **kw)
+    return make_corpus(
+        [("feed", "feed", feed), ("pages", "html_dir", str(pages))],
+        allow=[server.hostport],
+        name=name,
+    )
+
+
+def serial_baseline(root: Path) -> dict[str, list[dict[str, Any]]]:
+    gather(replace_gather(load_config(root), executor="serial"))
+    return corpus_files(root)
+
+
+def driver(root: Path, marker: str, address: str) -> subprocess.Popen[bytes]:
+    """`newscorpus gather --executor ray` in its own process, on the cluster at ``address``."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "RAY_ADDRESS": address,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        RUN_MARKER: marker,
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newscorpus.cli",
+            "--corpus",
+            str(root),
+            "gather",
+            "--executor",
+            "ray",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def task_running(marker: str) -> bool:
+    """A Ray worker of the node started under ``marker`` is running one of gather's tasks."""
+    needle = f"{RUN_MARKER}={marker}".encode()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if b"ray::_call" in (d / "cmdline").read_bytes() and needle in (
+                d / "environ"
+            ).read_bytes().split(b"\0"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+# --- without Ray --------------------------------------------------------------------------
+
+
+def double(chunk: list[int]) -> list[int]:
+    return [2 * x for x in chunk]
+
+
+def test_executor_maps_in_input_order_in_batches() -> None:
+    for ex in (SerialExecutor(), ProcessExecutor(2)):
+        with ex:
+            assert list(ex.map(double, range(23), batch=4)) == [2 * x for x in range(23)]
+    with make_executor("serial") as ex:
+        assert list(ex.map(double, [], batch=4)) == []
+
+
+def test_default_executor_never_imports_ray(
+    tmp_path: Path, make_corpus: Callable[..., Path]
+) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES, pages)
+    root = make_corpus([("pages", "html_dir", str(pages))])
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from newscorpus.cli import app\n"
+        f"r = CliRunner().invoke(app, ['--corpus', {str(root)!r}, 'gather'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print('ray' in sys.modules, any(m.startswith('ray.') for m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NEWSCORPUS_WORKERS": "2"}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False False"
+    assert (root / "articles" / "pages.jsonl").read_text(encoding="utf-8").count("\n") >= 3
+
+
+def test_executor_settings_are_checked(
+    tmp_path: Path,
+    make_corpus: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES, pages)
+    root = make_corpus([("pages", "html_dir", str(pages))])
+    toml = root / "corpus.toml"
+    base = toml.read_text(encoding="utf-8")
+    assert load_config(root).gather.executor == "local"
+
+    toml.write_text(base + 'executor = "threads"\n', encoding="utf-8")  # appended to [gather]
+    r = cli("--corpus", root, "gather")
+    assert r.exit_code == 2
+    line = len(base.splitlines()) + 1
+    assert r.output.strip().splitlines() == [
+        f"error: {toml}:{line}: gather.executor: 'threads' is not one of local, serial, ray"
+    ]
+    toml.write_text(base + 'executor = "ray"\nray_address = "http://10.1.2.3"\n', encoding="utf-8")
+    r = cli("--corpus", root, "gather")
+    assert r.exit_code == 2 and "gather.ray_address: 'http://10.1.2.3' is not HOST:PORT" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+    toml.write_text(
+        base + 'executor = "serial"\nray_address = "127.0.0.1:6379"\n', encoding="utf-8"
+    )
+    cfg = load_config(root)
+    assert (cfg.gather.executor, cfg.gather.ray_address) == ("serial", "127.0.0.1:6379")
+    r = cli("--corpus", root, "gather", "--executor", "pool")
+    assert r.exit_code == 2
+    assert r.output.strip() == "error: --executor: 'pool' is not one of local, serial, ray"
+    monkeypatch.setenv("RAY_ADDRESS", "not an address")
+    r = cli("--corpus", root, "gather", "--executor", "ray")
+    assert r.exit_code == 2
+    assert r.output.strip() == (
+        "error: RAY_ADDRESS: 'not an address' is not HOST:PORT, ray://HOST:PORT or auto"
+    )
+    assert not (root / "articles").exists() or not any((root / "articles").iterdir())
+    assert not (root / "rejected.jsonl").exists()
+
+
+def test_serial_and_local_give_the_same_corpus(
+    tmp_path: Path, make_corpus: Callable[..., Path], server: LocalServer, cli: Callable[..., Any]
+) -> None:
+    kw = {"n_pages": 45, "delay": 0.0}
+    expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "serial", **kw))
+    assert len(expected["feed.jsonl"]) == 27 and len(expected["pages.jsonl"]) >= 3
+    assert len({a["dup_cluster"] for a in expected["feed.jsonl"]}) == 2
+    local = mixed_corpus(tmp_path, make_corpus, server, "local", **kw)
+    r = cli("--corpus", local, "gather", "--executor", "local")
+    assert r.exit_code == 0, r.output
+    assert corpus_files(local) == expected
+
+
+# --- on a real Ray cluster (a head and a worker node on 127.0.0.1) -------------------------
+
+
+def test_ray_gives_the_corpus_of_the_local_executor(
+    tmp_path: Path,
+    make_corpus: Callable[..., Path],
+    server: LocalServer,
+    cli: Callable[..., Any],
+    ray_cluster: RayCluster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kw = {"n_pages": 45, "delay": 0.0}
+    local = mixed_corpus(tmp_path, make_corpus, server, "local", **kw)
+    assert cli("--corpus", local, "gather").exit_code == 0
+    expected = corpus_files(local)
+    assert len(expected["feed.jsonl"]) == 27
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster.address)
+    on_ray = mixed_corpus(tmp_path, make_corpus, server, "ray", **kw)
+    r = cli("--corpus", on_ray, "gather", "--executor", "ray")
+    assert r.exit_code == 0, r.output
+    assert corpus_files(on_ray) == expected
+    import ray
+
+    assert not ray.is_initialized()  # the run let go of the cluster
+    # a rerun on Ray finds everything stored: nothing new, nothing appended
+    before = {f.name: f.read_bytes() for f in (on_ray / "articles").glob("*.jsonl")}
+    assert cli("--corpus", on_ray, "gather", "--executor", "ray").exit_code == 0
+    assert {f.name: f.read_bytes() for f in (on_ray / "articles").glob("*.jsonl")} == before
+
+
+def test_ray_driver_killed_and_rerun_equals_one_run(
+    tmp_path: Path,
+    make_corpus: Callable[..., Path],
+    server: LocalServer,
+    ray_cluster: RayCluster,
+    run_marker: str,
+) -> None:
+    expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "whole", **KILLED))
+    n = len(expected["feed.jsonl"])
+    killed = mixed_corpus(tmp_path, make_corpus, server, "killed", **KILLED)
+    first = driver(killed, run_marker, ray_cluster.address)
+    try:
+        kill_when(killed, 1, first, run_marker)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    partial = corpus_files(killed)
+    assert 0 < len(partial["feed.jsonl"]) < n
+    again = driver(killed, run_marker, ray_cluster.address)
+    assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else b""
+    assert corpus_files(killed) == expected
+
+
+def test_ray_worker_node_killed_mid_run_its_tasks_are_retried(
+    tmp_path: Path,
+    make_corpus: Callable[..., Path],
+    server: LocalServer,
+    ray_cluster: RayCluster,
+    run_marker: str,
+) -> None:
+    """The worker node stays down (the ray_cluster fixture starts it again for a later test)."""
+    expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "whole", **KILLED))
+    root = mixed_corpus(tmp_path, make_corpus, server, "lost", **KILLED)
+    proc = driver(root, run_marker, ray_cluster.address)
+    try:
+        deadline = time.monotonic() + 60
+        while not task_running(ray_cluster.worker_marker):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+            assert time.monotonic() < deadline, "no task ever ran on the worker node"
+            time.sleep(0.01)
+        ray_cluster.kill("worker")  # the whole node: raylet, workers, agents
+        assert proc.wait(timeout=180) == 0, proc.stderr.read() if proc.stderr else b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert corpus_files(root) == expected
