@@ -20,7 +20,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newscorpus.config import load_config
-from newscorpus.gather.pipeline import gather
+from newscorpus.gather.pipeline import GatherOptions, gather
 from newscorpus.gather.shards import list_shards, marker_path
 from newscorpus.store import read_jsonl
 from tests.conftest import MINIMAL_TOML, write_corpus
@@ -220,6 +220,10 @@ def test_a_paths_listing_over_http_is_streamed_and_each_shard_fetched_once(
     assert not list((root / ".newscorpus" / "tmp").iterdir())  # the downloads are deleted
     gather(load_config(root))  # every shard done: nothing fetched again
     assert [archive_server.requested(f"/cc/{r}") for r in rels] == [1, 1, 1]
+    state = corpus_state(root)
+    gather(load_config(root), options=GatherOptions(refresh=True))  # --refresh reads them again
+    assert [archive_server.requested(f"/cc/{r}") for r in rels] == [2, 2, 2]
+    assert corpus_state(root) == state
 
 
 def test_a_base_url_on_an_unlisted_host_is_refused_as_one_rejection(tmp_path: Path) -> None:
@@ -411,3 +415,28 @@ def test_a_listing_line_that_is_not_a_plain_relative_path_is_named(
     assert "\n" not in out and "Traceback" not in out
     assert "warc.paths.gz:2:" in out and message in out
     assert not (root / "rejected.jsonl").exists()
+
+
+def test_a_remote_shard_over_max_archive_bytes_or_missing_is_one_rejection_each(
+    tmp_path: Path, archive_server: LocalServer
+) -> None:
+    rels = serve_shards(archive_server, [1, 2, 3, 4])
+    archive_server.add(f"/cc/{rels[1]}", body=b"x" * 50_000, ctype="application/warc")
+    archive_server.add(f"/cc/{rels[2]}", stream=200_000, ctype="application/warc")  # no length
+    del archive_server.routes[f"/cc/{rels[3]}"]  # 404
+    root = remote_corpus(tmp_path / "c", archive_server, rels)
+    toml = (root / "corpus.toml").read_text() + "max_archive_bytes = 40000\n"  # [gather] is last
+    (root / "corpus.toml").write_text(toml)
+    gather(load_config(root))
+    failed = sorted(
+        (r["url"], r["reason"], r["detail"]) for r in rejections(root) if r["stage"] == "source"
+    )
+    url = archive_server.url
+    assert failed == [
+        (url(f"/cc/{rels[1]}"), "too_large", "Content-Length 50000 > 40000"),
+        (url(f"/cc/{rels[2]}"), "too_large", "more than 40000 bytes"),
+        (url(f"/cc/{rels[3]}"), "source_unreadable", "HTTP 404"),
+    ]
+    assert sorted(urls(root)) == kept([1])
+    assert [m["key"] for m in markers(root)] == rels[:1]
+    assert list((root / ".newscorpus" / "tmp").iterdir()) == []

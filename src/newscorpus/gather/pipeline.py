@@ -293,7 +293,9 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
             if limit is not None and summary.new >= limit:
                 break
             if src.kind == "warc":  # archive shards: each read, appended and marked in turn
-                _gather_shards(cfg, src, guard, executor, state, writer, summary, limit, progress)
+                _gather_shards(
+                    cfg, src, guard, executor, state, writer, summary, limit, progress, refresh
+                )
                 continue
             listed = _list(src, service, settings, writer)
             items: Iterable[Item] = listed if src.kind == "warc" else list(listed)
@@ -358,8 +360,10 @@ def _gather_shards(
     summary: Counts,
     limit: int | None,
     progress: Progress | None,
+    refresh: bool = False,
 ) -> None:
-    """The shards of a warc source, one after the other: a shard done before is not read again;
+    """The shards of a warc source, one after the other: a shard done before is not read again
+    (with ``refresh``, every shard is, its records rejected before retried as for any source);
     each shard's records go through the stages and are appended, then its marker is written
     (with its stats); a shard that fails is one rejection and is not marked (a rerun retries)."""
     matcher = TopicMatcher(cfg.topic.any)
@@ -370,7 +374,7 @@ def _gather_shards(
             return
         if progress:
             progress(src.name, n - 1, len(shards))
-        if shard_done(cfg, shard):
+        if not refresh and shard_done(cfg, shard):
             continue
         new0, rejected0, read = summary.new, summary.rejected.total(), [0]
         failure: ShardFailed | None = None
@@ -384,7 +388,7 @@ def _gather_shards(
             except ShardFailed as exc:
                 failure = exc
 
-        works: Iterable[Work] = known_stage(items(), state, False, summary)
+        works: Iterable[Work] = known_stage(items(), state, refresh, summary)
         works = fetch_stage(works, None, summary)
         works = extract_stage(works, executor)
         works = language_stage(works, cfg.corpus.languages)
