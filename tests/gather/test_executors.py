@@ -26,7 +26,7 @@ from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster
 from tests.gather.test_resume import kill_when, serve_many
 
 CLOCK = ("fetched_at", "at")  # the only fields two local runs already write differently
-KILLED: dict[str, Any] = {"n_pages": 60, "delay": 0.1}  # a run that lasts a few seconds
+KILLED: dict[str, Any] = {"n_pages": 45, "delay": 0.1}  # a run that lasts a few seconds
 
 
 def corpus_files(root: Path) -> dict[str, list[dict[str, Any]]]:
