@@ -270,6 +270,7 @@ class GatherSettings:
     workers: int | None = None  # extraction processes; None: one per core, at most 8
     executor: str = "local"  # where the shard work runs: local (process pool), serial, ray
     ray_address: str | None = None  # executor "ray": the cluster; None: a local Ray instance
+    prefilter: bool = True  # test the raw page for a topic term before extracting it
 
     def __post_init__(self) -> None:
         _check_fields(self, "gather")  # settings built in code (hydrate's --delay) are checked too
@@ -415,6 +416,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "workers",
         "executor",
         "ray_address",
+        "prefilter",
     ),
     "studio": ("url", "port", "overlap", "batch_size"),
     "release": ("to", "hub", "splits", "annotations_creators", "language_creators", "notice"),
@@ -748,6 +750,8 @@ def _parse_gather(r: Reader, g: Mapping[str, Any]) -> GatherSettings:
             if problem is not None:
                 raise r.fail(problem, "gather", key)
             values[key] = value
+    if "prefilter" in g:
+        values["prefilter"] = r.get(g, "gather", "prefilter", bool)
     return GatherSettings(**values)
 
 
