@@ -371,3 +371,75 @@ def test_an_account_answer_without_an_integer_id_is_a_studio_error(
             backend.accounts()
     finally:
         backend.close()
+
+
+# --- the page fetcher of pull ----------------------------------------------------------------
+
+
+def pages_route(cfg: Config, first: Reply, second: Reply) -> Route:
+    """A project of 1,000 tasks (ids 1..1000: two pages of the task list); the answers of the
+    first page (ids 1..500) and the second (501..1000)."""
+    inner = projects_route(cfg, tasks=1000)
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if p.startswith("/api/tasks?") and "include=id" in p:
+            last = "page=1000" in p
+            return Reply(body={"total": 1000, "tasks": [{"id": 1000 if last else 1}]})
+        if p.startswith("/api/tasks?") and "fields=all" in p:
+            return second if "%3A501%2C" in p else first
+        return inner(m, p, b)
+
+    return route
+
+
+def fetcher_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+
+
+@pytest.mark.parametrize("first", [Reply(body=[1, 2]), Reply(500, b"<html>Traceback</html>")])
+def test_a_failed_page_stops_the_pull_at_once_with_no_fetch_left_behind(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    first: Reply,
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    server.route = pages_route(cfg, first, Reply(body={"total": 500, "tasks": []}, delay=30))
+    use(monkeypatch, server.url, LEGACY)
+    before = len(fetcher_threads())
+    started = time.monotonic()
+    line = refused(cli, cfg.root, "pull")
+    took = time.monotonic() - started
+    assert line.startswith(f"error: {server.url}/api/tasks"), line
+    assert took < 10, f"the pull waited {took:.1f} s for a page it no longer needed"
+    assert len(fetcher_threads()) == before
+
+
+def test_a_reader_that_stops_early_leaves_no_fetch_behind(
+    tmp_path: Path, hostile: Callable[[], Hostile]
+) -> None:
+    """As on Ctrl-C while pull converts the first page: the generator is closed."""
+    from tests.studio.test_export import export_tasks
+
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    task = export_tasks()[0]
+    task.update(id=1, draft_exists=False)
+    page = Reply(body={"total": 1, "tasks": [task]})
+    server.route = pages_route(cfg, page, Reply(body={"total": 500, "tasks": []}, delay=30))
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        project = backend.find_project(cfg.corpus.pretty_name)
+        assert project is not None
+        before = len(fetcher_threads())
+        tasks = backend.read_tasks(project, list(range(1, 1001)))
+        assert next(tasks).id == 1
+        started = time.monotonic()
+        tasks.close()
+        took = time.monotonic() - started
+        assert took < 10, f"closing the reader waited {took:.1f} s for the next page"
+        assert len(fetcher_threads()) == before
+    finally:
+        backend.close()

@@ -13,12 +13,13 @@ URL; the token is never part of ``repr`` or of any message.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ import httpx
 # label_interface package for them, which doubles the SDK's import time (~1 s -> ~2-3 s here).
 from label_studio_sdk.base_client import LabelStudioBase
 from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.core.http_client import HttpClient
 from label_studio_sdk.core.request_options import RequestOptions
 
 from ..annotation.backend import (
@@ -164,7 +166,6 @@ class LabelStudioBackend(AnnotationBackend):
         self._cfg = cfg
         self._timeout = timeout
         self._iface: Interface | None = None
-        self._unparsed = threading.local()  # set on the thread that fetches pages of tasks
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=True,
@@ -237,8 +238,8 @@ class LabelStudioBackend(AnnotationBackend):
         past MAX_DEPTH), parsed once and kept for the calls that read it raw: the SDK's own
         parser (the stdlib's) takes NaN and overflows the stack on a deeply nested answer."""
         self._same_server(response)
-        if not 200 <= response.status_code < 300 or getattr(self._unparsed, "on", False):
-            return  # a page of tasks is parsed (as strictly) by its reader: see read_tasks
+        if not 200 <= response.status_code < 300:
+            return
         response.read()
         if response.content:
             where = f"{response.request.url.copy_with(query=None)}: answer"
@@ -277,12 +278,15 @@ class LabelStudioBackend(AnnotationBackend):
         with self._errors(path):
             return fn()
 
-    def _send_get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+    def _send_get(
+        self, path: str, params: dict[str, Any], http: HttpClient | None = None
+    ) -> httpx.Response:
         """GET through the SDK's own HTTP client (its base URL, token kind and refresh, timeout),
-        for what the SDK's typed calls cannot do; StudioError on an HTTP error.
+        or ``http`` (the page fetcher's, the same but its own connections), for what the SDK's
+        typed calls cannot do; StudioError on an HTTP error.
         ``_client_wrapper.httpx_client`` is what every typed call of SDK 2.0.19 sends through."""
         with self._errors(path):
-            r = self._sdk._client_wrapper.httpx_client.request(
+            r = (http or self._sdk._client_wrapper.httpx_client).request(
                 path.lstrip("/"), method="GET", params=params, request_options=ONCE
             )
         if r.status_code >= 400:
@@ -296,14 +300,11 @@ class LabelStudioBackend(AnnotationBackend):
             return r.extensions[PARSED]
         return parse_json(r.content, f"{self.url}{path}: answer", StudioError)
 
-    def _fetch(self, path: str, params: dict[str, Any]) -> bytes:
-        """``_send_get``'s answer unparsed: the page fetcher asks for the next page at once and
-        the reader parses this one (strictly, with ``_parsed_object``) while the server works."""
-        self._unparsed.on = True
-        try:
-            return self._send_get(path, params).content
-        finally:
-            self._unparsed.on = False
+    def _fetch(self, fetcher: _PageFetcher, path: str, params: dict[str, Any]) -> bytes:
+        """``_send_get``'s answer unparsed (the fetcher's client has no parsing hook): the page
+        fetcher asks for the next page at once and the reader parses this one (strictly, with
+        ``_parsed_object``) while the server works."""
+        return self._send_get(path, params, fetcher.sdk_http).content
 
     def _parsed_object(self, raw: bytes, path: str) -> dict[str, Any]:
         return self._as_object(parse_json(raw, f"{self.url}{path}: answer", StudioError), path)
@@ -540,9 +541,10 @@ class LabelStudioBackend(AnnotationBackend):
             "query": json.dumps(query, separators=(",", ":")),
         }
 
-    def _first_page(self, project_id: int, task_ids: list[int]) -> bytes:
+    def _first_page(self, fetcher: _PageFetcher, project_id: int, task_ids: list[int]) -> bytes:
         """The unparsed first page of ``_read_page`` (what the page fetcher downloads)."""
-        return self._fetch("/api/tasks", {**self._page_params(project_id, task_ids), "page": 1})
+        params = {**self._page_params(project_id, task_ids), "page": 1}
+        return self._fetch(fetcher, "/api/tasks", params)
 
     def _read_page(
         self, project_id: int, task_ids: list[int], first: bytes | None = None
@@ -602,27 +604,36 @@ class LabelStudioBackend(AnnotationBackend):
         one GIL: two pages asked at once take as long as one after the other). So one thread
         fetches the pages back to back, up to AHEAD ahead, unparsed, and this one parses each
         strictly, fetches its drafts and converts it while the server builds the next: the
-        server never waits for our parsing.
+        server never waits for our parsing. When the reader stops early (an error, Ctrl-C, or
+        it gave up), the fetch in flight is cut at once (its connection shut), not waited for.
         """
         iface = parse_interface(str(project.raw.get("label_config") or "<View/>"))
         origin = f"{self.url} project {project.id}"
         chunks = _chunks(list(task_ids))
         n = 0
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead: deque[Future[bytes]] = deque(
-                pool.submit(self._first_page, project.id, c) for c in chunks[:AHEAD]
-            )
-            try:
-                for i, chunk in enumerate(chunks):
-                    raw = ahead.popleft().result()
-                    if i + AHEAD < len(chunks):
-                        ahead.append(pool.submit(self._first_page, project.id, chunks[i + AHEAD]))
-                    for task in self._annotated(project.id, chunk, raw):
-                        yield convert_task(self._cfg, task, n, iface, origin)
-                        n += 1
-            finally:  # stopped early (an error, or the reader gave up): fetch no more pages
-                for pending in ahead:
-                    pending.cancel()
+        fetcher = _PageFetcher(self)
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ahead: deque[Future[bytes]] = deque(
+                    pool.submit(self._first_page, fetcher, project.id, c) for c in chunks[:AHEAD]
+                )
+                try:
+                    for i, chunk in enumerate(chunks):
+                        raw = ahead.popleft().result()
+                        if i + AHEAD < len(chunks):
+                            following = chunks[i + AHEAD]
+                            ahead.append(
+                                pool.submit(self._first_page, fetcher, project.id, following)
+                            )
+                        for task in self._annotated(project.id, chunk, raw):
+                            yield convert_task(self._cfg, task, n, iface, origin)
+                            n += 1
+                finally:  # stopped early: fetch no more pages, cut the one in flight
+                    for pending in ahead:
+                        pending.cancel()
+                    fetcher.stop()
+        finally:
+            fetcher.close()
 
     # --- accounts -----------------------------------------------------------------------------
 
@@ -702,6 +713,58 @@ class LabelStudioBackend(AnnotationBackend):
         if not _is_id(made.id):
             raise StudioError(f"{self.url}{path}: the new annotation has no id")
         return int(made.id)
+
+
+class _PageFetcher:
+    """The HTTP connections of read_tasks' page fetcher, its own so that they can be cut: a
+    fetch in flight when the reader stops would otherwise hold the fetcher's thread and its
+    connection (and the reader, which waits for the thread) until the server answers or the
+    timeout passes. It sends as the backend does (the SDK's headers and token refresh, the same
+    request hooks, no redirect to another server); its answers are parsed by the reader."""
+
+    def __init__(self, backend: LabelStudioBackend) -> None:
+        self._lock = threading.Lock()
+        self._streams: list[Any] = []  # httpcore's network streams of this client's connections
+        self._stopped = False
+        hooks = backend._http.event_hooks
+        self.http = httpx.Client(
+            timeout=backend._timeout,
+            follow_redirects=True,
+            verify=_tls(),
+            event_hooks={
+                "request": [*hooks["request"], self._traced],
+                "response": [backend._same_server],
+            },
+        )
+        wrapper = backend._sdk._client_wrapper
+        self.sdk_http = HttpClient(
+            httpx_client=self.http,
+            base_headers=wrapper.get_headers,
+            base_timeout=wrapper.get_timeout,
+            base_url=wrapper.get_base_url,
+        )
+
+    def _traced(self, request: httpx.Request) -> None:
+        request.extensions["trace"] = self._trace  # httpcore's trace: each new connection
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            if self._stopped:
+                raise httpx.ReadError("the reader of the pages stopped")
+            if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                self._streams.append(info.get("return_value"))
+
+    def stop(self) -> None:
+        """Send nothing more; shut this client's sockets, so a read in flight ends now."""
+        with self._lock:
+            self._stopped = True
+            streams = list(self._streams)
+        for stream in streams:
+            with suppress(OSError, AttributeError, TypeError):
+                stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
