@@ -440,3 +440,22 @@ def test_a_remote_shard_over_max_archive_bytes_or_missing_is_one_rejection_each(
     assert sorted(urls(root)) == kept([1])
     assert [m["key"] for m in markers(root)] == rels[:1]
     assert list((root / ".newscorpus" / "tmp").iterdir()) == []
+
+
+def test_a_busy_server_is_tried_again_up_to_retries(
+    tmp_path: Path, archive_server: LocalServer
+) -> None:
+    rels = serve_shards(archive_server, [1, 2])
+    archive_server.routes[f"/cc/{rels[0]}"].fail_first = 1  # one 500, then the file
+    archive_server.routes[f"/cc/{rels[1]}"].fail_first = 5  # busy for longer than the retries
+    root = remote_corpus(tmp_path / "c", archive_server, rels)
+    toml = (root / "corpus.toml").read_text().replace("retries = 0", "retries = 1")
+    (root / "corpus.toml").write_text(toml)
+    gather(load_config(root))
+    assert [archive_server.requested(f"/cc/{r}") for r in rels] == [2, 2]
+    assert sorted(urls(root)) == kept([1])
+    failed = [
+        (r["url"], r["reason"], r["detail"]) for r in rejections(root) if r["stage"] == "source"
+    ]
+    assert failed == [(archive_server.url(f"/cc/{rels[1]}"), "source_unreadable", "HTTP 500")]
+    assert [m["key"] for m in markers(root)] == rels[:1]

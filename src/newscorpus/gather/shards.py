@@ -23,6 +23,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from ..config import Config, Source
 from ..errors import ConfigError
 from ..store import atomic_write_text
 from ..urls import has_credentials, strip_credentials
+from .fetch import backoff
 from .guard import HostGuard, HostRefused
 from .items import Item, shown_path
 from .sources import SourceError
@@ -60,11 +62,19 @@ class Shard:
 class ShardFailed(SourceError):
     """A shard could not be read to its end: one rejection (``url`` is what it names)."""
 
-    def __init__(self, shard: Shard, reason: str, detail: str, url: str | None = None) -> None:
+    def __init__(
+        self,
+        shard: Shard,
+        reason: str,
+        detail: str,
+        url: str | None = None,
+        transient: bool = False,
+    ) -> None:
         super().__init__(f"{shard.where}: {detail}", reason)
         self.shard = shard
         self.url = url or shard.where
         self.detail = detail
+        self.transient = transient  # a download that may pass when tried again (retried)
 
 
 # --- listing ---------------------------------------------------------------------------------------
@@ -206,13 +216,26 @@ def clear_downloads(cfg: Config) -> None:
 
 
 def _download(cfg: Config, shard: Shard, url: str, guard: HostGuard) -> Path:
-    """Stream ``url`` to a temporary file in .newscorpus/tmp/ (guarded, size-limited)."""
-    settings = cfg.gather
-    limit = settings.max_archive_bytes
+    """Stream ``url`` to a temporary file in .newscorpus/tmp/ (guarded, size-limited); a timeout,
+    a connection error, a cut, 429 or 5xx is tried again up to ``[gather] retries`` times."""
     try:
         guard.check(url)
     except HostRefused as exc:
         raise ShardFailed(shard, exc.reason, str(exc).split(": ", 1)[-1]) from None
+    retries = cfg.gather.retries
+    for attempt in range(retries + 1):
+        try:
+            return _download_once(cfg, shard, url, guard)
+        except ShardFailed as exc:
+            if not exc.transient or attempt >= retries:
+                raise
+        time.sleep(backoff(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _download_once(cfg: Config, shard: Shard, url: str, guard: HostGuard) -> Path:
+    settings = cfg.gather
+    limit = settings.max_archive_bytes
     folder = cfg.state_dir / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="shard.", suffix=".warc", dir=folder)
@@ -238,7 +261,8 @@ def _download(cfg: Config, shard: Shard, url: str, guard: HostGuard) -> Path:
                 why = f"HTTP {r.status_code}" + (
                     " (redirects are not followed)" if r.is_redirect else ""
                 )
-                raise ShardFailed(shard, "source_unreadable", why)
+                busy = r.status_code == 429 or r.status_code >= 500
+                raise ShardFailed(shard, "source_unreadable", why, transient=busy)
             length = r.headers.get("content-length")
             if length and length.isdigit() and int(length) > limit:
                 raise ShardFailed(shard, "too_large", f"Content-Length {length} > {limit}")
@@ -251,12 +275,15 @@ def _download(cfg: Config, shard: Shard, url: str, guard: HostGuard) -> Path:
     except httpx.RemoteProtocolError as exc:  # the connection closed before Content-Length
         tmp.unlink(missing_ok=True)
         raise ShardFailed(
-            shard, "warc_truncated", f"cut short while fetched: {str(exc)[:160]}"
+            shard, "warc_truncated", f"cut short while fetched: {str(exc)[:160]}", transient=True
         ) from None
     except httpx.HTTPError as exc:
         tmp.unlink(missing_ok=True)
         what = type(exc).__name__
-        raise ShardFailed(shard, "source_unreadable", f"not fetched: {what}") from None
+        busy = isinstance(exc, httpx.TimeoutException | httpx.NetworkError)
+        raise ShardFailed(
+            shard, "source_unreadable", f"not fetched: {what}", transient=busy
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
