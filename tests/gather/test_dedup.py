@@ -113,7 +113,7 @@ def test_signatures_of_stored_articles_are_computed_once(tmp_path: Any, monkeypa
     again.save()
     assert set(load_signatures(cache)) == {a.text_sha256 for a in arts}
     probe = signature(wire_copy(first, rng))
-    assert again.index.assign(probe, "x") == state.index.assign(probe, "x") == arts[0].id
+    assert again.near.index.assign(probe, "x") == state.near.index.assign(probe, "x") == arts[0].id
     before = cache.read_bytes()
     known.CorpusIndex(cfg, None).save()  # nothing new: the cache is not rewritten
     assert cache.read_bytes() == before

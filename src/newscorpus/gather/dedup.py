@@ -173,6 +173,35 @@ class NearDupIndex:
         return cluster
 
 
+class NearDuplicates:
+    """The corpus's near-duplicate index and the signatures behind it, cached between runs in
+    ``cache_path`` (save() writes it when it changed). Apart from what is seen (known.py)."""
+
+    def __init__(self, threshold: float, cache_path: Path, num_perm: int = NUM_PERM) -> None:
+        self.index = NearDupIndex(threshold, num_perm)
+        self.signatures: dict[str, Signature] = {}
+        self.cache_path = cache_path
+        self.stale = False  # save() rewrites the cache
+
+    def add_stored(self, text_sha256: str, sig: Signature, cluster: str) -> None:
+        """A stored article, read back at the start of a run, in its cluster."""
+        self.signatures.setdefault(text_sha256, sig)
+        self.index.add(sig, cluster)
+
+    def add_new(self, text_sha256: str, sig: Signature, own_id: str) -> str:
+        """An article accepted in this run: its dup_cluster (``own_id`` when near none)."""
+        cluster = self.index.add_new(sig, own_id)
+        self.signatures[text_sha256] = sig
+        self.stale = True
+        return cluster
+
+    def save(self) -> None:
+        """Write the signature cache when it changed (a rerun with nothing new writes nothing)."""
+        if self.stale:
+            save_signatures(self.cache_path, self.signatures)
+            self.stale = False
+
+
 def signature_batch(texts: list[str]) -> list[Signature]:
     """Signatures of a batch of texts (one round trip to a worker process)."""
     return [signature(t) for t in texts]

@@ -28,7 +28,7 @@ from .executor import Executor, WorkerLost, make_executor
 from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .items import Item
-from .known import CorpusIndex, is_transient
+from .known import CorpusIndex, Seen
 from .shards import Shard, ShardFailed, clear_downloads, list_shards, mark_done, read_shard
 from .shards import done as shard_done
 from .sources import SourceError, list_items, read_urls_file
@@ -165,8 +165,8 @@ def stopped_error(signum: int) -> Interrupted:
 class Writer:
     """Appends articles and rejections in batches (every BATCH_SIZE items or BATCH_SECONDS)."""
 
-    def __init__(self, cfg: Config, state: CorpusIndex, summary: Counts) -> None:
-        self.cfg, self.state, self.summary = cfg, state, summary
+    def __init__(self, cfg: Config, seen: Seen, summary: Counts) -> None:
+        self.cfg, self.seen, self.summary = cfg, seen, summary
         self.articles: list[Article] = []
         self.rejections: list[Rejection] = []
         self.last = time.monotonic()
@@ -175,12 +175,8 @@ class Writer:
     def reject(self, rej: Rejection) -> None:
         """Record a drop once: a rejection already in rejected.jsonl is not appended again."""
         self.summary.rejected[rej.reason] += 1
-        key = (rej.url, rej.stage, rej.reason)
-        if key not in self.state.rejected_keys:
-            self.state.rejected_keys.add(key)
+        if self.seen.add_rejection(rej.url, rej.stage, rej.reason):
             self.rejections.append(rej)
-        if rej.url and not is_transient(rej.reason):
-            self.state.rejected_urls.add(rej.url)
         self._maybe_flush()
 
     def add(self, w: Work) -> None:
@@ -283,7 +279,7 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
             settings.executor, workers=settings.workers, ray_address=settings.ray_address
         )
         state = CorpusIndex(cfg, executor)
-        writer = Writer(cfg, state, summary)
+        writer = Writer(cfg, state.seen, summary)
         writer.hold = stops.held
         if any(s.kind in ("feed", "sitemap", "urls") for s in chosen):
             cache = ResponseCache(cfg.state_dir / "cache")
@@ -305,13 +301,13 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
             if progress:
                 progress(src.name, 0, total)
             works: Iterable[Work] = (Work(item) for item in items)
-            works = known_stage(works, state, refresh, summary)
+            works = known_stage(works, state.seen, refresh, summary)
             works = fetch_stage(works, service, summary)
             opened.append(works)
             works = extract_stage(works, executor)
             works = language_stage(works, cfg.corpus.languages)
             works = topic_stage(works, matcher)
-            for w in dedup_stage(works, state, summary):
+            for w in dedup_stage(works, state.seen, state.near, summary):
                 writer.add(w)
                 done += 1
                 if progress:
@@ -388,12 +384,12 @@ def _gather_shards(
             except ShardFailed as exc:
                 failure = exc
 
-        works: Iterable[Work] = known_stage(items(), state, refresh, summary)
+        works: Iterable[Work] = known_stage(items(), state.seen, refresh, summary)
         works = fetch_stage(works, None, summary)
         works = extract_stage(works, executor)
         works = language_stage(works, cfg.corpus.languages)
         works = topic_stage(works, matcher)
-        for w in dedup_stage(works, state, summary):
+        for w in dedup_stage(works, state.seen, state.near, summary):
             writer.add(w)
             if limit is not None and summary.new >= limit:
                 writer.flush()

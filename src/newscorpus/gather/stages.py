@@ -12,12 +12,12 @@ from itertools import chain
 
 from ..errors import UsageError
 from ..records import Article, Rejection, article_id, sha256_hex, utcnow
-from .dedup import Signature, signature
+from .dedup import NearDuplicates, Signature, signature
 from .executor import Executor
 from .extract import Extracted, ExtractFailed, extract_html, extractor_name, html_refusal
 from .fetch import FetchFailed, FetchService
 from .items import Item
-from .known import CorpusIndex
+from .known import Seen
 from .language import accepted, detect
 from .topic import TopicMatcher
 from .urlnorm import host_of, normalize_url
@@ -98,7 +98,7 @@ def analyse_batch(tasks: list[tuple[str, bytes, str | None]]) -> list[Analysed]:
 
 
 def known_stage(
-    works: Iterable[Work], state: CorpusIndex, refresh: bool, summary: Counts
+    works: Iterable[Work], seen: Seen, refresh: bool, summary: Counts
 ) -> Iterator[Work]:
     """Skip items stored or rejected for good before; another spelling of a stored URL is a
     duplicate_url (not fetched); an item refused while listing is recorded with its reason."""
@@ -106,7 +106,7 @@ def known_stage(
         if w.item.reason:
             yield w.reject(w.item.stage, w.item.reason, w.item.detail)
             continue
-        verdict = state.known(w.item.url, refresh)
+        verdict = seen.known(w.item.url, refresh)
         if verdict == "skip":
             summary.skipped += 1
             continue
@@ -271,23 +271,22 @@ def _article(w: Work, ex: Extracted, terms: list[str]) -> Article:
     return art
 
 
-def dedup_stage(works: Iterable[Work], state: CorpusIndex, summary: Counts) -> Iterator[Work]:
+def dedup_stage(
+    works: Iterable[Work], seen: Seen, near: NearDuplicates, summary: Counts
+) -> Iterator[Work]:
     """Exact duplicates rejected (URL, text hash); near duplicates kept, with their dup_cluster."""
     for w in works:
         art = w.article
         if w.rejection is None and art is not None and w.analysed is not None:
-            if art.id in state.ids:
+            if art.id in seen.ids:
                 w.reject("dedup", "duplicate_url", f"same canonical URL as article {art.id}")
-            elif art.text_sha256 in state.text_hashes:
+            elif art.text_sha256 in seen.text_hashes:
                 w.reject("dedup", "duplicate_text", "same normalised text as a stored article")
             else:
                 sig = w.analysed.signature
                 assert sig is not None
-                art.dup_cluster = state.index.add_new(sig, art.id)
-                state.add_signature(art.text_sha256, sig)
-                state.ids.add(art.id)
-                state.text_hashes.add(art.text_sha256)
-                state.remember(w.item.url, art.url, art.canonical_url)
+                art.dup_cluster = near.add_new(art.text_sha256, sig, art.id)
+                seen.add_article(art.id, art.text_sha256, w.item.url, art.url, art.canonical_url)
                 if art.dup_cluster != art.id:
                     summary.near_duplicates += 1
             if w.rejection is not None:
