@@ -26,6 +26,7 @@ from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster
 from tests.gather.test_resume import kill_when, serve_many
 
 CLOCK = ("fetched_at", "at")  # the only fields two local runs already write differently
+GATHER_RAY = ("gather", "--executor", "ray")
 KILLED: dict[str, Any] = {"n_pages": 45, "delay": 0.1}  # a run that lasts a few seconds
 
 
@@ -226,6 +227,40 @@ def test_ray_gives_the_corpus_of_the_local_executor(
     before = {f.name: f.read_bytes() for f in (on_ray / "articles").glob("*.jsonl")}
     assert cli("--corpus", on_ray, "gather", "--executor", "ray").exit_code == 0
     assert {f.name: f.read_bytes() for f in (on_ray / "articles").glob("*.jsonl")} == before
+
+
+def test_ray_without_an_address_starts_a_local_instance_for_the_run(
+    tmp_path: Path, make_corpus: Callable[..., Path], run_marker: str
+) -> None:
+    """No RAY_ADDRESS, no ray_address: the run starts its own Ray instance, gives the corpus of
+    the serial executor, and its Ray processes end with it (Ray's files kept out of HOME)."""
+    import tempfile
+
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES, pages)
+    expected = serial_baseline(make_corpus([("pages", "html_dir", str(pages))], name="serial"))
+    root = make_corpus([("pages", "html_dir", str(pages))], name="ray")
+    temp = Path(tempfile.mkdtemp(prefix="nc-ray-"))  # short: Ray's socket paths have a limit
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update({"HOME": str(tmp_path), "RAY_TMPDIR": str(temp), "RAY_USAGE_STATS_ENABLED": "0"})
+    env.update({"PYTHONPATH": str(REPO / "src"), "NEWSCORPUS_WORKERS": "2", RUN_MARKER: run_marker})
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "newscorpus.cli", "--corpus", str(root), *GATHER_RAY],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert corpus_files(root) == expected
+        local = RayCluster(address="", temp=temp.parent, markers={temp.name: run_marker})
+        deadline = time.monotonic() + 10
+        while local.pids(temp.name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not local.pids(temp.name), "the run's Ray instance outlived it"
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_driver_killed_and_rerun_equals_one_run(
