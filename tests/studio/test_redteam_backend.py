@@ -47,7 +47,7 @@ def access(exp: float | None = None) -> str:
 class Reply:
     status: int = 200
     body: bytes | Any = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)  # a list: the header repeated
     delay: float = 0.0  # seconds before answering (a slow or hanging server)
 
 
@@ -78,11 +78,15 @@ class Hostile:
                     raw = json.dumps(raw).encode()
                 self.send_response(reply.status)
                 headers = {"Content-Type": "application/json", **reply.headers}
+                cut = headers.pop("X-Cut", None)  # announce this length, send less, hang up
                 for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(raw)))
+                    for one in v if isinstance(v, list) else [v]:
+                        self.send_header(k, one)
+                self.send_header("Content-Length", cut or str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+                if cut:
+                    self.close_connection = True
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
 
@@ -443,3 +447,183 @@ def test_a_reader_that_stops_early_leaves_no_fetch_behind(
         assert len(fetcher_threads()) == before
     finally:
         backend.close()
+
+
+# --- counts and pages that are not Label Studio's --------------------------------------------
+
+
+def test_a_task_count_of_a_trillion_is_not_a_list_of_a_trillion_ids(
+    tmp_path: Path, hostile: Callable[[], Hostile]
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    n = 10**12
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        last = f"page={n}" in p
+        return Reply(body={"total": n, "tasks": [{"id": n if last else 1}]})
+
+    server.route = route
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        assert backend.task_ids(1) == [1]  # the ids listed, not the range 1..10^12
+    finally:
+        backend.close()
+
+
+def test_an_error_page_that_mentions_http_404_is_not_the_end_of_the_tasks(
+    tmp_path: Path, hostile: Callable[[], Hostile]
+) -> None:
+    """push reconciles its ledger from this list: a list cut short re-imports the rest."""
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    full = [{"id": i, "data": {"article_id": f"a{i}"}} for i in range(1, 1001)]
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if "page=1&" in p or p.endswith("page=1"):
+            return Reply(body={"total": 1500, "tasks": full})
+        return Reply(502, b"<html>upstream said: HTTP 404 Not Found</html>", {"X": "y"})
+
+    server.route = route
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        with pytest.raises(StudioError, match=f"^{server.url}/api/tasks: HTTP 502: "):
+            list(backend.task_articles(1))
+    finally:
+        backend.close()
+
+
+# --- no second import, project or annotation after a timeout or a 5xx ------------------------
+
+
+@pytest.mark.parametrize("reply", [Reply(201, {"task_ids": [1]}, delay=3), Reply(503, b"busy")])
+@pytest.mark.parametrize("call", ["import", "create", "submit"])
+def test_a_call_that_creates_is_sent_once_after_a_timeout_or_a_5xx(
+    tmp_path: Path, hostile: Callable[[], Hostile], reply: Reply, call: str
+) -> None:
+    from newscorpus.annotation.backend import PreparedTask, ProjectSpec
+    from newscorpus.records import Annotation
+
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    server.route = lambda m, p, b: reply if m == "POST" else None
+    backend = LabelStudioBackend(server.url, LEGACY, cfg, timeout=0.5)
+    try:
+        with pytest.raises(StudioError) as raised:
+            if call == "import":
+                backend.import_tasks(1, [PreparedTask("a1", {"data": {"article_id": "a1"}})])
+            elif call == "create":
+                backend.ensure_project(ProjectSpec(title="t", description="d", overlap=2), None)
+            else:
+                rec = Annotation(id="x", kind="annotation", article_id="a1", annotator="p1")
+                backend.submit(1, rec, "text", cancelled=True)
+        line = str(raised.value)
+        assert line.startswith(server.url) and "\n" not in line, line
+        assert LEGACY not in line
+        assert [m for m, *_ in server.seen].count("POST") == 1
+    finally:
+        backend.close()
+
+
+# --- a cut answer ----------------------------------------------------------------------------
+
+
+def test_a_cut_answer_is_one_line(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    body = json.dumps({"count": 1, "next": None, "results": [project_answer(cfg)]}).encode()
+    server.route = lambda m, p, b: Reply(body=body[:40], headers={"X-Cut": str(len(body))})
+    use(monkeypatch, server.url, LEGACY)
+    line = refused(cli, cfg.root, "pull")
+    assert line.startswith(f"error: {server.url}/api/projects: "), line
+
+
+def test_a_sign_up_page_with_two_csrf_cookies_is_one_line(
+    tmp_path: Path, hostile: Callable[[], Hostile]
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    cookies = ["csrftoken=a; Path=/", "csrftoken=b; Path=/user"]
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if p.startswith("/api/invite"):
+            return Reply(body={"token": "invite-0123", "invite_url": "/user/signup/"})
+        return Reply(200, b"<form>", {"Set-Cookie": cookies, "Content-Type": "text/html"})
+
+    server.route = route
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        with pytest.raises(StudioError, match=f"^{server.url}/user/signup/: unexpected answer"):
+            backend.create_account("a@annotators.test", "pw-0123456789")
+    finally:
+        backend.close()
+
+
+# --- a URL that carries more than the server ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/?api_key=s3cretkey",
+        "http://127.0.0.1:9#s3cretkey",
+        "http://127.0.0.1:9/?",
+    ],
+)
+def test_label_studio_url_with_a_query_is_refused_without_echoing_it(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    use(monkeypatch, url, LEGACY)
+    before = snapshot(cfg.root)
+    result = cli("--corpus", cfg.root, "pull")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: LABEL_STUDIO_URL has a query"), result.output
+    assert "s3cretkey" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert snapshot(cfg.root) == before
+
+
+def test_studio_url_in_corpus_toml_with_a_query_is_refused(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    toml = cfg.root / "corpus.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8") + '\n[studio]\nurl = "http://127.0.0.1:9/?x=s3cretkey"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", LEGACY)
+    result = cli("--corpus", cfg.root, "pull")
+    assert result.exit_code == 2, result.output
+    assert "[studio] url has a query" in result.output, result.output
+    assert "s3cretkey" not in result.output
+
+
+@pytest.mark.parametrize("pid", [2**63, 0, None])
+def test_a_project_found_without_a_valid_id_is_refused_not_made_again(
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[], Hostile],
+    pid: Any,
+) -> None:
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    found = {**project_answer(cfg), "id": pid}
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if m == "GET" and p.startswith("/api/projects/?"):
+            return Reply(body={"count": 1, "next": None, "results": [found]})
+        return Reply(201, project_answer(cfg, 5)) if m == "POST" else None
+
+    server.route = route
+    use(monkeypatch, server.url, LEGACY)
+    line = refused(cli, cfg.root, "push")
+    assert line.startswith(f"error: {server.url}/api/projects: project "), line
+    assert [m for m, *_ in server.seen] == ["GET"]

@@ -58,6 +58,7 @@ PAGE = 500  # consecutive task ids per request (asked as a range)
 LIST_PAGE = 200  # scattered task ids per request (listed in the URL: kept short for proxies)
 ID_PAGE = 1000  # tasks per page when only ids (and article ids) are listed
 RECENT_PAGE = 100  # tasks per page of the most recently changed first
+DENSE_MAX = 2_000_000  # most task ids taken as a range without listing them (a count of 10^12)
 AHEAD = 2  # pages of tasks asked for ahead of the one being converted (so the server never waits)
 # No retry of a request the server may have carried out (an import would be doubled): the SDK
 # retries 5xx, 408, 409 and 429 twice by default.
@@ -117,6 +118,15 @@ def _response_detail(r: httpx.Response) -> str:
         return _detail(parse_json(r.content, "answer"))
     except StudioError:
         return _printable(r.text[:200].replace("\n", " "))
+
+
+class _HTTPStatus(StudioError):
+    """An HTTP error answer of ``_send_get``; its status is read, not its text (which the
+    server writes: an error page may say "HTTP 404")."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _is_id(value: Any) -> bool:
@@ -290,7 +300,8 @@ class LabelStudioBackend(AnnotationBackend):
                 path.lstrip("/"), method="GET", params=params, request_options=ONCE
             )
         if r.status_code >= 400:
-            raise self._fail(f"{self.url}{path}: HTTP {r.status_code}: {_response_detail(r)}")
+            error = self._fail(f"{self.url}{path}: HTTP {r.status_code}: {_response_detail(r)}")
+            raise _HTTPStatus(str(error), r.status_code)
         return r
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
@@ -341,7 +352,12 @@ class LabelStudioBackend(AnnotationBackend):
             pages: Iterator[Any] = self._sdk.projects.list(title=title, page_size=100).iter_pages()
             for page in pages:
                 for p in page.items or []:
-                    if p.title == title and _is_id(p.id):
+                    if p.title == title:
+                        if not _is_id(p.id):  # else push would make a second project
+                            raise StudioError(
+                                f"{self.url}{path}: project {title!r} has no id from 1 to "
+                                "2^63-1 (not Label Studio?)"
+                            )
                         return _project(self._dump(p))
                 if not page.response.next:  # the SDK would ask for one page more (a 404)
                     return None
@@ -457,8 +473,8 @@ class LabelStudioBackend(AnnotationBackend):
         while True:
             try:
                 data = self._get(path, {**params, "page": page, "page_size": page_size})
-            except StudioError as exc:
-                if "HTTP 404" in str(exc) and (page > 1 or path.endswith("/tasks/")):
+            except _HTTPStatus as exc:
+                if exc.status == 404 and (page > 1 or path.endswith("/tasks/")):
                     return
                 raise
             tasks = data.get("tasks", []) if isinstance(data, dict) else data
@@ -505,7 +521,7 @@ class LabelStudioBackend(AnnotationBackend):
         if span is None:
             return []
         total, low, high = span
-        if high - low + 1 <= 2 * total + PAGE:
+        if low <= high and high - low + 1 <= min(2 * total + PAGE, DENSE_MAX):
             return list(range(low, high + 1))  # ids of other projects are left out later
         params = {"project": project_id, "include": "id"}
         return [int(t["id"]) for b in self._pages("/api/tasks", params, ID_PAGE) for t in b]
