@@ -6,6 +6,7 @@ differ, as they differ between two local runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from newscorpus.gather.pipeline import gather
 from newscorpus.store import read_jsonl
 from tests.conftest import REPO
 from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster
+from tests.gather.test_archive import warc_bytes
 from tests.gather.test_resume import kill_when, serve_many
 
 CLOCK = ("fetched_at", "at")  # the only fields two local runs already write differently
@@ -30,27 +32,41 @@ GATHER_RAY = ("gather", "--executor", "ray")
 KILLED: dict[str, Any] = {"n_pages": 45, "delay": 0.1}  # a run that lasts a few seconds
 
 
-def corpus_files(root: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every article file and rejected.jsonl, record by record in file order, clock aside."""
+def corpus_files(root: Path) -> dict[str, Any]:
+    """Every article file and rejected.jsonl, record by record in file order, clock aside, and
+    the archive shards' completion markers (with their stats)."""
     files = [*sorted((root / "articles").glob("*.jsonl")), root / "rejected.jsonl"]
-    return {
+    found: dict[str, Any] = {
         f.name: [{k: v for k, v in rec.items() if k not in CLOCK} for rec in read_jsonl(f)]
         for f in files
         if f.exists()
     }
+    shards = root / ".newscorpus" / "shards"
+    for f in sorted(shards.rglob("*.json")) if shards.exists() else []:
+        marker = json.loads(f.read_text(encoding="utf-8"))
+        found[str(f.relative_to(shards))] = {k: v for k, v in marker.items() if k not in CLOCK}
+    return found
 
 
 def mixed_corpus(
     tmp_path: Path, make_corpus: Callable[..., Path], server: LocalServer, name: str, **kw: Any
 ) -> Path:
-    """A feed on the local server (near copies, off-topic pages, 404s) and a folder holding
-    every fixture page (languages, windows-1252, a menu page)."""
-    pages = tmp_path / "pages"
+    """A feed on the local server (near copies, off-topic pages, 404s), a folder holding every
+    fixture page (languages, windows-1252, a menu page) and a folder of WARC shards (one cut)."""
+    pages, archives = tmp_path / "pages", tmp_path / "archives"
     if not pages.exists():
         shutil.copytree(FIXTURES, pages)
+        archives.mkdir()
+        for shard in range(3):
+            (archives / f"{shard}.warc.gz").write_bytes(warc_bytes(shard, pages=4))
+        (archives / "3.warc.gz").write_bytes(warc_bytes(3, pages=4)[:-200])  # cut
     feed = serve_many(server, **kw)
     return make_corpus(
-        [("feed", "feed", feed), ("pages", "html_dir", str(pages))],
+        [
+            ("feed", "feed", feed),
+            ("pages", "html_dir", str(pages)),
+            ("cc", "warc", str(archives)),
+        ],
         allow=[server.hostport],
         name=name,
     )
@@ -192,6 +208,8 @@ def test_serial_and_local_give_the_same_corpus(
     expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "serial", **kw))
     assert len(expected["feed.jsonl"]) == 27 and len(expected["pages.jsonl"]) >= 3
     assert len({a["dup_cluster"] for a in expected["feed.jsonl"]}) == 2
+    assert len(expected["cc.jsonl"]) == 11  # 3 shards marked done, the cut one rejected
+    assert sum(1 for k in expected if k.startswith("cc/")) == 3
     local = mixed_corpus(tmp_path, make_corpus, server, "local", **kw)
     r = cli("--corpus", local, "gather", "--executor", "local")
     assert r.exit_code == 0, r.output
