@@ -193,7 +193,7 @@ def main() -> int:
         "",
         "Measured by `benchmarks/bench_prelabel.py`. Before: the heuristics as they were, with a"
         " regular expression for sentences (kept in `benchmarks/prelabel_v1.py`); after:"
-        " `src/newscorpus/studio/prelabel.py` with sentencex.",
+        " `src/newscorpus/labelstudio/prelabel.py` with sentencex.",
         "",
         f"### The demo's annotations ({len(demo)} articles, {n_words:,} words, every span that"
         " any of the three annotators kept)",

@@ -12,7 +12,7 @@ import pytest
 from newscorpus.errors import ReleaseError
 from newscorpus.release.manifest import Previous
 from newscorpus.release.publish import ReleaseOptions, make_release
-from newscorpus.release.target import Finished, Published, Target
+from newscorpus.release.target import Finished, Published, ReleaseTarget
 from newscorpus.release.target_git import GitTarget
 from newscorpus.release.target_hub import HubTarget
 from tests.release.helpers import build_corpus
@@ -161,7 +161,7 @@ def test_a_later_target_that_fails_undoes_the_earlier_ones(tmp_path: Path) -> No
     cfg, _ = build_corpus(tmp_path / "corpus", n=6)
     repo = tmp_path / "repo"
     refusing = RefusingTarget()
-    targets: list[Target] = [GitTarget(repo, cfg.root, cfg.corpus.name), refusing]
+    targets: list[ReleaseTarget] = [GitTarget(repo, cfg.root, cfg.corpus.name), refusing]
     with pytest.raises(ReleaseError) as exc:
         make_release(cfg, options=ReleaseOptions(version="1.0.0"), targets=targets)
     assert str(exc.value) == "refusing: synthetic refusal; the local release was undone"

@@ -26,7 +26,7 @@ from . import __version__
 from .errors import ConfigError, UsageError
 from .licenses import NAME_MAX, OTHER, hub_license, normalise_license, spdx_url
 from .tomlcheck import Limit, Locator, Reader, nesting_line, suggest
-from .urls import has_credentials, strip_credentials
+from .urls import has_credentials, is_http_url, strip_credentials
 
 CONFIG_NAME = "corpus.toml"
 CARD_FILE = "DATA_CARD.md"  # a corpus's card prose and annotation guidelines, by default
@@ -77,16 +77,6 @@ _HUB_REPO = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}", re.ASCII)
 CONFIG_MAX_BYTES = 1_048_576  # a hand-written corpus.toml is far smaller; refuse a runaway file
 
 
-def _http_url(url: str) -> bool:
-    """True for an http(s) URL that urllib can split, with a host and a valid port."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-
-
 def _check_url(r: Reader, url: str, table: str, key: str, index: int = 0) -> None:
     """An http(s) URL with a host and without credentials (they never go in corpus.toml)."""
     # credentials first, and never echoed: the error goes to a terminal, a log, a CI page
@@ -97,7 +87,7 @@ def _check_url(r: Reader, url: str, table: str, key: str, index: int = 0) -> Non
             key,
             index,
         )
-    if not _http_url(url):
+    if not is_http_url(url):
         shown = strip_credentials(url)
         raise r.fail(f"{shown!r} is not an http(s) URL with a host", table, key, index)
 

@@ -7,6 +7,7 @@ server's URL all refuse or mask credentials with the same rules.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 # Looser, as browsers read a URL: tabs and newlines dropped, any number of slashes or
 # backslashes after the scheme (http:/u:p@h, http:\\u:p@h, //u:p@h), and the forms of @ that NFKC folds
@@ -63,3 +64,13 @@ CREDENTIALS_IN_TEXT = _IN_TEXT = re.compile(
 def mask_credentials(text: str) -> str:
     """``text`` with the user info of every URL in it dropped (``http://u:p@h`` -> ``http://h``)."""
     return _IN_TEXT.sub(r"\1", text) if any(a in text for a in _AT) else text
+
+
+def is_http_url(url: str) -> bool:
+    """True for an http(s) URL that urllib can split, with a host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

@@ -152,7 +152,17 @@ def test_hub_id_synthetic_count_and_no_hydrate_note_when_all_text_is_released(ca
         "source": Counter({"open (full)": 5}),
         "synthetic": Counter({"true": 3, "false": 2}),
     }
-    text = render_card(cfg, "2.0.0", counts, facets, None, [], [], "some-org/some-data", "2 to 3")
+    text = render_card(
+        cfg,
+        version="2.0.0",
+        counts=counts,
+        facets=facets,
+        agreement_md=None,
+        pngs=[],
+        limitations=[],
+        hub="some-org/some-data",
+        per_item="2 to 3",
+    )
     how = section(text, "## How to load this version")
     for config in ("articles", "stance"):
         assert f'load_dataset("some-org/some-data", "{config}", revision="v2.0.0")' in how

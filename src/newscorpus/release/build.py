@@ -305,6 +305,7 @@ def read_agreement_json(cfg: Config) -> Any:
 
 def build_release(
     cfg: Config,
+    *,
     out: Path,
     version: str,
     previous: Previous | None,
@@ -332,13 +333,13 @@ def build_release(
     scanner.allow |= {str(row[c]) for row in examples.values() for c in HASH_COLUMNS if row.get(c)}
     readme = render_card(
         cfg,
-        version,
-        counts,
-        facts.facets,
-        agreement_md,
-        [p.name for p in pngs],
-        limitations,
-        hub,
+        version=version,
+        counts=counts,
+        facets=facts.facets,
+        agreement_md=agreement_md,
+        pngs=[p.name for p in pngs],
+        limitations=limitations,
+        hub=hub,
         per_item=per_item,
         period=_period_text(facts.published, facts.timeframe),
         examples=examples,

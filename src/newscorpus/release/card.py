@@ -522,6 +522,7 @@ def citation_section(cfg: Config, version: str, hub: str | None) -> str:
 
 def render_card(
     cfg: Config,
+    *,
     version: str,
     counts: Mapping[str, Mapping[str, int]],
     facets: Mapping[str, Counter[str]],

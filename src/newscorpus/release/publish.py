@@ -15,7 +15,7 @@ from ..errors import ConfigError, DataError, ReleaseError
 from ..lock import writes_corpus
 from .build import build_release
 from .manifest import ChangeCounts, Previous
-from .target import Published, Target
+from .target import Published, ReleaseTarget
 from .target_git import GitTarget
 from .target_hub import HubTarget
 from .version import check_choice, is_after, next_version
@@ -43,9 +43,9 @@ class ReleaseResult:
     warnings: tuple[str, ...] = ()
 
 
-def release_targets(cfg: Config) -> list[Target]:
+def release_targets(cfg: Config) -> list[ReleaseTarget]:
     """The targets of [release] (with the CLI's --to and --hub applied): git first, then the Hub."""
-    targets: list[Target] = []
+    targets: list[ReleaseTarget] = []
     if cfg.release.to is not None:
         targets.append(GitTarget(cfg.release.to, cfg.root, cfg.corpus.name))
     if cfg.release.hub is not None:
@@ -55,7 +55,7 @@ def release_targets(cfg: Config) -> list[Target]:
 
 @writes_corpus("release")
 def make_release(
-    cfg: Config, *, options: ReleaseOptions, targets: Sequence[Target] | None = None
+    cfg: Config, *, options: ReleaseOptions, targets: Sequence[ReleaseTarget] | None = None
 ) -> ReleaseResult:
     """Build, check and publish one version; a refused or failed release leaves nothing behind.
 
@@ -68,7 +68,7 @@ def make_release(
     for target in chosen:
         target.check()  # before anything is read or written
     previous: Previous | None = None
-    source: Target | None = None
+    source: ReleaseTarget | None = None
     for target in chosen:
         previous = target.previous()
         if previous is not None:
@@ -133,7 +133,7 @@ def _missing_folders(folder: Path | None) -> list[Path]:
 
 
 def _build_and_publish(
-    cfg: Config, targets: list[Target], new: str, previous: Previous | None, dry_run: bool
+    cfg: Config, targets: list[ReleaseTarget], new: str, previous: Previous | None, dry_run: bool
 ) -> ReleaseResult:
     """Build beside the first local target (a failed or dry run keeps no folder it made)."""
     repo = next((t.local_path for t in targets if t.local_path is not None), None)
@@ -160,7 +160,7 @@ def _build_and_publish(
 
 def _build_then_publish(
     cfg: Config,
-    targets: list[Target],
+    targets: list[ReleaseTarget],
     new: str,
     previous: Previous | None,
     dry_run: bool,
@@ -176,7 +176,9 @@ def _build_then_publish(
         ) from None
     load_id = next((t.load_id for t in targets if t.load_id is not None), None)
     with workdir as tmp:
-        built = build_release(cfg, Path(tmp) / "release", new, previous, load_id, target=repo)
+        built = build_release(
+            cfg, out=Path(tmp) / "release", version=new, previous=previous, hub=load_id, target=repo
+        )
         result = ReleaseResult(
             version=new,
             dry_run=dry_run,
@@ -186,7 +188,7 @@ def _build_then_publish(
         if dry_run:
             return result
         published: list[Published] = []
-        done: list[Target] = []
+        done: list[ReleaseTarget] = []
         try:
             for target in targets:
                 published.append(target.publish(built.folder, new, f"Release v{new}"))

@@ -26,7 +26,7 @@ class Finished:
     published: Published | None  # None on a dry run
 
 
-class Target(Protocol):
+class ReleaseTarget(Protocol):
     """A place a release goes to; make_release calls these in this order.
 
     ``check`` and ``previous`` read only; ``check_version`` refuses a version the target holds;
