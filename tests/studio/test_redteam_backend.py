@@ -627,3 +627,26 @@ def test_a_project_found_without_a_valid_id_is_refused_not_made_again(
     line = refused(cli, cfg.root, "push")
     assert line.startswith(f"error: {server.url}/api/projects: project "), line
     assert [m for m, *_ in server.seen] == ["GET"]
+
+
+@pytest.mark.timeout(60)
+def test_a_page_that_counts_more_tasks_than_were_asked_for_is_refused(
+    tmp_path: Path, hostile: Callable[[], Hostile]
+) -> None:
+    """Else the reader asks for page after page (one task each) until the count is reached."""
+    from tests.studio.test_export import export_tasks
+
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    task = {**export_tasks()[0], "id": 1, "draft_exists": False}
+    page = Reply(body={"total": 10**9, "tasks": [task]})
+    server.route = pages_route(cfg, page, page)
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        project = backend.find_project(cfg.corpus.pretty_name)
+        assert project is not None
+        with pytest.raises(StudioError, match=f"^{server.url}/api/tasks: .* 1000000000 tasks"):
+            list(backend.read_tasks(project, [1, 2, 3]))
+        assert len(server.seen) < 10
+    finally:
+        backend.close()

@@ -582,6 +582,11 @@ class LabelStudioBackend(AnnotationBackend):
             total = data.get("total")
             if not isinstance(total, int) or isinstance(total, bool):
                 raise StudioError(f"{self.url}{path}: answer without a task count")
+            if total > len(task_ids):  # else page after page until the count is reached
+                raise StudioError(
+                    f"{self.url}{path}: answer counts {total} tasks of the {len(task_ids)} "
+                    "asked for (not Label Studio?)"
+                )
             batch = self._task_list(data.get("tasks"), path)
             tasks += batch
             if len(tasks) >= total or not batch:
