@@ -265,3 +265,56 @@ def test_cli_prefilter_not_a_boolean_is_one_line_exit_2(
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "gather.prefilter: expected bool, got int" in lines[0]
     assert (root / "corpus.toml").read_bytes() == before
+
+
+# --- the prefilter's own fold and character deletion are topic.fold's and trafilatura's ---------
+
+
+def test_fast_fold_is_topic_fold_on_every_code_point_and_on_mixed_text() -> None:
+    import random
+
+    from newscorpus.gather.prefilter import fast_fold
+    from newscorpus.gather.topic import fold
+
+    chars = [chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
+    for i in range(0, len(chars), 4096):  # every code point, in blocks
+        block = "".join(chars[i : i + 4096])
+        assert fast_fold(block) == fold(block)
+    rng = random.Random(13)
+    for _ in range(300):
+        s = "".join(
+            rng.choice(["a", "É", "\u0301", "ñ", "\u00ad", " ", rng.choice(chars)])
+            for _ in range(40)
+        )
+        assert fast_fold(s) == fold(s)
+
+
+def test_squash_deletes_what_trafilatura_deletes() -> None:
+    from trafilatura.utils import remove_control_characters
+
+    from newscorpus.gather.prefilter import squash
+
+    chars = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF)
+    assert squash(chars, unescape=False) == squash(remove_control_characters(chars), unescape=False)
+    assert squash("fen\u00adtanyl\u200b", unescape=False) == "fentanyl"
+
+
+def test_json_ld_headline_with_escapes_and_a_title_holding_a_bracket() -> None:
+    ld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"headline": "Rutas de M\\u00e9xico"}</script>'
+    )
+    body = page("nada", title="", meta=ld).encode()
+    pf = Prefilter(["México"])
+    assert pf.may_match(body, None)
+    body = page("nada", title="a <b fentanyl").encode()
+    assert Prefilter(["fentanyl"]).may_match(body, None)
+
+
+def test_a_comment_opened_in_a_script_does_not_hide_the_text() -> None:
+    body = page("<script><!-- var a = 1;</script> fentanyl seized").encode()
+    assert kept(body, None, ["fentanyl"])
+    assert Prefilter(["fentanyl"]).may_match(body, None)
+    body = page("<!-- <script> --> fentanyl seized <script>x</script>").encode()
+    assert kept(body, None, ["fentanyl"])
+    assert Prefilter(["fentanyl"]).may_match(body, None)

@@ -8,66 +8,132 @@ extraction + ``TopicMatcher`` would keep. How it stays one:
 - the page is decoded by ``extract.decode_html`` (the pipeline's own charset rules), HTML
   entities are unescaped (``html.unescape``), the characters trafilatura deletes from text
   (neither printable nor white space: soft hyphen, zero-width space ...) are deleted, and the
-  result is folded by ``topic.fold`` (case and accents), as the topic filter folds;
+  result is folded as ``topic.fold`` folds (case and accents; ``fast_fold`` is the same function
+  on arrays, tested equal on every code point);
 - the topic filter matches whole words on the extracted title and text; the prefilter only
-  looks for one word of each term (its longest), as a substring, anywhere: a multi-word term
-  may match the text across a paragraph break (``drug<br>cartel``), so only single words are
-  looked for, and word boundaries are not checked;
-- the text is searched in three forms, joined by a line break: the whole page (attribute
-  values such as ``og:title`` included), the page with comments and tags deleted (a word
-  split by inline markup, ``fen<b>tanyl</b>``, is one word in trafilatura's text, and so it
-  is here), and the same with the content of the elements trafilatura deletes deleted too
-  (``fen<script>…</script>tanyl`` is ``fentanyl`` in trafilatura's text).
+  looks for one word of each term (its longest), as a substring: a multi-word term may match the
+  text across a paragraph break (``drug<br>cartel``), so only single words are looked for, and
+  word boundaries are not checked;
+- it searches the page's text with comments, tags, scripts and styles deleted (a word split by
+  inline markup, ``fen<b>tanyl</b>`` or ``fen<script>…</script>tanyl``, is one word in
+  trafilatura's text, and here); the same with the elements trafilatura drops with their content
+  deleted too (aside, form, svg, ...: trafilatura.settings.MANUALLY_CLEANED); the title as
+  written; JSON scripts with their ``\\u`` escapes decoded (trafilatura reads its metadata from
+  ld+json); and every meta ``content`` value, with and without the tags in it (og:title ...).
 
-What it cannot see: a word that exists only in trafilatura's output and in none of the three
-forms, e.g. split by an element whose content trafilatura sometimes keeps and sometimes drops,
-or nested inside another element of the same kind that it drops; and a term written with JSON
-escapes in JSON-LD metadata only (``"headline": "M\\u00e9xico"``). The tests build pages of
-topic words, markup and entities at random and check the superset property on each.
+What it cannot see: a word that is in none of these forms, e.g. split by an element whose content
+trafilatura keeps in one extraction path and drops in another, or by two nested elements of a
+kind it drops; text that trafilatura would take from another attribute (none with the options
+used). The tests build pages of topic words, markup and entities at random and check the
+superset property on each.
 """
 
 from __future__ import annotations
 
 import html as html_module
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import cache
 
+import numpy as np
+import numpy.typing as npt
+
 from .extract import decode_html
-from .topic import fold
+from .topic import _combining_table
 
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_TAG = re.compile(r"</?[A-Za-z!?][^>]*>")
+# One scan deletes, left to right as an HTML tokenizer meets them: comments, script and style
+# elements with their content (it never reaches trafilatura's text; JSON scripts, its metadata,
+# keep their text) and tags. What is left is the page's text, entities not yet unescaped.
+_MARKUP = r"<!--.*?-->|<(script|style)\b(?![^>]*json)[^>]*>.*?</\1\s*>|</?[A-Za-z!?][^>]*>"
+_STRIP = re.compile(_MARKUP, re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z!?][^>]*>", re.DOTALL)  # trafilatura's HTML_STRIP_TAGS
+# the title, as written (RCDATA: a "<" in it is text, not a tag)
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.DOTALL | re.IGNORECASE)
+# the JSON scripts trafilatura reads metadata from (json.loads decodes their \\u escapes)
+_JSON_SCRIPT = re.compile(
+    r"<script\b(?=[^>]*json)[^>]*>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE
+)
+_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_CONTENT = re.compile(r"""\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 @cache
-def _invisible_table() -> dict[int, None]:
-    """str.translate table deleting what trafilatura deletes from text (neither printable nor
-    white space; utils.return_printables_and_spaces), built once, on first use."""
-    return {i: None for i in range(0x110000) if not chr(i).isprintable() and not chr(i).isspace()}
+def _mask(kind: str) -> npt.NDArray[np.bool_]:
+    """One flag per code point: True for a combining character (what topic.fold deletes after
+    NFKD) or for one that trafilatura deletes from text (neither printable nor white space;
+    trafilatura.utils.return_printables_and_spaces). Built once, on first use."""
+    mask = np.zeros(0x110000, dtype=np.bool_)
+    if kind == "combining":
+        mask[list(_combining_table())] = True
+    else:
+        mask[[i for i in range(0x110000) if not chr(i).isprintable() and not chr(i).isspace()]] = (
+            True
+        )
+    return mask
+
+
+def _delete(text: str, kind: str) -> str:
+    """``text`` without the characters flagged in ``_mask(kind)``: what ``str.translate`` with a
+    deleting table gives, at the speed of a few array operations (a page is 50-100 KB)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    flagged = _mask(kind)[codes]
+    if not flagged.any():
+        return text
+    return codes[~flagged].tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def fast_fold(text: str) -> str:
+    """``topic.fold(text)``, the same string (tests compare them on every code point)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return unicodedata.normalize("NFC", _delete(decomposed, "combining"))
 
 
 @cache
-def _dropped_elements() -> re.Pattern[str]:
-    """An element (start tag to the first matching end tag) that trafilatura deletes with its
-    content before extracting (trafilatura.settings.MANUALLY_CLEANED)."""
+def _strip_dropped() -> re.Pattern[str]:
+    """``_STRIP`` that also deletes the elements trafilatura deletes with their content before
+    extracting (trafilatura.settings.MANUALLY_CLEANED: aside, form, svg, ...)."""
     from trafilatura.settings import MANUALLY_CLEANED
 
-    names = "|".join(sorted({re.escape(t) for t in MANUALLY_CLEANED}, key=len, reverse=True))
-    return re.compile(rf"<({names})\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+    names = sorted({"script", "style", *MANUALLY_CLEANED}, key=len, reverse=True)
+    dropped = "|".join(re.escape(t) for t in names)
+    return re.compile(
+        rf"<!--.*?-->|<({dropped})\b[^>]*>.*?</\1\s*>|</?[A-Za-z!?][^>]*>",
+        re.DOTALL | re.IGNORECASE,
+    )
 
 
-def squash(text: str) -> str:
+def squash(text: str, *, unescape: bool = True) -> str:
     """Entities unescaped, invisible characters deleted, folded: the form searched."""
-    return fold(html_module.unescape(text).translate(_invisible_table()))
+    if unescape:
+        text = html_module.unescape(text)
+    return fast_fold(_delete(text, "invisible"))
+
+
+def _json_unescaped(text: str) -> str:
+    """JSON's \\uXXXX escapes decoded (surrogate pairs joined), as json.loads decodes them."""
+    joined = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return joined.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def searched_text(page: str) -> str:
-    """The three forms of a decoded page that are searched (see the module's docstring)."""
-    no_comments = _COMMENT.sub("", page)
-    kept = _TAG.sub("", no_comments)
-    dropped = _TAG.sub("", _dropped_elements().sub("", no_comments))
-    return "\n".join((squash(page), squash(kept), squash(dropped)))
+    """The forms of a decoded page that are searched, joined by line breaks (see the module's
+    docstring)."""
+    forms = [
+        squash(_STRIP.sub("", page)),  # the text; a word split by inline markup is whole here
+        squash(_strip_dropped().sub("", page)),  # ... or split by an element trafilatura drops
+        *(squash(t) for t in _TITLE.findall(page)),  # as written: a "<" in a title is text
+    ]
+    if "\\u" in page:  # JSON metadata as json.loads reads it
+        jsons = _JSON_SCRIPT.findall(page)
+        forms += [squash(_json_unescaped(j)) for j in jsons if "\\u" in j]
+    for tag in _META.findall(page):  # meta content values, with and without the tags in them
+        m = _CONTENT.search(tag)
+        if m:
+            value = html_module.unescape(next(g for g in m.groups() if g is not None))
+            forms += [squash(v, unescape=False) for v in (value, _TAG.sub("", value))]
+    return "\n".join(forms)
 
 
 def _header(charset: str | None) -> str | None:
@@ -86,17 +152,16 @@ class Prefilter:
         for term in terms:
             if not term.strip():
                 continue  # TopicMatcher ignores blank terms too
-            words = squash(term).split()
+            words = squash(term, unescape=False).split()  # folded as TopicMatcher folds it
             if not words:  # a term of characters the page form deletes: cannot be looked for
                 needles.clear()
                 accepts_all = True
                 break
             needles.add(max(words, key=len))
             accepts_all = False
-        self.needles: tuple[str, ...] = tuple(sorted(needles))
+        # longest first: the rarer words, so an on-topic page is found sooner
+        self.needles: tuple[str, ...] = tuple(sorted(needles, key=lambda n: (-len(n), n)))
         self.accepts_all = accepts_all
-        alternation = "|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
-        self._pattern = re.compile(alternation) if needles else None
 
     def may_match(self, body: bytes, charset: str | None) -> bool:
         """False only when no topic term can be in the page's extracted title or text.
@@ -105,7 +170,7 @@ class Prefilter:
         read as the pipeline reads it. A page that cannot be decoded passes (extraction then
         rejects it with its own reason, recorded as today).
         """
-        if self._pattern is None:
+        if self.accepts_all:
             return True
         try:
             page, _ = decode_html(body, _header(charset))
@@ -115,6 +180,9 @@ class Prefilter:
 
     def text_may_match(self, page: str) -> bool:
         """``may_match`` on a page already decoded."""
-        if self._pattern is None:
+        if self.accepts_all:
             return True
-        return self._pattern.search(searched_text(page)) is not None
+        searched = searched_text(page)
+        # one `in` per needle: faster than a regex alternation or pyahocorasick up to ~30
+        # terms (benchmarks/bench_prefilter.py; docs/gather-bench.md)
+        return any(n in searched for n in self.needles)
