@@ -650,3 +650,43 @@ def test_a_page_that_counts_more_tasks_than_were_asked_for_is_refused(
         assert len(server.seen) < 10
     finally:
         backend.close()
+
+
+# --- the real Label Studio: an import whose answer comes too late -----------------------------
+
+
+@pytest.mark.studio
+def test_an_import_that_timed_out_is_not_imported_again_by_the_next_push(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, studio_server: Any
+) -> None:
+    from newscorpus.annotation.backend import NewTask
+    from newscorpus.annotation.push import project_spec
+    from tests.studio.helpers import articles, studio_corpus, with_articles
+
+    cfg = studio_corpus(tmp_path / "c")
+    arts = with_articles(cfg, articles(300))
+    admin = studio_server.backend(cfg)
+    hasty = LabelStudioBackend(studio_server.url, studio_server.token, cfg, timeout=0.05)
+    try:
+        project, _ = admin.ensure_project(project_spec(cfg), None)
+        payload = hasty.prepare([NewTask(a) for a in arts])
+        with pytest.raises(StudioError) as raised:
+            hasty.import_tasks(project.id, payload)
+        assert "Timeout" in str(raised.value) and studio_server.token not in str(raised.value)
+        deadline = time.monotonic() + 60
+        count = -1
+        while time.monotonic() < deadline:  # the server carries the import out all the same
+            time.sleep(0.5)
+            now = admin.project(project.id).tasks
+            if now == count and now > 0:
+                break
+            count = now
+        assert count == 300  # sent once: no retry after the timeout
+        use(monkeypatch, studio_server.url, studio_server.token)
+        result = cli("--corpus", cfg.root, "push")
+        assert result.exit_code == 0, result.output
+        assert admin.project(project.id).tasks == 300  # reconciled, nothing imported twice
+        assert studio_server.token not in result.output
+    finally:
+        hasty.close()
+        admin.close()
