@@ -12,6 +12,7 @@ from typing import Any
 from .cardtext import placeholder_warnings
 from .config import Config, load_config
 from .corpus import annotation_files, article_files
+from .layers import CHOICES, choice_labels, defined
 from .lock import is_locked
 from .store import jsonl_records, record_errors, torn_path
 
@@ -82,6 +83,7 @@ def validate_loaded(cfg: Config) -> Report:
     report.warnings.extend(placeholder_warnings(cfg))
     languages = set(cfg.corpus.languages)
     targets = {t.id for t in cfg.targets}
+    layers = defined()
     texts: dict[str, str] = {}
     first_seen: dict[str, str] = {}
     for path in article_files(cfg):
@@ -110,6 +112,18 @@ def validate_loaded(cfg: Config) -> Report:
                 if tid not in targets:
                     report.errors.append(
                         f"{where}: stance.{tid}: unknown target (not in [[targets]])"
+                    )
+            for name, label in choice_labels(rec).items():
+                layer = layers.choice(name)
+                if layer is None:
+                    known = ", ".join(c.name for c in layers.choices) or "none"
+                    report.errors.append(
+                        f"{where}: {CHOICES}.{name}: unknown layer (layers: {known})"
+                    )
+                elif label is not None and label not in layer.value_names:
+                    report.errors.append(
+                        f"{where}: {CHOICES}.{name}: {label!r} is not one of "
+                        f"{', '.join(layer.value_names)}"
                     )
             for i, span in enumerate(rec["spans"]):
                 s, e = int(span["start"]), int(span["end"])  # the schema admits 63.0

@@ -57,6 +57,13 @@ def check_annotation(cfg: Config, ann: Annotation) -> None:
         start, end = span.get("start"), span.get("end")
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
             raise DataError(f"{_who(ann)}: span {span.get('id')!r} has bad offsets {start}..{end}")
+        for attr in layers.spans.attributes:
+            value = span.get(attr.name)
+            if value is not None and value not in attr.value_names:
+                raise DataError(
+                    f"{_who(ann)}: span {span.get('id')!r} has {attr.name} {value!r}, not one of "
+                    f"{', '.join(attr.value_names)}"
+                )
 
 
 @dataclass
