@@ -690,3 +690,41 @@ def test_an_import_that_timed_out_is_not_imported_again_by_the_next_push(
     finally:
         hasty.close()
         admin.close()
+
+
+@pytest.mark.studio
+def test_a_personal_access_token_of_the_real_label_studio_never_shows(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, studio_server: Any
+) -> None:
+    """A PAT (a JWT refresh token) traded for access tokens: push and pull work, their
+    output and errors hold neither token, with --debug neither."""
+    from tests.studio.helpers import articles, studio_corpus, with_articles
+
+    cfg = studio_corpus(tmp_path / "c")
+    with_articles(cfg, articles(3))
+    admin = studio_server.backend(cfg)
+    try:
+        admin._sdk.jwt_settings.update(
+            api_tokens_enabled=True, legacy_api_tokens_enabled=True, api_token_ttl_days=30
+        )
+        token = admin._sdk.tokens.create().token
+    finally:
+        admin.close()
+    assert isinstance(token, str) and token.count(".") == 2
+    use(monkeypatch, studio_server.url, token)
+    backend = LabelStudioBackend(studio_server.url, token, cfg)
+    try:
+        backend.whoami()
+        fresh = backend._secrets()[-1]
+        assert fresh != token  # traded for an access token
+    finally:
+        backend.close()
+    missing = cli("--corpus", cfg.root, "pull")  # no project yet: one line
+    assert missing.exit_code == 1 and missing.output.startswith("error: "), missing.output
+    pushed = cli("--corpus", cfg.root, "push")
+    pulled = cli("--corpus", cfg.root, "pull")
+    assert (pushed.exit_code, pulled.exit_code) == (0, 0), pushed.output + pulled.output
+    for result in (missing, pushed, pulled):
+        assert token not in result.output and fresh not in result.output
+        for part in token.split(".")[1:]:
+            assert part not in result.output
