@@ -260,3 +260,32 @@ def test_long_texts_are_read_only_so_far() -> None:
     assert all(s["end"] <= prelabel.MAX_CHARS for s in spans)
     tail = "x" * prelabel.MAX_CHARS + " " + para  # a figure past the first MAX_CHARS characters
     assert prelabel_result(tail, language="fr") == []
+
+
+def test_rules_whose_labels_the_layers_lack_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prelabels follow the layers: without Quote no quote (nor speaker) is proposed, without
+    the claim_type attribute a figure Claim comes without it (review finding: literals)."""
+    from dataclasses import replace
+
+    from newscorpus import layers as layers_module
+    from newscorpus.layers import SPANS, STANCE, Layers
+
+    text = (
+        "« Nous ne céderons rien », a déclaré Marcelo Ebrard lundi. "
+        "Les saisies ont augmenté de 40 % en 2025 selon le ministère."
+    )
+    full = prelabel_result(text, language="fr")
+    assert {"Quote", "Claim"} <= {i["value"]["labels"][0] for i in full if "labels" in i["value"]}
+    no_quote = replace(SPANS, labels=tuple(v for v in SPANS.labels if v.name != "Quote"))
+    monkeypatch.setattr(layers_module, "LAYERS", Layers(stance=STANCE, spans=no_quote))
+    got = prelabel_result(text, language="fr")
+    labels = [i["value"]["labels"][0] for i in got if "labels" in i.get("value", {})]
+    assert "Quote" not in labels and "Speaker" not in labels and "Claim" in labels
+    assert not [i for i in got if i["type"] == "relation"]
+    no_attr = replace(
+        SPANS, attributes=tuple(a for a in SPANS.attributes if a.name != "claim_type")
+    )
+    monkeypatch.setattr(layers_module, "LAYERS", Layers(stance=STANCE, spans=no_attr))
+    got = prelabel_result(text, language="fr")
+    assert [i for i in got if i["type"] == "labels" and i["value"]["labels"] == ["Claim"]]
+    assert not [i for i in got if i.get("from_name") == "claim_type"]

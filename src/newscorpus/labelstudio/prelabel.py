@@ -305,15 +305,33 @@ def _span(units: _Units, text: str, rid: str, start: int, end: int, label: str) 
     }
 
 
+# The span labels and the attribute value these heuristics find; a rule whose label (or attribute)
+# the layers do not define is skipped, so a corpus with other layers gets no prediction it refuses.
+QUOTE, SPEAKER, CLAIM = "Quote", "Speaker", "Claim"
+FIGURE_ATTRIBUTE, FIGURE_VALUE = "claim_type", "statistical"
+
+
 def prelabel_result(text: str, *, language: str | None = None) -> list[dict[str, Any]]:
     """The prediction result items for one text: quotes, speakers, figure sentences."""
+    spans = layers.defined().spans
+    have = set(spans.label_names)
+    relation = spans.relation
+    with_speakers = SPEAKER in have and relation.source == SPEAKER and QUOTE in relation.targets
+    figure = next(
+        (
+            a
+            for a in spans.attributes
+            if a.name == FIGURE_ATTRIBUTE and FIGURE_VALUE in a.value_names and CLAIM in a.labels
+        ),
+        None,
+    )
     result: list[dict[str, Any]] = []
     taken: list[tuple[int, int]] = []
     limit = min(len(text), MAX_CHARS)
     units = _Units(text, limit)
     regions = 0
     n = 0
-    for seen, m in enumerate(_QUOTES.finditer(text, 0, limit)):
+    for seen, m in enumerate(_QUOTES.finditer(text, 0, limit) if QUOTE in have else ()):
         if regions >= MAX_REGIONS or seen >= 5 * MAX_REGIONS:
             break
         group = next(g for g in (1, 2, 3) if m.group(g) is not None)
@@ -322,13 +340,13 @@ def prelabel_result(text: str, *, language: str | None = None) -> list[dict[str,
             continue  # a scare quote or a term, not speech
         n += 1
         qid = f"pq{n}"
-        result.append(_span(units, text, qid, qs, qe, "Quote"))
+        result.append(_span(units, text, qid, qs, qe, QUOTE))
         regions += 1
         taken.append((m.start(), m.end()))
-        sp = _speaker(text, m.start(), m.end())
+        sp = _speaker(text, m.start(), m.end()) if with_speakers else None
         if sp and regions < MAX_REGIONS:
             sid = f"ps{n}"
-            result.append(_span(units, text, sid, sp[0], sp[1], "Speaker"))
+            result.append(_span(units, text, sid, sp[0], sp[1], SPEAKER))
             regions += 1
             result.append(
                 {
@@ -336,10 +354,10 @@ def prelabel_result(text: str, *, language: str | None = None) -> list[dict[str,
                     "from_id": sid,
                     "to_id": qid,
                     "direction": "right",
-                    "labels": [layers.defined().spans.relation.name],
+                    "labels": [relation.name],
                 }
             )
-    for start, end in sentence_spans(text, language, limit):
+    for start, end in sentence_spans(text, language, limit) if CLAIM in have else ():
         if regions >= MAX_REGIONS:
             break
         while start < end and text[start] in _TRIM:
@@ -354,19 +372,21 @@ def prelabel_result(text: str, *, language: str | None = None) -> list[dict[str,
             continue
         n += 1
         cid = f"pc{n}"
-        result.append(_span(units, text, cid, start, end, "Claim"))
+        result.append(_span(units, text, cid, start, end, CLAIM))
         regions += 1
+        if figure is None:
+            continue
         result.append(
             {
                 "id": cid,
-                "from_name": "claim_type",
+                "from_name": figure.name,
                 "to_name": "text",
                 "type": "choices",
                 "value": {
                     "start": units(start),
                     "end": units(end),
                     "text": text[start:end],
-                    "choices": ["statistical"],
+                    "choices": [FIGURE_VALUE],
                 },
             }
         )
