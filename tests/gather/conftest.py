@@ -337,7 +337,7 @@ def _ray_cli(args: list[str], env: dict[str, str]) -> None:
         raise RuntimeError(f"ray {args[0]} failed: {done.stderr[-2000:]}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -352,7 +352,7 @@ def _ray_session() -> Iterator[RayCluster]:
     import tempfile
 
     temp = Path(tempfile.mkdtemp(prefix="nc-ray-"))  # short: Ray's socket paths have a limit
-    port = _free_port()
+    port = free_port()
     markers = {"head": secrets.token_hex(8), "worker": secrets.token_hex(8)}
     cluster = RayCluster(address=f"127.0.0.1:{port}", temp=temp, markers=markers)
     try:

@@ -23,7 +23,7 @@ from newscorpus.gather.executor import ProcessExecutor, SerialExecutor, make_exe
 from newscorpus.gather.pipeline import gather
 from newscorpus.store import read_jsonl
 from tests.conftest import REPO
-from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster
+from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster, free_port
 from tests.gather.test_archive import warc_bytes
 from tests.gather.test_resume import kill_when, serve_many
 
@@ -199,6 +199,37 @@ def test_executor_settings_are_checked(
     )
     assert not (root / "articles").exists() or not any((root / "articles").iterdir())
     assert not (root / "rejected.jsonl").exists()
+
+
+def test_an_unreachable_ray_cluster_is_one_line_and_nothing_is_written(
+    tmp_path: Path,
+    make_corpus: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES, pages)
+    root = make_corpus([("pages", "html_dir", str(pages))])
+    closed, other = free_port(), free_port()  # nothing listens there
+    toml = root / "corpus.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8")
+        + f'executor = "ray"\nray_address = "127.0.0.1:{closed}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    t0 = time.monotonic()
+    r = cli("--corpus", root, "gather")
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        f"error: gather: cannot reach the Ray cluster at 127.0.0.1:{closed}: Connection refused"
+    ]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{other}")  # the environment wins over the file
+    r = cli("--corpus", root, "gather")
+    assert r.exit_code == 1 and f"cluster at 127.0.0.1:{other}: " in r.output
+    assert time.monotonic() - t0 < 30  # not Ray's minutes of retries
+    assert not (root / "rejected.jsonl").exists()
+    assert not list((root / "articles").glob("*.jsonl"))
 
 
 def test_serial_and_local_give_the_same_corpus(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -31,6 +32,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 MAX_RETRIES = 3  # a task whose worker or node died is run again, at most this many times
 WINDOW_PER_CPU = 3  # batches in flight per CPU of the cluster
+CONNECT_TIMEOUT = 5.0  # seconds to reach the cluster's address before ray.init
+
+
+def reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Why the cluster at ``address`` (HOST:PORT or ray://HOST:PORT) cannot be reached, or None.
+    Checked before ray.init, which otherwise retries for minutes, logging as it goes."""
+    hostport = address.removeprefix("ray://")
+    if hostport == "auto" or ":" not in hostport:
+        return None
+    host, port = hostport.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 def _call(fn: Callable[[list[Any]], list[Any]], chunk: list[Any]) -> list[Any]:
@@ -45,6 +61,11 @@ class RayExecutor(_Closing):
         self.address = address
         self._owned = not ray.is_initialized()
         if self._owned:
+            problem = reachable(address) if address else None
+            if problem is not None:
+                raise NewscorpusError(
+                    f"gather: cannot reach the Ray cluster at {address}: {problem}"
+                )
             where = address if address else "local"
             kwargs: dict[str, Any] = {
                 "address": where,
