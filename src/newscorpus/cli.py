@@ -198,22 +198,21 @@ def stats(
     from .stats import corpus_stats
 
     with handled(ctx) as st:
-        data = corpus_stats(st.config())
+        result = corpus_stats(st.config())
         if as_json:
-            print_json(data)
+            print_json(result.to_json())
             return
-        a = data["articles"]
+        a, n = result.articles, result.annotations
         out.print(
-            f"[bold]{data['corpus']}[/]: {a['total']} articles in {a['clusters']} clusters"
-            f" ({a['synthetic']} synthetic)"
+            f"[bold]{result.corpus}[/]: {a.total} articles in {a.clusters} clusters"
+            f" ({a.synthetic} synthetic)"
         )
-        for dim in ("language", "source", "site", "month"):
-            out.print(count_table(f"articles by {dim}", a[f"by_{dim}"], [dim]))
-        n = data["annotations"]
-        out.print(f"{n['labels']} labels in current annotations")
-        if n["labels"]:
-            out.print(count_table("labels by layer and label", n["by_label"], ["layer", "label"]))
-            out.print(count_table("labels by annotator", n["by_annotator"], ["annotator"]))
+        for dim, rows in a.by.items():
+            out.print(count_table(f"articles by {dim}", rows, [dim]))
+        out.print(f"{n.labels} labels in current annotations")
+        if n.labels:
+            out.print(count_table("labels by layer and label", n.by_label, ["layer", "label"]))
+            out.print(count_table("labels by annotator", n.by_annotator, ["annotator"]))
 
 
 # --- quality: agreement and aggregation ------------------------------------------------------

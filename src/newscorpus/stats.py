@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -71,22 +72,68 @@ def _counts(df: pl.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
     )
 
 
-def corpus_stats(cfg: Config) -> dict[str, Any]:
-    """Counts of articles and annotation labels, as plain JSON-ready data."""
+Counts = list[dict[str, Any]]  # rows of {<dimension>: value, ..., "count": n}, largest first
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArticleCounts:
+    total: int
+    clusters: int
+    synthetic: int
+    by: dict[str, Counts]  # dimension (ARTICLE_DIMENSIONS) -> counts
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelCounts:
+    labels: int
+    by_layer: Counts
+    by_label: Counts
+    by_annotator: Counts
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatsResult:
+    """What `newscorpus stats` shows; ``to_json`` is what `stats --json` prints."""
+
+    corpus: str
+    articles: ArticleCounts
+    annotations: LabelCounts
+
+    def to_json(self) -> dict[str, Any]:
+        a, n = self.articles, self.annotations
+        return {
+            "corpus": self.corpus,
+            "articles": {
+                "total": a.total,
+                "clusters": a.clusters,
+                "synthetic": a.synthetic,
+                **{f"by_{d}": rows for d, rows in a.by.items()},
+            },
+            "annotations": {
+                "labels": n.labels,
+                "by_layer": n.by_layer,
+                "by_label": n.by_label,
+                "by_annotator": n.by_annotator,
+            },
+        }
+
+
+def corpus_stats(cfg: Config) -> StatsResult:
+    """Counts of articles and annotation labels."""
     arts = article_frame(cfg)
     labels = label_frame(cfg)
-    return {
-        "corpus": cfg.corpus.name,
-        "articles": {
-            "total": arts.height,
-            "clusters": arts["dup_cluster"].n_unique() if arts.height else 0,
-            "synthetic": int(arts["synthetic"].sum()) if arts.height else 0,
-            **{f"by_{d}": _counts(arts, [d]) for d in ARTICLE_DIMENSIONS},
-        },
-        "annotations": {
-            "labels": labels.height,
-            "by_layer": _counts(labels, ["layer"]),
-            "by_label": _counts(labels, ["layer", "label"]),
-            "by_annotator": _counts(labels, ["annotator"]),
-        },
-    }
+    return StatsResult(
+        corpus=cfg.corpus.name,
+        articles=ArticleCounts(
+            total=arts.height,
+            clusters=arts["dup_cluster"].n_unique() if arts.height else 0,
+            synthetic=int(arts["synthetic"].sum()) if arts.height else 0,
+            by={d: _counts(arts, [d]) for d in ARTICLE_DIMENSIONS},
+        ),
+        annotations=LabelCounts(
+            labels=labels.height,
+            by_layer=_counts(labels, ["layer"]),
+            by_label=_counts(labels, ["layer", "label"]),
+            by_annotator=_counts(labels, ["annotator"]),
+        ),
+    )
