@@ -183,6 +183,6 @@ class Prefilter:
         if self.accepts_all:
             return True
         searched = searched_text(page)
-        # one `in` per needle: faster than a regex alternation or pyahocorasick up to ~30
-        # terms (benchmarks/bench_prefilter.py; docs/gather-bench.md)
+        # one `in` per needle: faster than a regex alternation, and than pyahocorasick for a few
+        # terms (level at 25; benchmarks/bench_prefilter.py, docs/gather-bench.md)
         return any(n in searched for n in self.needles)
