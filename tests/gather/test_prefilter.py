@@ -318,3 +318,22 @@ def test_a_comment_opened_in_a_script_does_not_hide_the_text() -> None:
     body = page("<!-- <script> --> fentanyl seized <script>x</script>").encode()
     assert kept(body, None, ["fentanyl"])
     assert Prefilter(["fentanyl"]).may_match(body, None)
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        "<aside>note</aside>",
+        "<button>x</button>",
+        "<svg><text>x</text></svg>",
+        "<noscript>x</noscript>",
+        "<label>x</label>",
+        "<time>x</time>",
+    ],
+)
+def test_a_word_split_by_an_element_trafilatura_drops_passes(dropped: str) -> None:
+    """trafilatura deletes these elements with their content and joins what is around them."""
+    body = page(f"fen{dropped}tanyl seized").encode()
+    assert "fentanyl seized" in extracted_text(body)
+    assert kept(body, None, ["fentanyl"])
+    assert Prefilter(["fentanyl"]).may_match(body, None)
