@@ -561,6 +561,8 @@ def gather(
 
     with handled(ctx, writes="gather", flags={"gather --limit": limit}) as st:
         cfg = gather_overrides(st.config(), allow_host, executor)
+        if cfg.gather.executor == "ray":  # before Ray is imported: it never calls home
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         options = GatherOptions(sources=tuple(source or ()), limit=limit, refresh=refresh)
         bars = Progress(
             TextColumn("{task.description}"),

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from newscorpus.config import load_config, replace_gather
-from newscorpus.gather.executor import ProcessExecutor, SerialExecutor, make_executor
-from newscorpus.gather.pipeline import gather
+from newscorpus.gather.executor import ProcessExecutor, SerialExecutor
+from newscorpus.gather.pipeline import gather, make_executor
 from newscorpus.store import read_jsonl
 from tests.conftest import REPO
 from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster, free_port

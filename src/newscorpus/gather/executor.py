@@ -9,6 +9,8 @@ closed when the run ends (``close``; a context manager too). The stages hand it 
 - ``SerialExecutor`` ("serial"): everything in this process, in order (debugging, tests);
 - ``RayExecutor`` ("ray", executor_ray.py, imported only when chosen): Ray tasks on a cluster.
 
+pipeline.make_executor makes the one that ``[gather] executor`` names.
+
 The driver stays the single writer (dedup, appends, rejections happen in the caller, in input
 order), so every executor gives the same corpus.
 """
@@ -24,7 +26,6 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from ..config import EXECUTORS
 from ..errors import NewscorpusError
 from ..workers import STOP_SIGNALS, blocked, init_worker
 from .extract import extractor_name
@@ -203,20 +204,3 @@ class ProcessExecutor(_Closing):
         if self.pool is not None:
             pool, self.pool = self.pool, None
             close_pool(pool, stopped=stopped)
-
-
-def make_executor(
-    kind: str = "local", *, workers: int | None = None, ray_address: str | None = None
-) -> Executor:
-    """The executor named by ``[gather] executor``, started now: "local" (a process pool of
-    ``workers``), "serial", or "ray" (on the cluster at ``ray_address``; a local Ray instance
-    when None). Ray is imported only here, only when chosen."""
-    if kind == "serial":
-        return SerialExecutor()
-    if kind == "ray":
-        from .executor_ray import RayExecutor
-
-        return RayExecutor(address=ray_address, workers=workers)
-    if kind != "local":
-        raise ValueError(f"executor {kind!r}: one of {', '.join(EXECUTORS)}")
-    return ProcessExecutor(workers)

@@ -4,7 +4,8 @@
 ``RAY_ADDRESS`` through the CLI) or, with None, starts a local Ray instance that ends with the
 run. Batches are Ray tasks; a task whose worker or node died is retried by Ray (``MAX_RETRIES``)
 on another node. Results come back in input order, so the driver, the single writer, sees the
-same sequence as with any other executor. Usage statistics are off: Ray never calls home.
+same sequence as with any other executor. The command line turns Ray's usage statistics off
+(RAY_USAGE_STATS_ENABLED=0, unless set); a Python caller sets it before choosing "ray".
 
 The cluster's nodes must run the same newscorpus (and Python) as the driver: the functions are
 sent by reference (module and name), not by value.
@@ -14,19 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from ..errors import NewscorpusError
-from .executor import POOL_BATCH, WorkerLost, _Closing, chunked
-
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before ray is imported: no call home
-
 import ray
 import ray.exceptions
+
+from ..errors import NewscorpusError
+from .executor import POOL_BATCH, WorkerLost, _Closing, chunked
 
 T = TypeVar("T")
 R = TypeVar("R")

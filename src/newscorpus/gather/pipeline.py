@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, field
 from types import FrameType
 from typing import Any
 
-from ..config import Config, GatherSettings, Source
+from ..config import EXECUTORS, Config, GatherSettings, Source
 from ..corpus import add_articles, add_rejections
 from ..errors import ConfigError, Interrupted, NewscorpusError, UsageError
 from ..lock import corpus_lock
 from ..records import Article, Rejection
 from ..workers import STOP_SIGNALS
-from .executor import Executor, WorkerLost, make_executor
+from .executor import Executor, ProcessExecutor, SerialExecutor, WorkerLost
 from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .items import Item
@@ -225,6 +225,27 @@ def _list(
         writer.reject(Rejection(exc.url, "source", exc.reason, src.name, exc.detail or None))
     except SourceError as exc:
         writer.reject(Rejection(where, "source", exc.reason, src.name, str(exc)))
+
+
+def make_executor(
+    kind: str = "local", *, workers: int | None = None, ray_address: str | None = None
+) -> Executor:
+    """The executor named by ``[gather] executor``, started now: "local" (a process pool of
+    ``workers``), "serial", or "ray" (on the cluster at ``ray_address``; a local Ray instance
+    when None). Ray is imported only here, only when chosen."""
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "ray":
+        try:
+            from .executor_ray import RayExecutor
+        except ImportError as exc:
+            raise NewscorpusError(
+                f"gather: executor 'ray' needs Ray ({exc}): pip install 'newscorpus[ray]'"
+            ) from None
+        return RayExecutor(address=ray_address, workers=workers)
+    if kind != "local":
+        raise UsageError(f"executor {kind!r}: one of {', '.join(EXECUTORS)}")
+    return ProcessExecutor(workers)
 
 
 def preflight(cfg: Config, chosen: list[Source]) -> None:
