@@ -728,3 +728,34 @@ def test_a_personal_access_token_of_the_real_label_studio_never_shows(
         assert token not in result.output and fresh not in result.output
         for part in token.split(".")[1:]:
             assert part not in result.output
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("listing", ["task_articles", "task_ids", "changed_tasks"])
+def test_full_pages_without_end_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: Callable[[], Hostile], listing: str
+) -> None:
+    import newscorpus.labelstudio.backend as ls
+
+    monkeypatch.setattr(ls, "MAX_TASKS", 5_000)
+    cfg = export_corpus(tmp_path / "c")
+    server = hostile()
+    full = [{"id": i, "data": {"article_id": f"a{i}"}, "updated_at": "9"} for i in range(1, 1001)]
+
+    def route(m: str, p: str, b: bytes) -> Reply | None:
+        if "page_size=1&" in p:  # the id range: 1 and 10^6 (sparse: listed)
+            return Reply(body={"total": 2, "tasks": [{"id": 10**6 if p.endswith("page=2") else 1}]})
+        return Reply(body={"total": 10**9, "tasks": full})
+
+    server.route = route
+    monkeypatch.setattr(ls, "RECENT_PAGE", 1000)
+    backend = LabelStudioBackend(server.url, LEGACY, cfg)
+    try:
+        with pytest.raises(StudioError, match="more than 5,000 tasks listed"):
+            if listing == "changed_tasks":
+                list(backend.changed_tasks(1, "0"))
+            else:
+                list(getattr(backend, listing)(1))
+        assert len(server.seen) < 10
+    finally:
+        backend.close()

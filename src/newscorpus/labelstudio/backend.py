@@ -58,7 +58,9 @@ PAGE = 500  # consecutive task ids per request (asked as a range)
 LIST_PAGE = 200  # scattered task ids per request (listed in the URL: kept short for proxies)
 ID_PAGE = 1000  # tasks per page when only ids (and article ids) are listed
 RECENT_PAGE = 100  # tasks per page of the most recently changed first
-DENSE_MAX = 2_000_000  # most task ids taken as a range without listing them (a count of 10^12)
+# most tasks of one project read or listed (far more than a Label Studio project holds): a
+# hostile count (10^12) is not a range of ids in memory, endless full pages are not endless
+MAX_TASKS = 2_000_000
 AHEAD = 2  # pages of tasks asked for ahead of the one being converted (so the server never waits)
 # No retry of a request the server may have carried out (an import would be doubled): the SDK
 # retries 5xx, 408, 409 and 429 twice by default.
@@ -470,6 +472,7 @@ class LabelStudioBackend(AnnotationBackend):
         """The pages of a task list (``tasks`` of an object, or a bare list) until a short one;
         Label Studio answers 404 past the last page."""
         page = 1
+        listed = 0
         while True:
             try:
                 data = self._get(path, {**params, "page": page, "page_size": page_size})
@@ -479,6 +482,11 @@ class LabelStudioBackend(AnnotationBackend):
                 raise
             tasks = data.get("tasks", []) if isinstance(data, dict) else data
             batch = self._task_list(tasks, path)
+            listed += len(batch)
+            if listed > MAX_TASKS:
+                raise StudioError(
+                    f"{self.url}{path}: more than {MAX_TASKS:,} tasks listed (not Label Studio?)"
+                )
             yield batch
             if len(batch) < page_size:
                 return
@@ -521,7 +529,7 @@ class LabelStudioBackend(AnnotationBackend):
         if span is None:
             return []
         total, low, high = span
-        if low <= high and high - low + 1 <= min(2 * total + PAGE, DENSE_MAX):
+        if low <= high and high - low + 1 <= min(2 * total + PAGE, MAX_TASKS):
             return list(range(low, high + 1))  # ids of other projects are left out later
         params = {"project": project_id, "include": "id"}
         return [int(t["id"]) for b in self._pages("/api/tasks", params, ID_PAGE) for t in b]
