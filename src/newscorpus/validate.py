@@ -12,7 +12,7 @@ from typing import Any
 from .cardtext import placeholder_warnings
 from .config import Config, load_config
 from .corpus import annotation_files, article_files
-from .layers import CHOICES, choice_labels, defined
+from .layers import CHOICES, UNRESOLVED, choice_labels, defined
 from .lock import is_locked
 from .store import jsonl_records, record_errors, torn_path
 
@@ -120,7 +120,13 @@ def validate_loaded(cfg: Config) -> Report:
                     report.errors.append(
                         f"{where}: {CHOICES}.{name}: unknown layer (layers: {known})"
                     )
-                elif label is not None and label not in layer.value_names:
+                elif (
+                    label is not None
+                    and label not in layer.value_names
+                    and not (
+                        label == UNRESOLVED and rec["kind"] == "aggregate"  # annotators tied
+                    )
+                ):
                     report.errors.append(
                         f"{where}: {CHOICES}.{name}: {label!r} is not one of "
                         f"{', '.join(layer.value_names)}"

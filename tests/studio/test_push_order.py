@@ -86,7 +86,8 @@ def test_adjudicate_push_with_an_unsendable_prediction_creates_no_project(
     review = project_title(load_config(root))
     before = snapshot(root)
     line = one_error_line(cli("--corpus", root, "adjudicate", "push"))
-    assert "as a prediction: checkworthy: label 'perhaps' is not in the labeling config" in line
+    # refused when the labels are read, before any server call, naming the span and the value
+    assert "span 'a1' has checkworthy 'perhaps', not one of" in line
     assert projects_titled(client, review) == 0
     assert snapshot(root) == before
     client.close()
