@@ -360,3 +360,19 @@ def test_ray_worker_node_killed_mid_run_its_tasks_are_retried(
             proc.kill()
             proc.wait()
     assert corpus_files(root) == expected
+
+
+def test_the_driver_announces_a_loopback_address_for_a_loopback_cluster() -> None:
+    """Ray would announce the driver at the default route's address (192.0.2.2 here): a local
+    instance or a cluster on loopback keeps every connection on loopback."""
+    pytest.importorskip("ray")
+    from newscorpus.gather.executor_ray import _loopback_host
+
+    assert _loopback_host(None) == "127.0.0.1"
+    assert _loopback_host("127.0.0.1:6379") == "127.0.0.1"
+    assert _loopback_host("ray://127.0.0.3:10001") == "127.0.0.3"
+    assert _loopback_host("localhost:6379") == "127.0.0.1"
+    assert _loopback_host("[::1]:6379") == "::1"
+    assert _loopback_host("10.0.0.5:6379") is None
+    assert _loopback_host("head.example:6379") is None
+    assert _loopback_host("auto") is None

@@ -14,6 +14,7 @@ sent by reference (module and name), not by value.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import socket
 from collections import deque
@@ -47,6 +48,18 @@ def reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
         return exc.strerror or type(exc).__name__
 
 
+def _loopback_host(address: str | None) -> str | None:
+    """The loopback address the driver should announce: for a local instance, 127.0.0.1; for a
+    cluster at a loopback HOST:PORT, that host; else None (Ray picks the node's address)."""
+    if not address:
+        return "127.0.0.1"
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    try:
+        return host if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return "127.0.0.1" if host == "localhost" else None
+
+
 def _call(fn: Callable[[list[Any]], list[Any]], chunk: list[Any]) -> list[Any]:
     return fn(chunk)
 
@@ -74,6 +87,11 @@ class RayExecutor(_Closing):
                 kwargs["include_dashboard"] = False
                 if workers is not None:
                     kwargs["num_cpus"] = workers
+            loopback = _loopback_host(address)
+            if loopback is not None:
+                # Ray would announce this driver at the address of the machine's default route
+                # (ray 2.60): a local instance, or a cluster on loopback, stays on loopback
+                kwargs["_node_ip_address"] = loopback
             try:
                 ray.init(**kwargs)
             except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
