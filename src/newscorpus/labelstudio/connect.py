@@ -7,19 +7,9 @@ from urllib.parse import urlsplit
 
 from ..config import Config
 from ..errors import ConfigError, StudioError
-from ..urls import has_credentials
+from ..urls import has_credentials, is_http_url
 from .backend import LabelStudioBackend
 from .server import load_credentials
-
-
-def _http_url(url: str) -> bool:
-    """True for an http(s) URL that urllib can split, with a host and a valid port."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _query_or_fragment(url: str) -> bool:
@@ -53,7 +43,7 @@ def connect(cfg: Config) -> LabelStudioBackend:
                 "LABEL_STUDIO_URL has a query or a fragment (?... or #...): give the server's "
                 "base URL, and the token in LABEL_STUDIO_API_KEY"
             )
-        if not _http_url(url):
+        if not is_http_url(url):
             raise ConfigError(f"LABEL_STUDIO_URL {url!r}: not an http(s) URL with a host")
         return LabelStudioBackend(url, key, cfg)
     if cfg.studio.url and _query_or_fragment(cfg.studio.url):
