@@ -18,8 +18,9 @@ from typing import Any
 from ..layers import defined
 from ..records import Annotation
 
-Span = dict[str, Any]  # a span as stored: id, start, end, label, text, speaker, and each of the span
-# layer's attributes (layers.SpanLayer.attribute_names) as a key of its own
+# A span as stored: id, start, end, label, text, speaker, and each of the span layer's attributes
+# (layers.SpanLayer.attribute_names) as a key of its own.
+Span = dict[str, Any]
 
 
 def spans_match(a: Span, b: Span, mode: str) -> bool:
