@@ -520,7 +520,9 @@ def gather_overrides(
         if problem:
             raise UsageError(f"--executor: {problem}")
         changes["executor"] = executor
-    address = os.environ.get(RAY_ADDRESS_ENV, "").strip()
+    # only a Ray run reads it: Ray's job tools export RAY_ADDRESS as http://HEAD:8265
+    ray = changes.get("executor", cfg.gather.executor) == "ray"
+    address = os.environ.get(RAY_ADDRESS_ENV, "").strip() if ray else ""
     if address:
         problem = ray_address_problem(address)
         if problem:

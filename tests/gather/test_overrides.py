@@ -135,3 +135,24 @@ def test_gather_result_is_frozen(tmp_path: Path, make_corpus: Callable[..., Path
     assert result.to_dict()["new_by_source"] == {"pages": 1}
     with pytest.raises(TypeError):
         gather(load_config(root), GatherOptions())  # type: ignore[misc]  # keyword-only
+
+
+def test_a_ray_address_in_the_environment_does_not_touch_a_local_run(
+    server: LocalServer,
+    make_corpus: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ray's job tools export RAY_ADDRESS=http://HEAD:8265; only a Ray run reads it (review finding:
+    a plain `gather` exited 2 on it)."""
+    en = server.page("/articles/en.html", "en_fentanyl_labs.html")
+    server.add("/a.rss", body=rss([en]), ctype="application/rss+xml")
+    root = make_corpus([("a", "feed", server.url("/a.rss"))])
+    monkeypatch.setenv("RAY_ADDRESS", "http://127.0.0.1:8265")
+    r = cli("--corpus", root, "gather", "--allow-host", server.hostport, "--executor", "serial")
+    assert r.exit_code == 0, r.output
+    assert "RAY_ADDRESS" not in r.output
+    before = snapshot(root)
+    r = cli("--corpus", root, "gather", "--executor", "ray")
+    assert r.exit_code == 2 and r.output.startswith("error: RAY_ADDRESS: "), r.output
+    assert snapshot(root) == before
