@@ -401,6 +401,105 @@ def pull(
         )
 
 
+annotators_app = typer.Typer(
+    help="Annotator accounts on the Label Studio server: add, list, remove.",
+    no_args_is_help=True,
+)
+app.add_typer(annotators_app, name="annotators")
+
+
+@annotators_app.command("add")
+def annotators_add(
+    ctx: typer.Context,
+    emails: Annotated[list[str], typer.Argument(help="E-mail addresses of the annotators.")],
+    credentials: Annotated[
+        Path,
+        typer.Option(
+            "--credentials",
+            help="CSV file (email,password; mode 0600, appended) outside the corpus folder.",
+        ),
+    ],
+    languages: Annotated[
+        str | None,
+        typer.Option("--languages", help="Languages they read, comma-separated (default all)."),
+    ] = None,
+) -> None:
+    """Make an account per new e-mail; its generated password goes to the credentials file only."""
+    from contextlib import closing
+
+    from .annotation.team import add_annotators
+    from .labelstudio.connect import connect
+
+    with handled(ctx, writes="annotators add") as st:
+        cfg = st.config()
+        langs = (languages or "").split(",")
+        with closing(connect(cfg)) as backend:
+            r = add_annotators(
+                cfg, emails=emails, credentials=credentials, languages=langs, backend=backend
+            )
+        words = {
+            "created": "account created",
+            "joined": "account existed: now on the team (no new password)",
+            "already": "already on the team",
+        }
+        for a in r.added:
+            out.print(f"{a.email} ({a.pseudonym}): {words[a.status]}", markup=False)
+        if r.created:
+            out.print(f"{plural(r.created, 'password')} appended to {r.credentials}", markup=False)
+
+
+@annotators_app.command("list")
+def annotators_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The team: e-mail, pseudonym, tasks assigned and submitted, and the link each works from."""
+    from contextlib import closing
+
+    from .annotation.team import list_annotators
+    from .labelstudio.connect import connect
+
+    with handled(ctx) as st:
+        cfg = st.config()
+        with closing(connect(cfg)) as backend:
+            r = list_annotators(cfg, backend=backend)
+        if as_json:
+            print_json(r.to_json())
+            return
+        if not r.members:
+            out.print("no annotators yet: run `newscorpus annotators add EMAIL --credentials FILE`")
+            return
+        table = Table(title="annotators", title_justify="left")
+        for col in ("email", "pseudonym", "assigned", "submitted", "url"):
+            right = col in ("assigned", "submitted")
+            table.add_column(col, justify="right" if right else "left", overflow="fold")
+        for m in r.members:
+            table.add_row(m.email, m.pseudonym, str(m.assigned), str(m.submitted), m.url)
+        out.print(table)
+
+
+@annotators_app.command("remove")
+def annotators_remove(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="E-mail address of the annotator.")],
+) -> None:
+    """Deactivate an annotator's account (their annotations stay)."""
+    from contextlib import closing
+
+    from .annotation.team import remove_annotator
+    from .labelstudio.connect import connect
+
+    with handled(ctx, writes="annotators remove") as st:
+        cfg = st.config()
+        with closing(connect(cfg)) as backend:
+            r = remove_annotator(cfg, email=email, backend=backend)
+        out.print(
+            f"{r.email} ({r.pseudonym or 'user ' + str(r.user_id)}): removed from the "
+            "organisation; their annotations stay",
+            markup=False,
+        )
+
+
 # --- release ---------------------------------------------------------------------------------
 
 

@@ -111,11 +111,23 @@ class Task:
 
 @dataclass(frozen=True)
 class Account:
-    """An account on the server: its id, e-mail and API token (never shown in ``repr``)."""
+    """An account on the server: its id, e-mail and API token (never shown in ``repr``);
+    ``active`` is False for an account removed from the organisation (its e-mail is not
+    readable then: the server shows a placeholder)."""
 
     id: int
     email: str
     token: str = field(repr=False)
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AccountRights:
+    """What the backend's own account may do to other accounts (read, never tried out)."""
+
+    user_id: int
+    create: bool  # may make new accounts
+    deactivate: bool  # may remove accounts from the organisation
 
 
 class AnnotationBackend(Protocol):
@@ -183,4 +195,26 @@ class AnnotationBackend(Protocol):
 
     def submit(self, task_id: int, record: Annotation, text: str, *, cancelled: bool) -> int:
         """Submit ``record``'s labels on a task of ``text`` as this account; the annotation id."""
+        ...
+
+    def rights(self) -> AccountRights:
+        """What this account may do to other accounts (nothing is changed to find out)."""
+        ...
+
+    def create_member(self, email: str, password: str) -> Account:
+        """A new account of the organisation with this password (its token is not read)."""
+        ...
+
+    def deactivate(self, account_id: int) -> None:
+        """Remove an account from the organisation: it can no longer open any project; its
+        annotations stay, under its id."""
+        ...
+
+    def submitted(self, project_id: int) -> dict[int | str, int]:
+        """Submitted (not skipped) annotations of a project, per author id."""
+        ...
+
+    def work_url(self, project_id: int | None) -> str:
+        """The link an annotator works from: the project's labeling stream (the server's
+        address when there is no project yet)."""
         ...

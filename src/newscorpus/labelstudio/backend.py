@@ -36,6 +36,7 @@ from label_studio_sdk.core.request_options import RequestOptions
 
 from ..annotation.backend import (
     Account,
+    AccountRights,
     AnnotationBackend,
     NewTask,
     PreparedTask,
@@ -154,6 +155,16 @@ def _tls() -> ssl.SSLContext:
     """httpx's default TLS settings (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), made once: building
     them takes ~40 ms, which every backend (every pull, every account) paid again (httpx 0.28)."""
     return httpx.create_ssl_context()
+
+
+def _removed(user: Any) -> bool:
+    """An account removed from the organisation: Label Studio 1.23 lists it with its names
+    and e-mail replaced (users/serializers.py: "Deleted", "Deleted", "User")."""
+    return (
+        getattr(user, "email", None) == "Deleted"
+        and getattr(user, "first_name", None) == "Deleted"
+        and getattr(user, "last_name", None) == "User"
+    )
 
 
 def _project(raw: dict[str, Any]) -> Project:
@@ -683,12 +694,44 @@ class LabelStudioBackend(AnnotationBackend):
     # --- accounts -----------------------------------------------------------------------------
 
     def accounts(self) -> list[Account]:
-        """Every account of the organisation (their tokens are not readable: left empty)."""
+        """Every account of the organisation (their tokens are not readable: left empty); one
+        removed from it is listed inactive (Label Studio shows it as "Deleted User")."""
         path = "/api/users"
         users = self._call(path, lambda: list(self._sdk.users.list()))
         if not all(_is_id(getattr(u, "id", None)) for u in users):
             raise StudioError(f"{self.url}{path}: answer is not a list of users with ids")
-        return [Account(id=u.id, email=str(u.email or ""), token="") for u in users]
+        return [
+            Account(id=u.id, email=str(u.email or ""), token="", active=not _removed(u))
+            for u in users
+        ]
+
+    def _invite_token(self) -> str:
+        path = "/api/invite"
+        invite = self._call(path, lambda: self._sdk.organizations.invites.get_invite_link())
+        token = invite.token if isinstance(invite.token, str) else None
+        if not token:
+            raise StudioError(f"{self.url}{path}: answer without an invite token")
+        return token
+
+    def _sign_up(self, web: httpx.Client, email: str, password: str) -> None:
+        """Label Studio's sign-up form, through the organisation's invite link, on ``web``
+        (which is then logged in as the new account)."""
+        token = self._invite_token()
+        web.get("/user/signup/", params={"token": token})
+        csrf = web.cookies.get("csrftoken")
+        if not csrf:
+            raise StudioError(f"{self.url}/user/signup/: no CSRF cookie")
+        r = web.post(
+            f"/user/signup/?token={token}",
+            data={"csrfmiddlewaretoken": csrf, "email": email, "password": password},
+            headers={"Referer": f"{self.url}/user/signup/"},
+        )
+        if r.status_code != 302:
+            raise StudioError(
+                f"{self.url}/user/signup/: sign-up of {email} refused (HTTP {r.status_code}); "
+                "the e-mail may have an account already (a removed account keeps its e-mail) "
+                "or the password is too weak"
+            )
 
     def create_account(self, email: str, password: str) -> Account:
         """Sign an annotator up through the organisation's invite link; return id and token.
@@ -698,26 +741,8 @@ class LabelStudioBackend(AnnotationBackend):
         Label Studio's web form (SDK 2.0.19 has no call that makes an account with a password
         and returns its token), so it goes through plain HTTP with the form's CSRF cookie.
         """
-        path = "/api/invite"
-        invite = self._call(path, lambda: self._sdk.organizations.invites.get_invite_link())
-        token = invite.token if isinstance(invite.token, str) else None
-        if not token:
-            raise StudioError(f"{self.url}{path}: answer without an invite token")
         with self._errors("/user/signup/"), httpx.Client(base_url=self.url, timeout=60) as web:
-            web.get("/user/signup/", params={"token": token})
-            csrf = web.cookies.get("csrftoken")
-            if not csrf:
-                raise StudioError(f"{self.url}/user/signup/: no CSRF cookie")
-            r = web.post(
-                f"/user/signup/?token={token}",
-                data={"csrfmiddlewaretoken": csrf, "email": email, "password": password},
-                headers={"Referer": f"{self.url}/user/signup/"},
-            )
-            if r.status_code != 302:
-                raise StudioError(
-                    f"{self.url}/user/signup/: sign-up refused (HTTP {r.status_code}); "
-                    "the e-mail may exist already or the password is too weak"
-                )
+            self._sign_up(web, email, password)
             t = web.get("/api/current-user/token")
             if t.status_code != 200:
                 raise StudioError(f"{self.url}/api/current-user/token: HTTP {t.status_code}")
@@ -732,6 +757,81 @@ class LabelStudioBackend(AnnotationBackend):
         if not _is_id(getattr(me, "id", None)):
             raise StudioError(f"{self.url}/user/signup/: the new account has no id")
         return Account(id=me.id, email=email, token=key["token"])
+
+    def create_member(self, email: str, password: str) -> Account:
+        """Sign an annotator up (as ``create_account``) and read only its id, as the new
+        account's session: no API token is read (a server may not hand out legacy tokens)."""
+        path = "/api/current-user/whoami"
+        with self._errors("/user/signup/"), httpx.Client(base_url=self.url, timeout=60) as web:
+            self._sign_up(web, email, password)
+            r = web.get(path)
+            if r.status_code != 200:
+                raise StudioError(f"{self.url}{path}: HTTP {r.status_code} for the new account")
+            me = parse_json(r.content, f"{self.url}{path}: answer")
+        if not isinstance(me, dict) or not _is_id(me.get("id")):
+            raise StudioError(f"{self.url}/user/signup/: the new account has no id")
+        return Account(id=me["id"], email=email, token="")
+
+    def _me(self) -> dict[str, Any]:
+        path = "/api/current-user/whoami"
+        me = self._object(path, {})
+        if not _is_id(me.get("id")):
+            raise StudioError(f"{self.url}{path}: answer without an account id")
+        return me
+
+    def rights(self) -> AccountRights:
+        """Read what this account may do: Label Studio lets any member read the invite link
+        (so make accounts) and only the organisation's owner remove members."""
+        me = self._me()
+        org = me.get("active_organization")
+        create = deactivate = False
+        with suppress(_HTTPStatus):
+            create = bool(self._object("/api/invite", {}).get("token"))
+        if _is_id(org):
+            with suppress(_HTTPStatus):
+                detail = self._object(f"/api/organizations/{org}", {})
+                deactivate = detail.get("created_by") == me["id"]
+        return AccountRights(user_id=int(me["id"]), create=create, deactivate=deactivate)
+
+    def deactivate(self, account_id: int) -> None:
+        """Remove a member from the organisation (Label Studio's soft delete: the account
+        and its annotations stay; it can log in but open no project, task or annotation)."""
+        org: Any = self._me().get("active_organization")
+        if not _is_id(org):
+            raise StudioError(f"{self.url}/api/current-user/whoami: answer without an organisation")
+        path = f"/api/organizations/{org}/memberships/{account_id}"
+        self._call(
+            path,
+            lambda: self._sdk.organizations.members.delete(
+                id=org, user_pk=account_id, request_options=ONCE
+            ),
+        )
+
+    def submitted(self, project_id: int) -> dict[int | str, int]:
+        """Submitted (not skipped) annotations per author, from the Data Manager's task list
+        without the task data (only the annotations' authors are read)."""
+        params = {
+            "project": project_id,
+            "fields": "all",
+            "omit": ",".join((*TASK_FIELDS_OMITTED, "data")),
+            "resolve_uri": "false",
+        }
+        counts: dict[int | str, int] = {}
+        for batch in self._pages("/api/tasks", params, ID_PAGE):
+            for task in batch:
+                for ann in task.get("annotations") or []:
+                    user: Any = ann.get("completed_by") if isinstance(ann, dict) else None
+                    if isinstance(user, dict):
+                        user = user.get("id")
+                    if _is_id(user) and not ann.get("was_cancelled"):
+                        counts[user] = counts.get(user, 0) + 1
+        return counts
+
+    def work_url(self, project_id: int | None) -> str:
+        """The project's labeling stream ("Label All Tasks"), else the server's address."""
+        if project_id is None:
+            return self.url
+        return f"{self.url}/projects/{project_id}/data?labeling=1"
 
     def whoami(self) -> Account:
         """The account behind the token (its token left out)."""
