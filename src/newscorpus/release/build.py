@@ -27,6 +27,7 @@ from ..layers import defined
 from ..records import utcnow
 from ..validate import validate_loaded
 from ..workers import init_worker
+from .baseline import BASELINE_JSON, BaselineResult, compute_baselines
 from .card import known_limitations, load_agreement, render_card
 from .croissant import croissant
 from .facts import Placement, PublicationDates, ReleaseFacts
@@ -85,7 +86,7 @@ def validation_errors(cfg: Config) -> tuple[int, str]:
 
 def _validate_and_write(
     cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
-) -> tuple[dict[str, dict[str, int]], ReleaseFacts]:
+) -> tuple[dict[str, dict[str, int]], ReleaseFacts, BaselineResult]:
     """Validate the corpus and write the tables into the (temporary) release folder.
 
     With no other thread running, validation runs in a forked process while the tables are
@@ -116,8 +117,9 @@ def _raise_invalid(n: int, first: str) -> None:
 
 def write_tables(
     cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
-) -> tuple[dict[str, dict[str, int]], ReleaseFacts]:
-    """Build the four configs column-wise and write them as parquet; counts per config and split, and facts for the card."""
+) -> tuple[dict[str, dict[str, int]], ReleaseFacts, BaselineResult]:
+    """Build the configs column-wise and write them as parquet; counts per config and split,
+    facts for the card, and the baselines (trained on the corpus's text, hydrate sources too)."""
     arts = read_articles(cfg)
     prev_articles = previous.articles if previous else {}
     prev_splits = {a: v.split for a, v in prev_articles.items()}
@@ -182,7 +184,14 @@ def write_tables(
         new=assigner.new,
         straddling=tuple(sorted(straddle)),
     )
-    return counts, facts
+    baselines = compute_baselines(
+        cfg,
+        articles=arts,
+        stance=tables.stance,
+        choices=tables.choices,
+        annotations=tables.annotations,
+    )
+    return counts, facts, baselines
 
 
 def _text(value: object) -> str | None:
@@ -320,7 +329,9 @@ def build_release(
     commit, dirty = corpus_commit(cfg.root)
     folders = [cfg.root, target, out, *(s.path for s in cfg.sources if s.path is not None)]
     scanner = Scanner(roots=local_roots(*folders))
-    counts, facts = _validate_and_write(cfg, out, previous, scanner, version)
+    counts, facts, baselines = _validate_and_write(cfg, out, previous, scanner, version)
+    baseline_json = baselines.to_json()
+    _write_json(out / BASELINE_JSON, baseline_json)
     agreement_md, pngs = load_agreement(cfg)
     for png in pngs:
         (out / "reports").mkdir(exist_ok=True)
@@ -343,6 +354,7 @@ def build_release(
         per_item=per_item,
         period=_period_text(facts.published, facts.timeframe),
         examples=examples,
+        baselines=baselines,
     )
     (out / "README.md").write_text(readme, encoding="utf-8")
     diff = changes(previous, version, facts.articles, facts.labels, facts.claims)
@@ -378,6 +390,7 @@ def build_release(
     for name in ("README.md", "CHANGELOG.md"):
         scanner.scan_file(out / name, name)
     scanner.scan_json("croissant.json", json.loads((out / "croissant.json").read_text("utf-8")))
+    scanner.scan_json(BASELINE_JSON, baseline_json)
     # The per-article maps and id lists hold ids, clusters, splits and labels: values of the
     # parquet columns scanned above. Scanning their ~16 MB again took 1.5 s per 100,000 articles.
     scanner.scan_json("manifest.json", manifest.to_dict(), ID_MAPS)

@@ -16,6 +16,21 @@ from ..cardtext import card_body, placeholder_warnings, read_card
 from ..config import Config
 from ..layers import UNRESOLVED, Layers, defined, or_list
 from ..records import utcnow
+from .baseline import (
+    BASELINE_JSON,
+    C_GRID,
+    CAPS,
+    MAX_CHARS,
+    MIN_ROWS,
+    NGRAMS,
+    RESAMPLES,
+    SEED,
+    SPLITS,
+    BaselineResult,
+    Score,
+    TargetBaseline,
+    sklearn_version,
+)
 from .facts import ReleaseFacts
 from .tables import schemas
 
@@ -533,6 +548,7 @@ def render_card(
     per_item: str | None = None,
     period: str | None = None,
     examples: Mapping[str, dict[str, Any]] | None = None,
+    baselines: BaselineResult | None = None,
 ) -> str:
     """The whole README.md of a release (``per_item``: annotators per item, when known)."""
     languages = sorted(facets.get("language", Counter()))
@@ -569,10 +585,100 @@ def render_card(
         parts.append(_table((facet, "count"), rows) if rows else "None in this version.\n")
     parts.append("## Agreement\n")
     parts.append(agreement_section(agreement_md, pngs, cfg.root))
+    if baselines is not None:
+        parts.append(baselines_section(baselines))
     parts.append("## Known limitations of this version\n")
     parts.append("".join(f"- {line}\n" for line in limitations) or "- None recorded.\n")
     parts.append(citation_section(cfg, version, hub))
     return "\n".join(parts)
+
+
+def _score(s: Score | None) -> str:
+    if s is None:
+        return "none"
+    ci = f" [{s.ci95[0]:.3f}, {s.ci95[1]:.3f}]" if s.ci95 else ""
+    return f"{s.macro_f1:.3f}{ci}"
+
+
+def _rows(t: TargetBaseline) -> str:
+    return " / ".join(
+        f"{t.used[s]:,}" + (f" of {t.rows[s]:,}" if t.used[s] != t.rows[s] else "") for s in SPLITS
+    )
+
+
+def _alpha(t: TargetBaseline) -> str:
+    a = t.agreement
+    return "none" if a.alpha is None else f"{a.alpha:.3f} ({a.units:,} articles)"
+
+
+def baselines_section(result: BaselineResult) -> str:
+    """How hard each task is: majority class and a trained model beside the annotators' alpha."""
+    out = ["## Baselines\n"]
+    out.append(
+        "How hard each task is, beside how far the annotators agree: macro-F1 on `test` of a "
+        "majority-class baseline and of one simple trained model, with 95% bootstrap intervals, "
+        f"and Krippendorff's alpha of the human labels. The figures are in `{BASELINE_JSON}`.\n"
+    )
+    scored = [t for t in result.targets if t.skipped is None]
+    if scored:
+        out.append(
+            _table(
+                (
+                    "target",
+                    "rows used (train / validation / test)",
+                    "majority class",
+                    "majority macro-F1",
+                    "TF-IDF + logistic regression macro-F1",
+                    "annotators' alpha",
+                ),
+                [
+                    (
+                        f"`{t.name}`",
+                        _rows(t),
+                        f"`{t.majority_label}`",
+                        _score(t.majority),
+                        _score(t.model)
+                        + (f" (C = {t.model_c:g})" if t.model_c is not None else ""),
+                        _alpha(t),
+                    )
+                    for t in scored
+                ],
+            )
+        )
+    skipped = [t for t in result.targets if t.skipped is not None]
+    if skipped:
+        out.append(
+            "No baseline figures in this version for:\n\n"
+            + "".join(
+                f"- `{t.name}`: {t.skipped}; annotators' alpha {_alpha(t)}.\n" for t in skipped
+            )
+        )
+    if not result.targets:
+        out.append("No targets in this version.\n")
+    grid = ", ".join(f"{c:g}" for c in C_GRID)
+    out.append(
+        f"The model: TF-IDF of character {NGRAMS[0]}- to {NGRAMS[1]}-grams (`char_wb`, "
+        f"sublinear tf, min_df 2) of the title and text (their first {MAX_CHARS:,} characters), "
+        f"then logistic regression (scikit-learn {sklearn_version()}, lbfgs, balanced class "
+        f"weights), trained on `train`, its C picked from {grid} by macro-F1 on `validation`, "
+        "scored once on `test`; nothing is downloaded. The majority class is the most frequent "
+        "label of `train`. Rows labelled `unresolved` are left out. Macro-F1 averages F1 over the "
+        "labels found in the test rows or the predictions. The intervals are percentiles of "
+        f"{RESAMPLES:,} resamples of the test rows (seed {SEED}), the same for both baselines. "
+        "Alpha is Krippendorff's alpha (nominal) of the annotators' current labels over the "
+        "articles with two labels or more (its interval is under Agreement).\n"
+    )
+    out.append(
+        f"So that a release takes no longer as the corpus grows, at most "
+        f"{CAPS['train']:,} train, {CAPS['validation']:,} validation and {CAPS['test']:,} test "
+        "rows are used per target: when there are more, those first in the order of SHA-256 "
+        f"of `{SEED}:` + `article_id` (the same rows in every build of this version). "
+        f"A split with fewer than {MIN_ROWS} labelled rows, or a `train` split with one label, "
+        "gives no figures. The texts of text_policy = hydrate articles are used as gathered "
+        "(`newscorpus hydrate` restores them). Claim detection: "
+        f"{result.claims}.\n"
+    )
+    return "\n".join(out)
 
 
 def known_limitations(facts: ReleaseFacts, counts: Mapping[str, Mapping[str, int]]) -> list[str]:
