@@ -26,10 +26,14 @@ $(STUDIO_STAMP): $(STAMP) requirements-studio.lock
 	$(BIN)/uv pip sync -q --compile-bytecode -p $(NEWSCORPUS_STUDIO_ENV)/bin/python requirements-studio.lock
 	@touch $@
 
-# Debian packages the tests need: Chromium for the annotator's-view browser test, git for releases.
+# Debian packages the tests need: Chromium for the annotator's-view browser test, git for releases,
+# PostgreSQL for `studio start --database postgresql` (run as root, also the unprivileged account
+# newscorpus-pg that PostgreSQL runs as where user namespaces are not allowed: docs/studio.md).
 system-deps:
-	@command -v chromium >/dev/null && command -v git >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium git >/dev/null; }
+	@command -v chromium >/dev/null && command -v git >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium git postgresql >/dev/null; }
+	@test "$$(id -u)" != 0 || getent passwd newscorpus-pg >/dev/null || \
+	  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin newscorpus-pg
 
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra bench --extra ray -p 3.11 -o requirements.lock

@@ -287,17 +287,26 @@ def studio_start(
     port: Annotated[
         int | None, typer.Option(help="Port on 127.0.0.1 (default \\[studio].port).")
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="sqlite (embedded) or postgresql (a PostgreSQL server run beside it, for a "
+            "team); default \\[studio].database."
+        ),
+    ] = None,
 ) -> None:
     """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
     from .labelstudio.server import start
 
     with handled(ctx, writes="studio start", flags={"studio start --port": port}) as st:
         env, data_home = studio_env()
-        s = start(st.config(), port=port, env=env, data_home=data_home)
+        s = start(st.config(), port=port, env=env, data_home=data_home, database=database)
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
         )
         out.print(f"admin login: {s.email} (password and API token in {s.credentials_file})")
+        if s.database_port is not None:
+            out.print(f"database: PostgreSQL on 127.0.0.1:{s.database_port}")
 
 
 @studio_app.command("stop")
@@ -316,9 +325,19 @@ def studio_status(ctx: typer.Context) -> None:
 
     with handled(ctx) as st:
         s = status(st.config())
-        if s.healthy:
+        pg = s.database == "postgresql"
+        if pg:
+            out.print(
+                f"PostgreSQL running on 127.0.0.1:{s.database_port} (pid {s.database_pid})"
+                if s.database_pid
+                else "PostgreSQL not running"
+            )
+        if s.healthy and (s.database_pid or not pg):
             out.print(f"running at {s.url} (pid {s.pid})")
             return
+        if s.healthy:  # Label Studio answers /health without its database
+            out.print(f"running at {s.url} (pid {s.pid}) without its database: `studio start`")
+            raise typer.Exit(1)
         out.print("not running" if not s.running else f"started (pid {s.pid}) but not answering")
         raise typer.Exit(1)
 

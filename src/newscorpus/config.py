@@ -57,6 +57,16 @@ def executor_problem(name: str) -> str | None:
     return f"{name!r} is not one of {', '.join(EXECUTORS)}"
 
 
+DATABASES = ("sqlite", "postgresql")  # [studio] database: what the local Label Studio runs on
+
+
+def database_problem(name: str) -> str | None:
+    """Why ``name`` is not a [studio] database, or None."""
+    if name in DATABASES:
+        return None
+    return f"{name[:40]!r} is not one of {', '.join(DATABASES)}"
+
+
 def ray_address_problem(address: str) -> str | None:
     """Why ``address`` is not a Ray address (HOST:PORT, ray://HOST:PORT, auto), or None."""
     if address == "auto" or (
@@ -153,6 +163,7 @@ TEXT_MAX: dict[str, int] = {
     "gather.executor": 20,
     "gather.ray_address": 300,
     "studio.url": 2_000,
+    "studio.database": 20,
     "release.to": 1_000,
     "release.notice": 20_000,
 }
@@ -281,9 +292,14 @@ class StudioSettings:
     port: int = 8080
     overlap: int = 2
     batch_size: int = 500
+    # the local server's: sqlite (embedded) or postgresql; None: the one it already has, else sqlite
+    database: str | None = None
 
     def __post_init__(self) -> None:
         _check_fields(self, "studio")
+        problem = None if self.database is None else database_problem(self.database)
+        if problem is not None:
+            raise ConfigError(f"studio.database: {problem}")
 
 
 @dataclass(frozen=True)
@@ -408,7 +424,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "ray_address",
         "prefilter",
     ),
-    "studio": ("url", "port", "overlap", "batch_size"),
+    "studio": ("url", "port", "overlap", "batch_size", "database"),
     "release": ("to", "hub", "splits", "annotations_creators", "language_creators", "notice"),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -756,6 +772,11 @@ def _parse_studio(r: Reader, st: Mapping[str, Any]) -> StudioSettings:
             svals[key] = r.number(st, "studio", key)
     if "url" in svals:
         _check_url(r, svals["url"], "studio", "url")
+    if "database" in st:
+        svals["database"] = r.text(st, "studio", "database")
+        problem = database_problem(svals["database"])
+        if problem is not None:
+            raise r.fail(problem, "studio", "database")
     return StudioSettings(**svals)
 
 

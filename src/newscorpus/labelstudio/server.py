@@ -9,6 +9,12 @@ the database, the log and every file Label Studio writes later are 0600: the chi
 printed in full. Every path handed to the server process is absolute: a relative data folder would
 be taken from the server's working directory (the studio folder) and nest there, as earlier
 versions did; `start` moves such a nested data folder back (see ``adopt_nested_data``).
+
+The database is SQLite (Label Studio's own, in the data folder) or, with ``database="postgresql"``
+(``studio start --database postgresql``, ``[studio] database``), a PostgreSQL server that
+newscorpus runs beside it (``postgres.py``): started before Label Studio, stopped after it. A
+studio keeps the database it was first started with: starting it on the other one is refused
+(its projects and annotations are in the first).
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ from pathlib import Path
 import httpx
 import orjson
 
-from ..config import Config
+from ..config import DATABASES, Config
 from ..errors import StudioError, UsageError
 from ..lock import writes_corpus
 from ..store import atomic_write_text
+from . import postgres
 
 LS_VERSION = "1.23.2"
 LS_REQUIREMENT = f"label-studio=={LS_VERSION}"
@@ -81,6 +88,42 @@ def studio_dir(cfg: Config) -> Path:
 def data_dir(cfg: Config) -> Path:
     """Label Studio's data folder (its sqlite database, media, exports): absolute, 0700."""
     return studio_dir(cfg) / "data"
+
+
+def postgres_paths(cfg: Config) -> postgres.PgPaths:
+    """The PostgreSQL cluster folder, its log and its 0600 credentials file."""
+    folder = studio_dir(cfg)
+    return postgres.PgPaths(
+        cluster=folder / "postgres",
+        log=folder / "postgres.log",
+        credentials=(cfg.state_dir / "postgres.json").absolute(),
+    )
+
+
+SQLITE_FILE = "label_studio.sqlite3"  # Label Studio's DATABASE_NAME_DEFAULT in its data folder
+
+
+def database_in_use(cfg: Config) -> tuple[str, Path] | None:
+    """The database that holds this studio's data and where, or None before its first start."""
+    sqlite = data_dir(cfg) / SQLITE_FILE
+    pg = postgres_paths(cfg)
+    if pg.initialised:
+        return "postgresql", pg.cluster
+    if sqlite.is_file():
+        return "sqlite", sqlite
+    return None
+
+
+def _check_database(cfg: Config, wanted: str) -> None:
+    """StudioError when the studio's data are in the other database (never switched silently)."""
+    found = database_in_use(cfg)
+    if found is None or found[0] == wanted:
+        return
+    have, where = found
+    raise StudioError(
+        f"this corpus's Label Studio keeps its data in {have} ({where}): start it with "
+        f"--database {have}, or move {where} away to start an empty one on {wanted}"
+    )
 
 
 def credentials_path(cfg: Config) -> Path:
@@ -329,7 +372,9 @@ def _launch(exe: Path) -> list[str]:
     return [str(python), "-c", PRIVATE_LAUNCH]
 
 
-def _server_env(creds: Credentials, data: Path, exe: Path) -> dict[str, str]:
+def _server_env(
+    creds: Credentials, data: Path, exe: Path, db: postgres.PgCredentials | None = None
+) -> dict[str, str]:
     """A clean environment: only what Label Studio needs (it reads HOST, PORT, DEBUG...)."""
     env = {
         "PATH": f"{exe.parent}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
@@ -342,6 +387,7 @@ def _server_env(creds: Credentials, data: Path, exe: Path) -> dict[str, str]:
         "LABEL_STUDIO_USER_TOKEN": creds.token,
         "SECRET_KEY": creds.secret_key,
         **QUIET_ENV,
+        **(db.label_studio_env() if db is not None else {}),
     }
     return env
 
@@ -354,6 +400,8 @@ class Started:
     email: str
     credentials_file: Path
     already_running: bool
+    database: str = "sqlite"
+    database_port: int | None = None  # PostgreSQL's, on 127.0.0.1
 
 
 @writes_corpus("studio start")
@@ -364,19 +412,52 @@ def start(
     *,
     env: Path | None = None,
     data_home: Path | None = None,
+    database: str | None = None,
 ) -> Started:
     """Start the corpus's Label Studio on 127.0.0.1 and wait for /health; refuse a busy port.
 
     ``env``: the virtual environment Label Studio runs from; ``data_home``: where the per-user
-    one is made when ``env`` is None and ``label-studio`` is not on PATH.
+    one is made when ``env`` is None and ``label-studio`` is not on PATH; ``database``: sqlite
+    or postgresql (default ``[studio] database``, else the one the studio already has, else
+    sqlite). With postgresql, the PostgreSQL server is
+    started first, also when Label Studio already runs (a killed database comes back).
     """
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port}: must be between 1 and 65535")
+    if database is not None and database not in DATABASES:
+        raise UsageError(f"--database {database[:40]}: must be one of {', '.join(DATABASES)}")
+    adopt_nested_data(cfg)  # before anything changes: it may refuse
+    asked = database if database is not None else cfg.studio.database
+    in_use = database_in_use(cfg)
+    wanted_db = asked or (in_use[0] if in_use else "sqlite")
+    _check_database(cfg, wanted_db)
     creds = load_credentials(cfg)
     pid = _running_pid(cfg)
+    pg_was_running = postgres.running_pid(postgres_paths(cfg)) is not None
+    if wanted_db == "postgresql":
+        _private_dir(studio_dir(cfg))
+    db = postgres.ensure_running(postgres_paths(cfg)) if wanted_db == "postgresql" else None
     if creds and pid and healthy(creds.url):
-        return Started(creds.url, creds.email, credentials_path(cfg), True)
-    adopt_nested_data(cfg)  # before anything changes: it may refuse
+        return Started(
+            creds.url, creds.email, credentials_path(cfg), True, wanted_db, db.port if db else None
+        )
+    try:
+        return _start_label_studio(cfg, creds, port, timeout, env, data_home, db)
+    except BaseException:
+        if db is not None and not pg_was_running:
+            postgres.stop(postgres_paths(cfg))  # started for this Label Studio only
+        raise
+
+
+def _start_label_studio(
+    cfg: Config,
+    creds: Credentials | None,
+    port: int | None,
+    timeout: float,
+    env: Path | None,
+    data_home: Path | None,
+    db: postgres.PgCredentials | None,
+) -> Started:
     wanted = port if port is not None else (creds.port if creds else cfg.studio.port)
     if not port_is_free(wanted):
         raise StudioError(
@@ -422,7 +503,7 @@ def start(
     with os.fdopen(fd, "ab") as log:
         proc = subprocess.Popen(
             cmd,
-            env=_server_env(creds, data, exe),
+            env=_server_env(creds, data, exe, db),
             cwd=folder,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -439,7 +520,14 @@ def start(
             )
         if healthy(creds.url):
             _check_token(creds)
-            return Started(creds.url, creds.email, credentials_path(cfg), False)
+            return Started(
+                creds.url,
+                creds.email,
+                credentials_path(cfg),
+                False,
+                "sqlite" if db is None else "postgresql",
+                db.port if db else None,
+            )
         time.sleep(0.5)
     _terminate(proc.pid)
     raise StudioError(
@@ -483,14 +571,14 @@ def _terminate(pid: int, grace: float = 15.0) -> None:
 
 @writes_corpus("studio stop")
 def stop(cfg: Config) -> bool:
-    """Stop the corpus's Label Studio; False when it was not running."""
+    """Stop the corpus's Label Studio, then its PostgreSQL; False when neither was running."""
     pid = _running_pid(cfg)
-    if pid is None:
-        return False
-    _terminate(pid)
-    with contextlib.suppress(OSError):
-        _pid_path(cfg).unlink()
-    return True
+    if pid is not None:
+        _terminate(pid)
+        with contextlib.suppress(OSError):
+            _pid_path(cfg).unlink()
+    pg_stopped = postgres.stop(postgres_paths(cfg))
+    return pid is not None or pg_stopped
 
 
 @dataclass(frozen=True)
@@ -501,11 +589,29 @@ class Status:
     healthy: bool
     url: str | None
     pid: int | None
+    database: str | None = None  # sqlite, postgresql, or None before the first start
+    database_pid: int | None = None  # the PostgreSQL server's, when it runs
+    database_port: int | None = None
 
 
 def status(cfg: Config) -> Status:
-    """Is the corpus's Label Studio running and healthy?"""
+    """Is the corpus's Label Studio running and healthy, on which database?"""
     creds = load_credentials(cfg)
     pid = _running_pid(cfg)
     url = creds.url if creds else None
-    return Status(pid is not None, bool(url and pid and healthy(url)), url, pid)
+    found = database_in_use(cfg)
+    db_pid = db_port = None
+    if found and found[0] == "postgresql":
+        paths = postgres_paths(cfg)
+        db_pid = postgres.running_pid(paths)
+        pg = postgres.load_credentials(paths)
+        db_port = pg.port if pg else None
+    return Status(
+        pid is not None,
+        bool(url and pid and healthy(url)),
+        url,
+        pid,
+        found[0] if found else None,
+        db_pid,
+        db_port,
+    )
