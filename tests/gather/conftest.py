@@ -271,6 +271,9 @@ def _two_worker_pool(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- a real Ray cluster on this machine: a head and a worker node, one per test session -----------
 
 RAY = Path(sys.executable).parent / "ray"  # the venv's `ray` script (the ray extra)
+# Two loopback addresses for the two nodes, as two machines would have. Not 127.0.0.1: Ray 2.60
+# replaces a "localhost" address (127.0.0.1, ::1) by the default route's (resolve_ip_for_localhost).
+HEAD_IP, WORKER_IP = "127.0.0.5", "127.0.0.6"
 
 
 @dataclass
@@ -288,6 +291,7 @@ class RayCluster:
     def env(self, node: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
         env.update({"RAY_USAGE_STATS_ENABLED": "0", RUN_MARKER: self.markers[node]})
+        env["RAY_AUTH_MODE"] = "disabled"  # not a token a local instance left in ~/.ray
         return env
 
     @property
@@ -295,7 +299,7 @@ class RayCluster:
         return self.markers["worker"]
 
     def start_worker(self) -> None:
-        args = ["start", f"--address={self.address}", "--node-ip-address=127.0.0.1"]
+        args = ["start", f"--address={self.address}", f"--node-ip-address={WORKER_IP}"]
         args += ["--num-cpus=1", "--disable-usage-stats", f"--temp-dir={self.temp / 'worker'}"]
         _ray_cli(args, self.env("worker"))
         self.worker_alive = True
@@ -354,9 +358,9 @@ def _ray_session() -> Iterator[RayCluster]:
     temp = Path(tempfile.mkdtemp(prefix="nc-ray-"))  # short: Ray's socket paths have a limit
     port = free_port()
     markers = {"head": secrets.token_hex(8), "worker": secrets.token_hex(8)}
-    cluster = RayCluster(address=f"127.0.0.1:{port}", temp=temp, markers=markers)
+    cluster = RayCluster(address=f"{HEAD_IP}:{port}", temp=temp, markers=markers)
     try:
-        args = ["start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}"]
+        args = ["start", "--head", f"--node-ip-address={HEAD_IP}", f"--port={port}"]
         args += ["--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"]
         _ray_cli([*args, f"--temp-dir={temp / 'head'}"], cluster.env("head"))
         cluster.start_worker()
@@ -373,8 +377,9 @@ def _ray_session() -> Iterator[RayCluster]:
 
 
 @pytest.fixture
-def ray_cluster(_ray_session: RayCluster) -> RayCluster:
+def ray_cluster(_ray_session: RayCluster, monkeypatch: pytest.MonkeyPatch) -> RayCluster:
     """The session's Ray cluster, its worker node started again if a test killed it."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # as its nodes (RayCluster.env)
     if not _ray_session.worker_alive:
         _ray_session.start_worker()
     return _ray_session

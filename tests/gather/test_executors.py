@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from tests.gather.conftest import FIXTURES, RUN_MARKER, LocalServer, RayCluster,
 from tests.gather.test_archive import warc_bytes
 from tests.gather.test_resume import kill_when, serve_many
 
-CLOCK = ("fetched_at", "at")  # the only fields two local runs already write differently
+IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+CLOCK = ("fetched_at", "at", "seconds")  # the only fields two runs write differently (clocks)
 GATHER_RAY = ("gather", "--executor", "ray")
 KILLED: dict[str, Any] = {"n_pages": 45, "delay": 0.1}  # a run that lasts a few seconds
 
@@ -247,7 +249,25 @@ def test_serial_and_local_give_the_same_corpus(
     assert corpus_files(local) == expected
 
 
-# --- on a real Ray cluster (a head and a worker node on 127.0.0.1) -------------------------
+# --- on a real Ray cluster (a head and a worker node on loopback) --------------------------
+
+
+def addresses_in_logs(folder: Path) -> set[str]:
+    """Every IPv4 address Ray's node processes wrote in their logs under ``folder`` (their own,
+    their peers', the driver's); asserted non-empty, so a moved log folder does not pass."""
+    logs = [
+        f
+        for name in ("raylet.out", "gcs_server.out", "python-core-driver-*.log")
+        for f in folder.rglob(name)
+    ]
+    found = {a for f in logs for a in IPV4.findall(f.read_text(errors="replace"))}
+    assert logs and found, f"no Ray logs with addresses under {folder}"
+    return found - {"0.0.0.0"}
+
+
+def assert_loopback_only(folder: Path) -> None:
+    found = addresses_in_logs(folder)
+    assert all(a.startswith("127.") for a in found), found
 
 
 def test_ray_gives_the_corpus_of_the_local_executor(
@@ -272,6 +292,7 @@ def test_ray_gives_the_corpus_of_the_local_executor(
     import ray
 
     assert not ray.is_initialized()  # the run let go of the cluster
+    assert_loopback_only(ray_cluster.temp)  # nodes and driver: nothing off loopback
     # a rerun on Ray finds everything stored: nothing new, nothing appended
     before = {f.name: f.read_bytes() for f in (on_ray / "articles").glob("*.jsonl")}
     assert cli("--corpus", on_ray, "gather", "--executor", "ray").exit_code == 0
@@ -303,6 +324,7 @@ def test_ray_without_an_address_starts_a_local_instance_for_the_run(
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert corpus_files(root) == expected
+        assert_loopback_only(temp)  # the instance the run started: on 127.0.0.1
         local = RayCluster(address="", temp=temp.parent, markers={temp.name: run_marker})
         deadline = time.monotonic() + 10
         while local.pids(temp.name) and time.monotonic() < deadline:

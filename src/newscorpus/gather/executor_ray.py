@@ -60,6 +60,26 @@ def _loopback_host(address: str | None) -> str | None:
         return "127.0.0.1" if host == "localhost" else None
 
 
+@contextlib.contextmanager
+def _local_only(local: bool) -> Iterator[None]:
+    """While a local instance starts, or a driver joins a cluster on loopback: on loopback. Ray
+    2.60 turns a "localhost" ``_node_ip_address`` (127.0.0.1, ::1) into the default route's
+    address (services.resolve_ip_for_localhost) unless ``ray_constants.ENABLE_RAY_CLUSTER`` is
+    off (its RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER switch, read once at import): off while ray.init
+    runs, then put back."""
+    if not local:
+        yield
+        return
+    from ray._private import ray_constants
+
+    old = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = old
+
+
 def _call(fn: Callable[[list[Any]], list[Any]], chunk: list[Any]) -> list[Any]:
     return fn(chunk)
 
@@ -93,7 +113,8 @@ class RayExecutor(_Closing):
                 # (ray 2.60): a local instance, or a cluster on loopback, stays on loopback
                 kwargs["_node_ip_address"] = loopback
             try:
-                ray.init(**kwargs)
+                with _local_only(loopback is not None):
+                    ray.init(**kwargs)
             except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise NewscorpusError(

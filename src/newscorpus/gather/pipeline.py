@@ -13,6 +13,7 @@ import contextlib
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from types import FrameType
@@ -29,8 +30,10 @@ from .fetch import FetchFailed, FetchService, ResponseCache
 from .guard import HostGuard
 from .items import Item
 from .known import CorpusIndex, Seen
-from .shards import Shard, ShardFailed, clear_downloads, list_shards, mark_done, read_shard
+from .prefilter import Prefilter
+from .shards import clear_downloads, list_shards, mark_done
 from .shards import done as shard_done
+from .shardwork import ShardTask, work_shards
 from .sources import SourceError, list_items, read_urls_file
 from .stages import (
     Counts,
@@ -61,10 +64,17 @@ class GatherResult:
     skipped: int = 0
     rejected: Mapping[str, int] = field(default_factory=dict)
     new_by_source: Mapping[str, int] = field(default_factory=dict)
+    extracted: int = 0
+    shards: int = 0
+    shards_done_before: int = 0
+    shards_total: int = 0
+    records: int = 0
+    prefiltered: int = 0
+    seconds: float = 0.0
 
     @classmethod
-    def of(cls, counts: Counts) -> GatherResult:
-        """The frozen result of a run's counts."""
+    def of(cls, counts: Counts, seconds: float = 0.0) -> GatherResult:
+        """The frozen result of a run's counts (``seconds``: its wall time)."""
         return cls(
             fetched=counts.fetched,
             from_cache=counts.from_cache,
@@ -74,6 +84,13 @@ class GatherResult:
             skipped=counts.skipped,
             rejected=dict(sorted(counts.rejected.items())),
             new_by_source=dict(sorted(counts.new_by_source.items())),
+            extracted=counts.extracted,
+            shards=counts.shards,
+            shards_done_before=counts.shards_done_before,
+            shards_total=counts.shards_total,
+            records=counts.records,
+            prefiltered=counts.prefiltered,
+            seconds=round(seconds, 3),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,7 +180,8 @@ def stopped_error(signum: int) -> Interrupted:
 
 
 class Writer:
-    """Appends articles and rejections in batches (every BATCH_SIZE items or BATCH_SECONDS)."""
+    """Appends articles and rejections in batches (every BATCH_SIZE items or BATCH_SECONDS), and
+    counts each finished record (Counts.add)."""
 
     def __init__(self, cfg: Config, seen: Seen, summary: Counts) -> None:
         self.cfg, self.seen, self.summary = cfg, seen, summary
@@ -175,18 +193,22 @@ class Writer:
     def reject(self, rej: Rejection) -> None:
         """Record a drop once: a rejection already in rejected.jsonl is not appended again."""
         self.summary.rejected[rej.reason] += 1
+        self._record(rej)
+
+    def _record(self, rej: Rejection) -> None:
         if self.seen.add_rejection(rej.url, rej.stage, rej.reason):
             self.rejections.append(rej)
         self._maybe_flush()
 
     def add(self, w: Work) -> None:
-        """Take one finished item: its article, or its rejection."""
+        """Take one finished item: count it, and keep its article or record its rejection."""
+        self.summary.add(w)
+        if w.skipped:
+            return
         if w.rejection is not None:
-            self.reject(w.rejection)
+            self._record(w.rejection)
         elif w.article is not None:
             self.articles.append(w.article)
-            self.summary.new += 1
-            self.summary.new_by_source[w.article.source] += 1
             self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -273,7 +295,9 @@ def gather(
     library caller is refused beside a running `newscorpus gather` as a second command is.
     """
     with corpus_lock(cfg.root, "gather"):
-        return GatherResult.of(_gather(cfg, options or GatherOptions(), progress))
+        start = time.monotonic()
+        counts = _gather(cfg, options or GatherOptions(), progress)
+        return GatherResult.of(counts, time.monotonic() - start)
 
 
 def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> Counts:
@@ -306,37 +330,36 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
             cache = ResponseCache(cfg.state_dir / "cache")
             service = FetchService(settings, guard, cache, refresh)
         matcher = TopicMatcher(cfg.topic.any)
+        prefilter = Prefilter(cfg.topic.any) if settings.prefilter else None
         for src in chosen:
             if limit is not None and summary.new >= limit:
                 break
-            if src.kind == "warc":  # archive shards: each read, appended and marked in turn
+            if src.kind == "warc":  # archive shards: one task each, appended and marked in order
                 _gather_shards(
-                    cfg, src, guard, executor, state, writer, summary, limit, progress, refresh
+                    cfg, src, _Run(executor, state, writer, summary, limit, progress, refresh)
                 )
                 continue
-            listed = _list(src, service, settings, writer)
-            items: Iterable[Item] = listed if src.kind == "warc" else list(listed)
-            total = len(items) if isinstance(items, list) else None
-            skipped0 = summary.skipped
+            items = list(_list(src, service, settings, writer))
+            total = len(items)
             done = 0
             if progress:
                 progress(src.name, 0, total)
             works: Iterable[Work] = (Work(item) for item in items)
-            works = known_stage(works, state.seen, refresh, summary)
-            works = fetch_stage(works, service, summary)
+            works = known_stage(works, state.seen, refresh)
+            works = fetch_stage(works, service)
             opened.append(works)
-            works = extract_stage(works, executor)
+            works = extract_stage(works, executor, prefilter)
             works = language_stage(works, cfg.corpus.languages)
             works = topic_stage(works, matcher)
-            for w in dedup_stage(works, state.seen, state.near, summary):
+            for w in dedup_stage(works, state.seen, state.near):
                 writer.add(w)
                 done += 1
                 if progress:
-                    progress(src.name, done + summary.skipped - skipped0, total)
+                    progress(src.name, done, total)
                 if limit is not None and summary.new >= limit:
                     break
             if progress:
-                progress(src.name, done + summary.skipped - skipped0, total)
+                progress(src.name, done, total)
             writer.flush()
         writer.flush()
         with stops.held():
@@ -367,72 +390,72 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
     return summary
 
 
-def _gather_shards(
-    cfg: Config,
-    src: Source,
-    guard: HostGuard,
-    executor: Executor,
-    state: CorpusIndex,
-    writer: Writer,
-    summary: Counts,
-    limit: int | None,
-    progress: Progress | None,
-    refresh: bool = False,
-) -> None:
-    """The shards of a warc source, one after the other: a shard done before is not read again
-    (with ``refresh``, every shard is, its records rejected before retried as for any source);
-    each shard's records go through the stages and are appended, then its marker is written
-    (with its stats); a shard that fails is one rejection and is not marked (a rerun retries)."""
-    matcher = TopicMatcher(cfg.topic.any)
+@dataclass
+class _Run:
+    """What the shards of a warc source share with the rest of the run."""
+
+    executor: Executor
+    state: CorpusIndex
+    writer: Writer
+    summary: Counts
+    limit: int | None
+    progress: Progress | None
+    refresh: bool
+
+
+def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
+    """The shards of a warc source, one executor task each (read, prefilter, extract, language,
+    topic and signatures on a worker: shardwork.py), given back in the listing's order whatever
+    order they finish in. A shard done before is not read again (with ``refresh`` every shard is,
+    its records rejected before retried as for any source). Here, the single writer: each
+    record is checked against the corpus (known, dedup) and appended, then the shard's marker is
+    written with its stats; a shard that fails is one rejection, not marked (a rerun retries)."""
     shards = list_shards(cfg, src)
     clear_downloads(cfg)  # a killed run's partial downloads
-    for n, shard in enumerate(shards, start=1):
-        if limit is not None and summary.new >= limit:
+    todo = [s for s in shards if run.refresh or not shard_done(cfg, s)]
+    summary, writer, seen = run.summary, run.writer, run.state.seen
+    summary.shards_total += len(shards)
+    summary.shards_done_before += len(shards) - len(todo)
+    finished = len(shards) - len(todo)
+    label = f"{src.name} (shards)"
+    if run.progress:
+        run.progress(label, finished, len(shards))
+    tasks = (ShardTask(cfg, shard) for shard in todo)
+    for out in run.executor.map(work_shards, tasks, batch=1):
+        if run.limit is not None and summary.new >= run.limit:
             return
-        if progress:
-            progress(src.name, n - 1, len(shards))
-        if not refresh and shard_done(cfg, shard):
-            continue
-        new0, rejected0, read = summary.new, summary.rejected.total(), [0]
-        failure: ShardFailed | None = None
-
-        def items(shard: Shard = shard, read: list[int] = read) -> Iterator[Work]:
-            nonlocal failure
-            try:
-                for item in read_shard(cfg, shard, guard):
-                    read[0] += 1
-                    yield Work(item)
-            except ShardFailed as exc:
-                failure = exc
-
-        works: Iterable[Work] = known_stage(items(), state.seen, refresh, summary)
-        works = fetch_stage(works, None, summary)
-        works = extract_stage(works, executor)
-        works = language_stage(works, cfg.corpus.languages)
-        works = topic_stage(works, matcher)
-        for w in dedup_stage(works, state.seen, state.near, summary):
+        before = (summary.new, summary.rejected.total(), Counter(summary.rejected))
+        summary.records += out.counts.records
+        summary.prefiltered += out.counts.prefiltered
+        for w in dedup_stage(known_stage(out.works, seen, run.refresh), seen, run.state.near):
             writer.add(w)
-            if limit is not None and summary.new >= limit:
+            if run.limit is not None and summary.new >= run.limit:
                 writer.flush()
                 return  # the shard is not finished: not marked
-        if failure is not None:
-            writer.reject(
-                Rejection(failure.url, "source", failure.reason, src.name, failure.detail)
-            )
+        if out.failure is not None:
+            f = out.failure
+            writer.reject(Rejection(f.url, "source", f.reason, src.name, f.detail))
         writer.flush()
-        if failure is None:
+        finished += 1
+        if out.failure is None:
+            summary.shards += 1
+            rejected = summary.rejected - before[2]
             with writer.hold():
                 mark_done(
                     cfg,
-                    shard,
+                    out.shard,
                     {
-                        "records": read[0],
-                        "kept": summary.new - new0,
-                        "rejected": summary.rejected.total() - rejected0,
+                        "records": out.counts.records,
+                        "prefiltered": out.counts.prefiltered,
+                        "extracted": out.counts.extracted,
+                        "kept": summary.new - before[0],
+                        "rejected": summary.rejected.total() - before[1],
+                        "rejected_by_reason": dict(sorted(rejected.items())),
+                        "seconds": out.counts.seconds,
                     },
                 )
-    if progress:
-        progress(src.name, len(shards), len(shards))
+        if run.progress:
+            run.progress(label, finished, len(shards))
 
 
 def _keep(writer: Writer | None, state: CorpusIndex | None, stops: StopSignals) -> None:

@@ -329,7 +329,7 @@ def done(cfg: Config, shard: Shard) -> bool:
     )
 
 
-def mark_done(cfg: Config, shard: Shard, stats: Mapping[str, int]) -> None:
+def mark_done(cfg: Config, shard: Shard, stats: Mapping[str, object]) -> None:
     """Record ``shard`` done with its stats (records read, kept, rejected), atomically: call it
     only after the shard's articles and rejections are appended."""
     record = {
