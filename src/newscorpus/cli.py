@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
@@ -21,6 +21,9 @@ from .config import Config, check_allow_host, check_flag, load_config
 from .errors import NewscorpusError
 from .lock import corpus_lock
 from .wording import plural
+
+if TYPE_CHECKING:  # the gather stack is imported by the gather command only
+    from .gather.pipeline import GatherResult
 
 _display_type = typer.core.TyperOption.display_type_rich
 
@@ -703,17 +706,35 @@ def gather(
             bars.update(tasks[name], completed=done, total=total)
 
         try:
-            summary = run_gather(cfg, options=options, progress=progress).to_dict()
+            result = run_gather(cfg, options=options, progress=progress)
         finally:
             bars.stop()
-        table = Table(title="gather", title_justify="left")
-        table.add_column("")
-        table.add_column("count", justify="right")
-        for key in ("fetched", "from_cache", "new", "duplicates", "near_duplicates", "skipped"):
-            table.add_row(key.replace("_", " "), str(summary[key]))
-        for reason, n in summary["rejected"].items():
-            table.add_row(f"rejected: {reason}", str(n))
-        out.print(table)
+        out.print(gather_table(result))
+
+
+def gather_table(r: GatherResult) -> Table:
+    """The summary of a gather run; archive shards add shards done / in all, records read,
+    prefiltered away, extracted, kept, and records per second."""
+    table = Table(title="gather", title_justify="left")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    rows: list[tuple[str, object]] = []
+    if r.shards_total:
+        rows += [
+            ("shards done / in all", f"{r.shards + r.shards_done_before} / {r.shards_total}"),
+            ("shards read this run", r.shards),
+            ("records read", r.records),
+            ("prefiltered away", r.prefiltered),
+        ]
+    rows += [("fetched", r.fetched), ("from cache", r.from_cache), ("extracted", r.extracted)]
+    rows += [("new", r.new), ("duplicates", r.duplicates), ("near duplicates", r.near_duplicates)]
+    rows += [("skipped", r.skipped)]
+    rows += [(f"rejected: {reason}", n) for reason, n in r.rejected.items()]
+    if r.shards_total and r.seconds > 0:
+        rows.append(("records/s", f"{r.records / r.seconds:,.0f}"))
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table
 
 
 adjudicate_app = typer.Typer(

@@ -31,7 +31,7 @@ from .guard import HostGuard
 from .items import Item
 from .known import CorpusIndex, Seen
 from .prefilter import Prefilter
-from .shards import clear_downloads, list_shards, mark_done
+from .shards import clear_downloads, list_shards, mark_done, shard_stats, write_stats
 from .shards import done as shard_done
 from .shardwork import ShardTask, work_shards
 from .sources import SourceError, list_items, read_urls_file
@@ -413,6 +413,8 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
     shards = list_shards(cfg, src)
     clear_downloads(cfg)  # a killed run's partial downloads
     todo = [s for s in shards if run.refresh or not shard_done(cfg, s)]
+    keys = {s.key for s in shards}
+    done_before = {str(m.get("key")): m for m in shard_stats(cfg, src.name) if m.get("key") in keys}
     summary, writer, seen = run.summary, run.writer, run.state.seen
     summary.shards_total += len(shards)
     summary.shards_done_before += len(shards) - len(todo)
@@ -441,7 +443,7 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
             summary.shards += 1
             rejected = summary.rejected - before[2]
             with writer.hold():
-                mark_done(
+                done_before[out.shard.key] = mark_done(
                     cfg,
                     out.shard,
                     {
@@ -454,8 +456,10 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
                         "seconds": out.counts.seconds,
                     },
                 )
+                write_stats(cfg, src.name, len(shards), done_before)
         if run.progress:
             run.progress(label, finished, len(shards))
+            run.progress(f"{src.name} (records read)", summary.records, None)
 
 
 def _keep(writer: Writer | None, state: CorpusIndex | None, stops: StopSignals) -> None:

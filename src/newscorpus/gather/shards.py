@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -329,9 +330,9 @@ def done(cfg: Config, shard: Shard) -> bool:
     )
 
 
-def mark_done(cfg: Config, shard: Shard, stats: Mapping[str, object]) -> None:
+def mark_done(cfg: Config, shard: Shard, stats: Mapping[str, object]) -> dict[str, object]:
     """Record ``shard`` done with its stats (records read, kept, rejected), atomically: call it
-    only after the shard's articles and rejections are appended."""
+    only after the shard's articles and rejections are appended. Gives the marker written."""
     record = {
         "source": shard.source,
         "key": shard.key,
@@ -340,6 +341,43 @@ def mark_done(cfg: Config, shard: Shard, stats: Mapping[str, object]) -> None:
         **stats,
     }
     atomic_write_text(marker_path(cfg, shard), json.dumps(record, sort_keys=True) + "\n")
+    return record
+
+
+SUMMED = ("records", "prefiltered", "extracted", "kept", "rejected")
+
+
+def stats_path(cfg: Config, source: str) -> Path:
+    """The file of a source's totals over its shards done: ``.newscorpus/stats/<source>.json``."""
+    return cfg.state_dir / "stats" / f"{source}.json"
+
+
+def write_stats(
+    cfg: Config, source: str, total: int, done: Mapping[str, Mapping[str, object]]
+) -> None:
+    """Write a source's totals (what datatrove's merged stats give): shards done of ``total``,
+    and the sums of their markers' counts (``done``: marker by shard key)."""
+    sums: dict[str, Any] = {k: 0 for k in SUMMED}
+    by_reason: dict[str, int] = {}
+    seconds = 0.0
+    for marker in done.values():
+        for k in SUMMED:
+            v = marker.get(k)
+            sums[k] += v if isinstance(v, int) else 0
+        reasons = marker.get("rejected_by_reason")
+        for reason, n in reasons.items() if isinstance(reasons, dict) else ():
+            by_reason[reason] = by_reason.get(reason, 0) + (n if isinstance(n, int) else 0)
+        t = marker.get("seconds")
+        seconds += t if isinstance(t, int | float) else 0.0
+    record = {
+        "source": source,
+        "shards_total": total,
+        "shards_done": len(done),
+        **sums,
+        "rejected_by_reason": dict(sorted(by_reason.items())),
+        "seconds": round(seconds, 3),
+    }
+    atomic_write_text(stats_path(cfg, source), json.dumps(record, sort_keys=True, indent=1) + "\n")
 
 
 def shard_stats(cfg: Config, source: str) -> list[dict[str, object]]:
