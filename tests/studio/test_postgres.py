@@ -234,6 +234,18 @@ def test_a_sqlite_studio_is_not_started_on_postgresql(tmp_path: Path) -> None:
     assert not paths.cluster.exists() and not paths.credentials.exists()
 
 
+def test_a_cluster_without_its_credentials_is_not_given_new_ones(tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "corpus")
+    paths = server.postgres_paths(load_config(root))
+    paths.cluster.mkdir(parents=True)
+    (paths.cluster / "PG_VERSION").write_text("15\n")  # a cluster whose postgres.json was lost
+    before = snapshot(root)
+    r = run_cli("--corpus", root, "studio", "start", "--database", "postgresql")
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert "postgres.json: missing" in r.output and "put it back" in r.output
+    assert snapshot(root) == before and not paths.credentials.exists()
+
+
 def test_a_bad_database_is_refused_in_one_line(tmp_path: Path) -> None:
     root = write_corpus(tmp_path / "corpus")
     toml = root / "corpus.toml"

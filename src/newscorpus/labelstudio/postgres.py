@@ -382,6 +382,11 @@ def ensure_running(paths: PgPaths, timeout: float = START_TIMEOUT) -> PgCredenti
     replays its journal).
     """
     creds = load_credentials(paths)
+    if creds is None and paths.initialised:
+        raise StudioError(
+            f"{paths.credentials}: missing, but the PostgreSQL cluster {paths.cluster} was made "
+            "with the password it held: put it back, or move the cluster away to start empty"
+        )
     if creds is None:
         creds = PgCredentials(free_port(), USER, secrets.token_urlsafe(24), DATABASE)
         _save_credentials(paths, creds)
