@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -356,6 +357,34 @@ def test_ray_driver_killed_and_rerun_equals_one_run(
     again = driver(killed, run_marker, ray_cluster.address)
     assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else b""
     assert corpus_files(killed) == expected
+
+
+def test_ray_driver_stopped_by_sigterm_says_so_keeps_its_work_and_resumes(
+    tmp_path: Path,
+    make_corpus: Callable[..., Path],
+    server: LocalServer,
+    ray_cluster: RayCluster,
+    run_marker: str,
+) -> None:
+    """SIGTERM (a scheduler's stop, Ctrl-C's sibling) mid-run on Ray: one line, exit 143, Ray
+    tasks in flight cancelled, what was written kept; the rerun gives the corpus of one run."""
+    expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "whole", **KILLED))
+    stopped = mixed_corpus(tmp_path, make_corpus, server, "stopped", **KILLED)
+    first = driver(stopped, run_marker, ray_cluster.address)
+    target = stopped / "articles" / "feed.jsonl"
+    deadline = time.monotonic() + 60
+    while not (target.exists() and target.read_bytes().count(b"\n") >= 1):
+        assert first.poll() is None, first.stderr.read() if first.stderr else b""
+        assert time.monotonic() < deadline, "nothing written"
+        time.sleep(0.02)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) == 128 + signal.SIGTERM
+    err = (first.stderr.read() if first.stderr else b"").decode().strip()
+    assert err.splitlines()[-1].startswith("error: stopped by SIGTERM"), err[-500:]
+    assert "Traceback" not in err
+    again = driver(stopped, run_marker, ray_cluster.address)
+    assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else b""
+    assert corpus_files(stopped) == expected
 
 
 def test_ray_worker_node_killed_mid_run_its_tasks_are_retried(

@@ -137,6 +137,13 @@ class StopSignals:
             if old is not signal.SIG_IGN:
                 self.old[s] = signal.signal(s, self._handle)
 
+    def reclaim(self) -> None:
+        """Take the stop signals back from a library that set its own handlers meanwhile
+        (ray.init sets SIGTERM to ``sys.exit(15)``): ours again, the first old ones kept."""
+        for s in self.old:
+            if signal.getsignal(s) != self._handle:
+                signal.signal(s, self._handle)
+
     def uninstall(self) -> None:
         for s, old in self.old.items():
             signal.signal(s, old if old is not None else signal.SIG_DFL)
@@ -323,6 +330,7 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
         executor = make_executor(
             settings.executor, workers=settings.workers, ray_address=settings.ray_address
         )
+        stops.reclaim()
         state = CorpusIndex(cfg, executor)
         writer = Writer(cfg, state.seen, summary)
         writer.hold = stops.held
