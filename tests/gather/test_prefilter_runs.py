@@ -35,7 +35,7 @@ def synthetic(n: int, fragment: str, *, charset: str = "utf-8") -> bytes:
     """A page of its own (distinct text per ``n``) holding ``fragment`` in its article."""
     html = (
         f'<!doctype html><html><head><meta charset="{charset}">'
-        '<meta name="newscorpus:synthetic" content="true">'
+        '<meta name="synthetic" content="true">'
         f"<title>Informe {n}</title></head><body><nav><a href='/'>Inicio</a></nav><article>"
         f"<h1>Informe {n}</h1><p>{FILLER} Número {n}.</p><p>{fragment} {FILLER}</p></article>"
         "</body></html>"
@@ -183,7 +183,7 @@ def test_a_shard_worker_gives_back_only_the_records_the_prefilter_let_through(
         "https://pages.example/100",
     ]
     assert all(w.item.body is None and w.body == b"" for w in out.works)
-    assert all(w.article is not None for w in out.works)
+    assert all(w.article is not None and w.article.synthetic for w in out.works)
 
 
 def test_the_summary_table_of_an_archive_run(tmp_path: Path, cli: Callable[..., Any]) -> None:
