@@ -10,14 +10,14 @@ included: the prefilter looks there). Two data sets, cached under .bench-cache/a
 (gitignored; `--generate` only makes them):
 - "1%": NEWSCORPUS_BENCH_ARCHIVE_RECORDS (100,000) records in shards of
   NEWSCORPUS_BENCH_ARCHIVE_PER_SHARD (2,000), exactly 1% on topic;
-- "100%": NEWSCORPUS_BENCH_ARCHIVE_ALL_RECORDS (5,000: records/s is a rate) records, all on
+- "100%": NEWSCORPUS_BENCH_ARCHIVE_ALL_RECORDS (2,000: records/s is a rate) records, all on
   topic, in shards of a quarter of that size (so that the workers stay busy to the end).
 Runs, each a subprocess timed by the wall clock:
 - datatrove 0.10.1 in its own venv, .venv-datatrove (made here with uv; its pins, trafilatura
   < 1.12, clash with ours): LocalPipelineExecutor(tasks = shards, workers =
   NEWSCORPUS_BENCH_ARCHIVE_WORKERS (2)) of WarcReader -> Trafilatura -> LambdaFilter(our topic
   rule, copied) -> JsonlWriter (benchmarks/archive_datatrove.py). On the 1% set it reads the first
-  NEWSCORPUS_BENCH_ARCHIVE_DATATROVE_SHARDS (4) shards only: it extracts every page whatever the
+  NEWSCORPUS_BENCH_ARCHIVE_DATATROVE_SHARDS (2) shards only: it extracts every page whatever the
   share on topic, so its records/s is the same on fewer, and the full set would take it most of
   an hour here;
 - ours: `newscorpus gather` (the real CLI) into a fresh corpus with one warc source (a glob over
@@ -50,12 +50,12 @@ from docs_block import REPO, run_recorded
 
 RECORDS = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_RECORDS", "100000"))
 PER_SHARD = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_PER_SHARD", "2000"))
-ALL_RECORDS = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_ALL_RECORDS", str(RECORDS // 20)))
+ALL_RECORDS = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_ALL_RECORDS", str(RECORDS // 50)))
 WORKERS = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_WORKERS", "2"))
 # datatrove on the 1% set: the first DT_SHARDS shards (it extracts every page whatever the share on
 # topic, so its records/s is the same on fewer; the kept sets are compared on those shards)
-DT_SHARDS = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_DATATROVE_SHARDS", "4"))
-DEFAULTS = (100_000, 2000, 5000, 2, 4)
+DT_SHARDS = int(os.environ.get("NEWSCORPUS_BENCH_ARCHIVE_DATATROVE_SHARDS", "2"))
+DEFAULTS = (100_000, 2000, 2000, 2, 2)
 CACHE = REPO / ".bench-cache" / "archive"
 DATATROVE_VENV = REPO / ".venv-datatrove"
 DATATROVE = "datatrove==0.10.1"
