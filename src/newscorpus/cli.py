@@ -353,8 +353,14 @@ def push(
     source: Annotated[str | None, typer.Option(help="Only articles of this source.")] = None,
     since: Annotated[str | None, typer.Option(help="Only articles published since DATE.")] = None,
     sample: Annotated[int | None, typer.Option(help="A random sample of N articles.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
-    overlap: Annotated[int | None, typer.Option(help="Annotations per task (default 2).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample and of a team's assignment.")] = 0,
+    overlap: Annotated[
+        int | None,
+        typer.Option(
+            help="Annotations per task (default \\[studio].overlap); with a team (annotators "
+            "add), the annotators each cluster goes to, each in a project of their own."
+        ),
+    ] = None,
 ) -> None:
     """Send articles to Label Studio as tasks (one per near-duplicate cluster), idempotently."""
     from contextlib import closing
@@ -375,6 +381,14 @@ def push(
         )
         with closing(connect(cfg)) as backend:
             r = do_push(cfg, options=opts, backend=backend)
+        if r.projects:  # a team: each cluster to K annotators, each in a project of their own
+            out.print(
+                f"{len(r.projects)} annotators' projects at {r.url}: each cluster to "
+                f"{r.overlap}; {plural(r.imported, 'task')} imported, {r.moved} unstarted moved, "
+                f"{r.already} already assigned ({r.selected} articles selected)"
+                + ("; ledger reconciled with the server" if r.reconciled else "")
+            )
+            return
         out.print(
             f"project {r.project_id} at {r.url}: {plural(r.imported, 'task')} imported, "
             f"{r.already} already there ({r.selected} articles selected)"

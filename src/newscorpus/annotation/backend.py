@@ -214,6 +214,14 @@ class AnnotationBackend(Protocol):
         """Submitted (not skipped) annotations of a project, per author id."""
         ...
 
+    def started_tasks(self, project_id: int) -> set[int]:
+        """The tasks of a project that someone has begun: annotated, skipped or drafted."""
+        ...
+
+    def delete_tasks(self, project_id: int, task_ids: Sequence[int]) -> None:
+        """Delete tasks of a project (push moves only tasks nobody has begun)."""
+        ...
+
     def work_url(self, project_id: int | None) -> str:
         """The link an annotator works from: the project's labeling stream (the server's
         address when there is no project yet)."""

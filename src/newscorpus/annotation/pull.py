@@ -24,7 +24,8 @@ from ..layers import CHOICES
 from ..lock import writes_corpus
 from ..records import Annotation, utcnow
 from ..store import append_jsonl, atomic_write_text, check_record
-from .backend import AnnotationBackend, Task
+from .assign import load_state as load_assign_state
+from .backend import AnnotationBackend, Project, Task
 from .pseudonym import load_salt, pseudonym, save_salt, server_key
 
 ANNOTATIONS_FILE = "annotations"
@@ -208,27 +209,49 @@ def server_origin(backend: AnnotationBackend, project_id: int) -> Origin:
     )
 
 
-@writes_corpus("pull")
-def pull(cfg: Config, *, backend: AnnotationBackend, full: bool = False) -> PullResult:
-    """Pull the annotations of the corpus's project; append new versions, mark deletions.
+def known_by_project(
+    cfg: Config, server: str
+) -> tuple[set[str], dict[int | None, dict[int, Annotation]]]:
+    """Record ids already stored, and per project of a server the latest stored version of
+    each annotation (one read of the annotation files for every project)."""
+    ids: set[str] = set()
+    latest: dict[int | None, dict[int, Annotation]] = {}
+    for rec in iter_annotations(cfg):
+        ids.add(rec.id)
+        if rec.extra.get("server") != server or rec.annotation_id is None:
+            continue
+        project = rec.extra.get("project")
+        mine = latest.setdefault(project if isinstance(project, int) else None, {})
+        prev = mine.get(rec.annotation_id)
+        if prev is None or (rec.deleted, rec.pulled_at) >= (prev.deleted, prev.pulled_at):
+            mine[rec.annotation_id] = rec
+    return ids, latest
 
-    Only the tasks changed since the last pull are read when the server's count of annotations
-    agrees with what is known, else all of them; nothing is written on the server.
-    """
-    title = cfg.corpus.pretty_name
-    project = backend.find_project(title)
-    if project is None:
-        raise StudioError(
-            f"{backend.url}: no project titled {title!r} (run `newscorpus push`); nothing was changed"
-        )
+
+@dataclass
+class _Pulled:
+    """What one project gave: new records, deletion marks, its watermark and its counts."""
+
+    records: list[Annotation]
+    deletions: list[Annotation]
+    watermark: str
+    counts: Counts
+    incremental: bool
+
+
+def _pull_project(
+    cfg: Config,
+    backend: AnnotationBackend,
+    project: Project,
+    salt: bytes,
+    latest: dict[int, Annotation],
+    full: bool,
+) -> _Pulled:
+    """Every annotation of one project as records; the deletion marks of those gone."""
     pid = project.id
-    salt = load_salt(cfg)
     origin = server_origin(backend, pid)
-    key = f"{backend.url}#{pid}"
-    server = server_key(backend.url)
-    ids, latest = known_records(cfg, server, pid)
     live_known = {aid: rec for aid, rec in latest.items() if not rec.deleted}
-    state = {} if full else _load_state(cfg, key)
+    state = {} if full else _load_state(cfg, f"{backend.url}#{pid}")
     records: list[Annotation] = []
     present: set[int | None] = set()
     counts = Counts()
@@ -241,7 +264,7 @@ def pull(cfg: Config, *, backend: AnnotationBackend, full: bool = False) -> Pull
         for stamp in backend.changed_tasks(pid, watermark):
             changed.append(stamp.id)
             watermark = max(watermark, stamp.updated_at)
-        records = to_records(backend.read_tasks(project, changed), origin, salt[0], counts)
+        records = to_records(backend.read_tasks(project, changed), origin, salt, counts)
         fetched = set(changed)
         present = {r.annotation_id for r in records}
         present |= {a for a, rec in live_known.items() if rec.task_id not in fetched}
@@ -250,25 +273,64 @@ def pull(cfg: Config, *, backend: AnnotationBackend, full: bool = False) -> Pull
         counts = Counts()
         stamps: list[str] = []
         tasks = _stamped(backend.read_tasks(project, backend.task_ids(pid)), stamps)
-        records = to_records(tasks, origin, salt[0], counts)
+        records = to_records(tasks, origin, salt, counts)
         present = {r.annotation_id for r in records}
         watermark = max([str(state.get("watermark") or ""), *stamps])
-    check_known_articles(cfg, records, f"{backend.url} project {pid} ({title!r})")
-    new = [r for r in records if r.id not in ids]
     now = utcnow()
     deletions = [
         replace(prev, id=f"{prev.id}:deleted", deleted=True, pulled_at=now, extra=dict(prev.extra))
         for aid, prev in live_known.items()
         if aid not in present
     ]
+    return _Pulled(records, deletions, watermark, counts, incremental)
+
+
+def corpus_projects(cfg: Config, backend: AnnotationBackend) -> list[Project]:
+    """The corpus's projects on the server: the one titled by its pretty_name, and the
+    annotators' own projects that push made for its team (``annotation.assign``)."""
+    found = backend.find_project(cfg.corpus.pretty_name)
+    projects = [found] if found is not None else []
+    for pid in sorted(set(load_assign_state(cfg, backend.url).project_of().values())):
+        if found is None or pid != found.id:
+            projects.append(backend.project(pid))
+    return projects
+
+
+@writes_corpus("pull")
+def pull(cfg: Config, *, backend: AnnotationBackend, full: bool = False) -> PullResult:
+    """Pull the annotations of the corpus's projects; append new versions, mark deletions.
+
+    Per project, only the tasks changed since the last pull are read when the server's count
+    of annotations agrees with what is known, else all of them; nothing is written on the
+    server, and nothing on disk unless every project was read.
+    """
+    title = cfg.corpus.pretty_name
+    projects = corpus_projects(cfg, backend)
+    if not projects:
+        raise StudioError(
+            f"{backend.url}: no project titled {title!r} (run `newscorpus push`); nothing was changed"
+        )
+    salt = load_salt(cfg)
+    ids, latest = known_by_project(cfg, server_key(backend.url))
+    pulled = [_pull_project(cfg, backend, p, salt[0], latest.get(p.id, {}), full) for p in projects]
+    records = [r for one in pulled for r in one.records]
+    names = ", ".join(str(p.id) for p in projects)
+    check_known_articles(cfg, records, f"{backend.url} project {names} ({title!r})")
+    new = [r for r in records if r.id not in ids]
+    deletions = [d for one in pulled for d in one.deletions]
     store_records(cfg, new, deletions, salt)
-    _save_state(cfg, key, {"watermark": watermark})
+    for p, one in zip(projects, pulled, strict=True):
+        _save_state(cfg, f"{backend.url}#{p.id}", {"watermark": one.watermark})
+    total = Counts()
+    for one in pulled:
+        for f in fields(Counts):
+            setattr(total, f.name, getattr(total, f.name) + getattr(one.counts, f.name))
     return result_of(
-        counts,
+        total,
         new_versions=len(new),
         deleted=len(deletions),
-        project_id=pid,
-        incremental=incremental,
+        project_id=projects[0].id,
+        incremental=all(one.incremental for one in pulled),
     )
 
 

@@ -25,7 +25,10 @@ from ..errors import DataError, UsageError
 from ..lock import writes_corpus
 from ..records import Article
 from ..store import atomic_write_text
-from .backend import AnnotationBackend, NewTask, ProjectSpec
+from .assign import AssignState, Item, load_state, plan, save_state
+from .backend import AnnotationBackend, NewTask, PreparedTask, ProjectSpec
+from .pseudonym import load_salt, pseudonym, save_salt
+from .team import load_team
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +56,11 @@ class PushResult:
     reconciled: bool = False
     config_updated: bool = False
     task_ids: dict[str, int] = field(default_factory=dict)
+    # with a team (``annotators add``): each annotator's project, their tasks, tasks moved
+    projects: dict[int, int] = field(default_factory=dict)  # user id -> project id
+    team_tasks: dict[int, dict[str, int]] = field(default_factory=dict)  # user -> article -> task
+    moved: int = 0
+    overlap: int = 0
 
 
 def ledger_path(cfg: Config) -> Path:
@@ -182,6 +190,9 @@ def push(
     opts = options or PushOptions()
     check_options(cfg, opts)
     articles = select_articles(iter_articles(cfg), opts)
+    team = {u: m.languages for u, m in load_team(cfg, backend.url).items() if m.active}
+    if team:
+        return _push_team(cfg, opts, articles, team, backend, after_batch)
     spec = project_spec(cfg)
     found = backend.find_project(spec.title)  # read only
     ledger: dict[str, int] = {}
@@ -216,4 +227,110 @@ def push(
         reconciled=reconciled,
         config_updated=updated,
         task_ids={a.id: ledger[a.id] for a in articles if a.id in ledger},
+    )
+
+
+def annotator_spec(cfg: Config, name: str) -> ProjectSpec:
+    """The project of one annotator (``name``: their pseudonym): one annotation per task."""
+    return ProjectSpec(
+        title=f"{cfg.corpus.pretty_name} — {name}",
+        description=f"The tasks of {cfg.corpus.pretty_name} assigned to {name}.",
+        overlap=1,
+    )
+
+
+def _push_team(
+    cfg: Config,
+    opts: PushOptions,
+    articles: list[Article],
+    team: dict[int, tuple[str, ...]],
+    backend: AnnotationBackend,
+    after_batch: Callable[[int], None] | None,
+) -> PushResult:
+    """Each cluster to exactly K annotators of the team, each in a project of their own
+    (``annotation.assign``); unstarted tasks move when the team changed. Everything that can be
+    refused (the plan, every task) is checked before the server is changed."""
+    k = cfg.studio.overlap
+    url = backend.url
+    if k > len(team):
+        raise UsageError(
+            f"push --overlap {k}: the team has {len(team)} active annotators "
+            "(annotators add EMAIL...); nothing was changed"
+        )
+    state = load_state(cfg, url)
+    projects = state.project_of()
+    held: dict[int, dict[str, int]] = {}
+    current: dict[str, set[int]] = {}
+    started: dict[str, set[int]] = {}
+    stale: list[int] = []
+    for uid, pid in projects.items():
+        ledger = load_ledger(cfg, url, pid)
+        if backend.project(pid).tasks != len(ledger):
+            ledger = reconcile(backend, pid)
+            stale.append(uid)
+        held[uid] = ledger
+        begun = backend.started_tasks(pid)
+        for aid, tid in ledger.items():
+            current.setdefault(aid, set()).add(uid)
+            if tid in begun:
+                started.setdefault(aid, set()).add(uid)
+    joined = bool(state.team) and bool(set(team) - set(state.team))
+    items = [Item(a.id, a.language) for a in articles]
+    target = plan(items, team, k=k, seed=opts.seed, current=current, started=started, joined=joined)
+    by_id = {a.id: a for a in articles}
+    wanted = sorted(
+        {a for a, users in target.items() if any(a not in held.get(u, {}) for u in users)}
+    )
+    prepared = backend.prepare([NewTask(by_id[a], prelabel=opts.prelabel) for a in wanted])
+    payload: dict[str, PreparedTask] = dict(zip(wanted, prepared, strict=True))
+    salt, fresh = load_salt(cfg)
+    if fresh:
+        save_salt(cfg, salt)
+    for uid in stale:
+        save_ledger(cfg, url, projects[uid], held[uid])  # a cache of the server's tasks
+    imported = 0
+    n = 0
+    size = max(1, cfg.studio.batch_size)
+    for uid in sorted(team):
+        spec = annotator_spec(cfg, pseudonym(salt, url, uid))
+        known = projects.get(uid)
+        found = backend.project(known) if known is not None else backend.find_project(spec.title)
+        project, _ = backend.ensure_project(spec, found)
+        if known != project.id:
+            projects[uid] = project.id
+            save_state(cfg, url, AssignState(team=state.team, projects=projects))
+        if uid not in held:  # a new project, or one found by its title (the state was lost)
+            held[uid] = reconcile(backend, project.id) if found is not None else {}
+        ledger = held[uid]
+        todo = [a for a in articles if uid in target[a.id] and a.id not in ledger]
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            ids = backend.import_tasks(project.id, [payload[a.id] for a in batch])
+            ledger.update({a.id: tid for a, tid in zip(batch, ids, strict=True)})
+            save_ledger(cfg, url, project.id, ledger)
+            imported += len(batch)
+            if after_batch is not None:
+                after_batch(n)
+            n += 1
+    moved = 0
+    for uid, ledger in held.items():  # after the imports: a cluster never has fewer than K
+        gone = [a for a in ledger if a in target and uid not in target[a]]
+        if gone:
+            backend.delete_tasks(projects[uid], [ledger[a] for a in gone])
+            for a in gone:
+                del ledger[a]
+            save_ledger(cfg, url, projects[uid], ledger)
+            moved += len(gone)
+    save_state(cfg, url, AssignState(team=tuple(sorted(team)), projects=projects))
+    return PushResult(
+        project_id=0,
+        url=url,
+        selected=len(articles),
+        imported=imported,
+        already=len(articles) - len(wanted),
+        reconciled=bool(stale),
+        projects=dict(projects),
+        team_tasks={u: dict(t) for u, t in held.items()},
+        moved=moved,
+        overlap=k,
     )

@@ -28,6 +28,7 @@ from ..errors import StudioError, UsageError
 from ..lock import writes_corpus
 from ..records import utcnow
 from ..store import atomic_write_text
+from .assign import load_state
 from .backend import Account, AnnotationBackend
 from .pseudonym import load_salt, pseudonym, save_salt
 
@@ -335,28 +336,34 @@ def add_annotators(
 
 def list_annotators(cfg: Config, *, backend: AnnotationBackend) -> ListResult:
     """The active team: e-mail, pseudonym, tasks assigned and submitted, and the link each one
-    works from (read only). Every member can open every task of the corpus's project (Label
+    works from (read only). Once ``push`` has assigned tasks, each annotator has a project of
+    their own; before that, every member can open every task of the corpus's project (Label
     Studio Community has no assignment): each is assigned all of them."""
     team = {uid: m for uid, m in load_team(cfg, backend.url).items() if m.active}
     if not team:
         return ListResult(members=())
     accounts = {a.id: a for a in backend.accounts()}
-    project = backend.find_project(cfg.corpus.pretty_name)
-    counts = backend.submitted(project.id) if project is not None else {}
-    url = backend.work_url(project.id if project is not None else None)
+    own = load_state(cfg, backend.url).project_of()
+    shared = None
+    if any(uid not in own for uid in team):
+        shared = backend.find_project(cfg.corpus.pretty_name)
+    counts: dict[int, dict[int | str, int]] = {}
     salt, fresh = load_salt(cfg)
     rows = []
     for uid in team:
         account = accounts.get(uid)
         if account is None or not account.active:
             continue  # removed on the server by hand: not on the team any more
+        project = backend.project(own[uid]) if uid in own else shared
+        if project is not None and project.id not in counts:
+            counts[project.id] = backend.submitted(project.id)
         rows.append(
             TeamMember(
                 email=account.email,
                 pseudonym="" if fresh else pseudonym(salt, backend.url, uid),
                 assigned=project.tasks if project is not None else 0,
-                submitted=counts.get(uid, 0),
-                url=url,
+                submitted=counts[project.id].get(uid, 0) if project is not None else 0,
+                url=backend.work_url(project.id if project is not None else None),
             )
         )
     return ListResult(members=tuple(rows))

@@ -807,24 +807,47 @@ class LabelStudioBackend(AnnotationBackend):
             ),
         )
 
-    def submitted(self, project_id: int) -> dict[int | str, int]:
-        """Submitted (not skipped) annotations per author, from the Data Manager's task list
-        without the task data (only the annotations' authors are read)."""
+    def _progress(self, project_id: int) -> Iterator[dict[str, Any]]:
+        """Every task of a project with its annotations and ``draft_exists``, without the task
+        data (the Data Manager's list)."""
         params = {
             "project": project_id,
             "fields": "all",
             "omit": ",".join((*TASK_FIELDS_OMITTED, "data")),
             "resolve_uri": "false",
         }
-        counts: dict[int | str, int] = {}
         for batch in self._pages("/api/tasks", params, ID_PAGE):
-            for task in batch:
-                for ann in task.get("annotations") or []:
-                    user: Any = ann.get("completed_by") if isinstance(ann, dict) else None
-                    if isinstance(user, dict):
-                        user = user.get("id")
-                    if _is_id(user) and not ann.get("was_cancelled"):
-                        counts[user] = counts.get(user, 0) + 1
+            yield from batch
+
+    def started_tasks(self, project_id: int) -> set[int]:
+        """Tasks with an annotation (submitted or skipped) or a draft."""
+        return {
+            int(t["id"])
+            for t in self._progress(project_id)
+            if t.get("annotations") or t.get("draft_exists") or _int(t.get("total_annotations"))
+        }
+
+    def delete_tasks(self, project_id: int, task_ids: Sequence[int]) -> None:
+        """Delete tasks one by one (the project is named in errors)."""
+        for task_id in task_ids:
+            path = f"/api/tasks/{task_id}"
+            try:
+                with self._errors(path):
+                    self._sdk.tasks.delete(id=str(task_id), request_options=ONCE)
+            except StudioError as exc:
+                raise StudioError(f"{exc} (a task of project {project_id})") from None
+
+    def submitted(self, project_id: int) -> dict[int | str, int]:
+        """Submitted (not skipped) annotations per author, from the Data Manager's task list
+        without the task data (only the annotations' authors are read)."""
+        counts: dict[int | str, int] = {}
+        for task in self._progress(project_id):
+            for ann in task.get("annotations") or []:
+                user: Any = ann.get("completed_by") if isinstance(ann, dict) else None
+                if isinstance(user, dict):
+                    user = user.get("id")
+                if _is_id(user) and not ann.get("was_cancelled"):
+                    counts[user] = counts.get(user, 0) + 1
         return counts
 
     def work_url(self, project_id: int | None) -> str:
