@@ -240,3 +240,22 @@ def test_a_per_article_choice_layer_gets_its_baselines(
     assert frame["alpha"] == round(agreed["alpha"], 4)
     assert frame["model"]["macro_f1"] > frame["majority"]["macro_f1"]
     assert "| `frame` |" in section
+
+
+def test_char_ngrams_count_every_ngram_of_the_normalised_text_once() -> None:
+    """ " Ab  c" -> " ab c " (6 characters): 5 bigrams, 4 trigrams, 3 four-grams; case and
+    whitespace runs do not matter; a text's row is the same alone and among others (across
+    the chunks it is counted in), so no n-gram spans two texts."""
+    m = baseline.char_ngrams(["Ab  c"])
+    assert m.shape == (1, baseline.FEATURES)
+    assert m.sum() == 5 + 4 + 3
+    assert (baseline.char_ngrams(["ab\n\tc"]) != m).nnz == 0
+    rng = random.Random(2)
+    texts = ["".join(rng.choice("abc xyz") for _ in range(rng.randint(0, 40))) for _ in range(600)]
+    batch = baseline.char_ngrams(texts)
+    assert batch.shape[0] == 600 > baseline.CHUNK
+    for i in (0, 255, 256, 257, 599):
+        alone = baseline.char_ngrams([texts[i]])
+        assert (batch[i] != alone).nnz == 0
+        padded = " " + " ".join(texts[i].split()) + " "
+        assert batch[i].sum() == sum(max(len(padded) - n + 1, 0) for n in (2, 3, 4))

@@ -20,7 +20,9 @@ from .baseline import (
     BASELINE_JSON,
     C_GRID,
     CAPS,
+    FEATURES,
     MAX_CHARS,
+    MAX_ITER,
     MIN_ROWS,
     NGRAMS,
     RESAMPLES,
@@ -657,10 +659,11 @@ def baselines_section(result: BaselineResult) -> str:
         out.append("No targets in this version.\n")
     grid = ", ".join(f"{c:g}" for c in C_GRID)
     out.append(
-        f"The model: TF-IDF of character {NGRAMS[0]}- to {NGRAMS[1]}-grams (`char_wb`, "
-        f"sublinear tf, min_df 2) of the title and text (their first {MAX_CHARS:,} characters), "
-        f"then logistic regression (scikit-learn {sklearn_version()}, lbfgs, balanced class "
-        f"weights), trained on `train`, its C picked from {grid} by macro-F1 on `validation`, "
+        f"The model: TF-IDF (sublinear tf, idf of the train rows) of character {NGRAMS[0]}- to "
+        f"{NGRAMS[1]}-grams, hashed into {FEATURES:,} columns, of the title and text (their "
+        f"first {MAX_CHARS:,} characters, lower-cased), then logistic regression (scikit-learn "
+        f"{sklearn_version()}, lbfgs, at most {MAX_ITER} iterations, balanced class weights), "
+        f"trained on `train`, its C picked from {grid} by macro-F1 on `validation`, "
         "scored once on `test`; nothing is downloaded. The majority class is the most frequent "
         "label of `train`. Rows labelled `unresolved` are left out. Macro-F1 averages F1 over the "
         "labels found in the test rows or the predictions. The intervals are percentiles of "
