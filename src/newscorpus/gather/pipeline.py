@@ -414,10 +414,13 @@ class _Run:
 def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
     """The shards of a warc source, one executor task each (read, prefilter, extract, language,
     topic and signatures on a worker: shardwork.py), given back in the listing's order whatever
-    order they finish in. A shard done before is not read again (with ``refresh`` every shard is,
-    its records rejected before retried as for any source). Here, the single writer: each
-    record is checked against the corpus (known, dedup) and appended, then the shard's marker is
-    written with its stats; a shard that fails is one rejection, not marked (a rerun retries)."""
+    order they finish in. A shard done before is not read again (with ``refresh`` every shard is).
+    Here, the single writer: each record is checked against the corpus (known, dedup; a URL
+    rejected before is checked again, as the worker read it anyway: the prefilter on or off keep
+    the same records) and appended, then the shard's marker is written with its stats (``kept``:
+    its records in the corpus, those stored before it included, so a shard read again after a
+    stop or with ``refresh`` gets the marker of one uninterrupted run); a shard that fails is one
+    rejection, not marked (a rerun retries)."""
     shards = list_shards(cfg, src)
     clear_downloads(cfg)  # a killed run's partial downloads
     todo = [s for s in shards if run.refresh or not shard_done(cfg, s)]
@@ -437,11 +440,20 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
         before = (summary.new, summary.rejected.total(), Counter(summary.rejected))
         summary.records += out.counts.records
         summary.prefiltered += out.counts.prefiltered
-        for w in dedup_stage(known_stage(out.works, seen, run.refresh), seen, run.state.near):
+        extracted = summary.extracted + out.counts.extracted  # the records the worker extracted
+        stored = 0  # records skipped as their URL is stored: by this shard's cut pass, or before
+        # Records rejected before are checked again (as with refresh): the worker has read and
+        # extracted them anyway, and a rejection is never written twice; so a URL off topic in
+        # one record and on topic in a later one is kept with the prefilter on or off alike.
+        works = dedup_stage(known_stage(out.works, seen, True), seen, run.state.near)
+        for n, w in enumerate(works, start=1):
             writer.add(w)
-            if run.limit is not None and summary.new >= run.limit:
+            stored += w.skipped
+            if run.limit is not None and summary.new >= run.limit and n < len(out.works):
+                summary.extracted = extracted
                 writer.flush()
                 return  # the shard is not finished: not marked
+        summary.extracted = extracted  # with those the driver skipped (their URL stored)
         if out.failure is not None:
             f = out.failure
             writer.reject(Rejection(f.url, "source", f.reason, src.name, f.detail))
@@ -458,7 +470,7 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
                         "records": out.counts.records,
                         "prefiltered": out.counts.prefiltered,
                         "extracted": out.counts.extracted,
-                        "kept": summary.new - before[0],
+                        "kept": summary.new - before[0] + stored,
                         "rejected": summary.rejected.total() - before[1],
                         "rejected_by_reason": dict(sorted(rejected.items())),
                         "seconds": out.counts.seconds,
