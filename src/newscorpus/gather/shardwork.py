@@ -82,6 +82,12 @@ def work_shard(task: ShardTask) -> ShardOutput:
                 yield Work(item)
         except ShardFailed as exc:
             failure.append(ShardFailure(exc.url, exc.reason, exc.detail))
+        except Exception as exc:  # a reader's bug on odd input: this shard fails, not the run
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else ""
+            detail = (
+                f"{shard.where}: not readable ({type(exc).__name__}{': ' + why if why else ''})"
+            )
+            failure.append(ShardFailure(shard.where, "source_unreadable", detail))
 
     works = listed_stage(records())
     works = fetch_stage(works, None)
