@@ -156,11 +156,6 @@ def test_redteam_a_limit_reached_on_a_shards_last_record_marks_it(tmp_path: Path
     assert [m["key"] for m in markers(root)] == ["archives/a.warc.gz"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a kill between a shard's marker and the stats file write leaves the stats stale for "
-    "good: a rerun with every shard done never writes them",
-)
 def test_redteam_stats_written_after_a_kill_between_marker_and_stats(tmp_path: Path) -> None:
     once = archive(tmp_path / "once", shards_for_resume())
     gather(load_config(once))

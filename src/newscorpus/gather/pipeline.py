@@ -426,6 +426,9 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
     todo = [s for s in shards if run.refresh or not shard_done(cfg, s)]
     keys = {s.key for s in shards}
     done_before = {str(m.get("key")): m for m in shard_stats(cfg, src.name) if m.get("key") in keys}
+    if done_before:  # a run killed between a marker and the stats (or a listing that grew)
+        with run.writer.hold():
+            write_stats(cfg, src.name, len(shards), done_before)
     summary, writer, seen = run.summary, run.writer, run.state.seen
     summary.shards_total += len(shards)
     summary.shards_done_before += len(shards) - len(todo)

@@ -356,7 +356,8 @@ def write_stats(
     cfg: Config, source: str, total: int, done: Mapping[str, Mapping[str, object]]
 ) -> None:
     """Write a source's totals (what datatrove's merged stats give): shards done of ``total``,
-    and the sums of their markers' counts (``done``: marker by shard key)."""
+    and the sums of their markers' counts (``done``: marker by shard key); a file already
+    holding them is not written again."""
     sums: dict[str, Any] = {k: 0 for k in SUMMED}
     by_reason: dict[str, int] = {}
     seconds = 0.0
@@ -377,7 +378,12 @@ def write_stats(
         "rejected_by_reason": dict(sorted(by_reason.items())),
         "seconds": round(seconds, 3),
     }
-    atomic_write_text(stats_path(cfg, source), json.dumps(record, sort_keys=True, indent=1) + "\n")
+    text = json.dumps(record, sort_keys=True, indent=1) + "\n"
+    path = stats_path(cfg, source)
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="utf-8") == text:
+            return  # up to date: nothing written
+    atomic_write_text(path, text)
 
 
 def shard_stats(cfg: Config, source: str) -> list[dict[str, object]]:
