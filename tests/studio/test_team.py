@@ -233,3 +233,46 @@ def test_removing_an_unknown_or_the_own_account_is_refused(
     admin = studio_server.client().whoami()["email"]
     res = cli("--corpus", cfg.root, "annotators", "remove", admin)
     assert res.exit_code == 2 and "the account of the API token itself" in res.output
+
+
+def test_a_token_that_may_not_create_accounts_is_refused_before_anything(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that refuses the token its invite link (Community edition shows it to every
+    member; a server with roles may not): one line naming what was refused, exit 1, no
+    credentials file, no sign-up tried."""
+    from tests.studio.test_redteam_backend import LEGACY, Hostile, Reply
+
+    cfg = studio_corpus(tmp_path / "c")
+    server = Hostile()
+    try:
+
+        def route(m: str, p: str, b: bytes) -> Reply | None:
+            if p.startswith("/api/current-user/whoami"):
+                return Reply(body={"id": 5, "email": "me@team.test", "active_organization": 1})
+            if p.startswith("/api/users"):
+                return Reply(body=[{"id": 5, "email": "me@team.test"}])
+            if p.startswith("/api/invite"):
+                return Reply(403, {"detail": "You do not have permission to perform this action."})
+            if p.startswith("/api/organizations/1"):
+                return Reply(body={"id": 1, "created_by": 1})
+            return None
+
+        server.route = route
+        monkeypatch.setenv("LABEL_STUDIO_URL", server.url)
+        monkeypatch.setenv("LABEL_STUDIO_API_KEY", LEGACY)
+        creds = tmp_path / "team.csv"
+        before = snapshot(cfg.root)
+        res = cli(
+            "--corpus", cfg.root, "annotators", "add", "new@team.test", "--credentials", creds
+        )
+        assert res.exit_code == 1, res.output
+        assert res.output.strip().splitlines() == [
+            f"error: {server.url}: the API token may not create accounts (the server refused "
+            "to show its invite link); nothing was changed"
+        ]
+        assert snapshot(cfg.root) == before and not creds.exists()
+        assert not [p for m, p, _, _ in server.seen if "signup" in p or m != "GET"]
+        assert LEGACY not in res.output
+    finally:
+        server.close()
