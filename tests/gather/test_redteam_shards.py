@@ -424,11 +424,6 @@ def test_redteam_a_whole_file_gzip_warc_is_read_to_its_end(tmp_path: Path) -> No
     assert sorted(urls(root)) == [f"https://red.example/on/{n}" for n in (1, 2, 3, 4)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the marker records the file's size when marked, not when read: records appended "
-    "to a shard while it was being read are never read (its marker already says that size)",
-)
 def test_redteam_records_appended_while_a_shard_is_read_are_read_by_the_rerun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -478,6 +478,7 @@ def _gather_shards(cfg: Config, src: Source, run: _Run) -> None:
                         "rejected_by_reason": dict(sorted(rejected.items())),
                         "seconds": out.counts.seconds,
                     },
+                    out.size,
                 )
                 write_stats(cfg, src.name, len(shards), done_before)
         if run.progress:

@@ -300,7 +300,7 @@ def marker_path(cfg: Config, shard: Shard) -> Path:
     return cfg.state_dir / "shards" / shard.source / f"{digest}.json"
 
 
-def _size(cfg: Config, shard: Shard) -> int | None:
+def local_size(cfg: Config, shard: Shard) -> int | None:
     """The size of a local shard's file (None for a remote one, or one not found)."""
     source = cfg.source(shard.source)
     if source.paths is not None:
@@ -322,7 +322,7 @@ def done(cfg: Config, shard: Shard) -> bool:
         data = json.loads(marker_path(cfg, shard).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    size = _size(cfg, shard)  # None: remote, or gone (not read again: it could not be)
+    size = local_size(cfg, shard)  # None: remote, or gone (not read again: it could not be)
     return (
         isinstance(data, dict)
         and data.get("key") == shard.key
@@ -330,14 +330,18 @@ def done(cfg: Config, shard: Shard) -> bool:
     )
 
 
-def mark_done(cfg: Config, shard: Shard, stats: Mapping[str, object]) -> dict[str, object]:
+def mark_done(
+    cfg: Config, shard: Shard, stats: Mapping[str, object], size: int | None
+) -> dict[str, object]:
     """Record ``shard`` done with its stats (records read, kept, rejected), atomically: call it
-    only after the shard's articles and rejections are appended. Gives the marker written."""
+    only after the shard's articles and rejections are appended. ``size``: the local file's size
+    when it was read (``local_size`` before reading; records appended since are read again by a
+    later run). Gives the marker written."""
     record = {
         "source": shard.source,
         "key": shard.key,
         "where": shard.where,
-        "bytes": _size(cfg, shard),
+        "bytes": size,
         **stats,
     }
     atomic_write_text(marker_path(cfg, shard), json.dumps(record, sort_keys=True) + "\n")

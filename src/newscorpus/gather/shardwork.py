@@ -19,7 +19,7 @@ from ..config import Config
 from .executor import SerialExecutor
 from .guard import HostGuard
 from .prefilter import Prefilter
-from .shards import Shard, ShardFailed, read_shard
+from .shards import Shard, ShardFailed, local_size, read_shard
 from .stages import Work, extract_stage, fetch_stage, language_stage, listed_stage, topic_stage
 from .topic import TopicMatcher
 
@@ -53,12 +53,14 @@ class ShardCounts:
 
 @dataclass(frozen=True)
 class ShardOutput:
-    """A shard's records that passed the prefilter (in file order), its counts, its failure."""
+    """A shard's records that passed the prefilter (in file order), its counts, its failure,
+    and its local file's size before it was read (None: remote)."""
 
     shard: Shard
     works: tuple[Work, ...]
     counts: ShardCounts
     failure: ShardFailure | None
+    size: int | None = None
 
 
 def work_shards(tasks: list[ShardTask]) -> list[ShardOutput]:
@@ -72,6 +74,7 @@ def work_shard(task: ShardTask) -> ShardOutput:
     start = time.perf_counter()
     guard = HostGuard(cfg.gather.allow_hosts)
     prefilter = Prefilter(cfg.topic.any) if cfg.gather.prefilter else None
+    size = local_size(cfg, shard)  # before reading: records appended later are read again
     read = [0]
     failure: list[ShardFailure] = []
 
@@ -103,7 +106,7 @@ def work_shard(task: ShardTask) -> ShardOutput:
         extracted += w.extracted
         kept.append(_slim(w))
     counts = ShardCounts(read[0], prefiltered, extracted, round(time.perf_counter() - start, 3))
-    return ShardOutput(shard, tuple(kept), counts, failure[0] if failure else None)
+    return ShardOutput(shard, tuple(kept), counts, failure[0] if failure else None, size)
 
 
 def _slim(w: Work) -> Work:
