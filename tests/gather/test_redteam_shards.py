@@ -12,7 +12,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import pickle
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newscorpus.config import Config, load_config, replace_gather
+from newscorpus.gather import pipeline
 from newscorpus.gather.pipeline import GatherOptions, GatherResult, gather
 from newscorpus.gather.shards import list_shards
 from newscorpus.gather.shardwork import ShardTask, work_shard
@@ -28,6 +32,7 @@ from newscorpus.store import read_jsonl
 from tests.gather.test_archive import markers, rejections, urls, warc_corpus
 from tests.gather.test_executors import CLOCK, corpus_files
 from tests.gather.test_prefilter_runs import OFF, synthetic, write_warc
+from tests.gather.test_processes import left_after, start
 
 Record = tuple[str, bytes, str]
 HTML = "text/html; charset=utf-8"
@@ -427,8 +432,6 @@ def test_redteam_a_whole_file_gzip_warc_is_read_to_its_end(tmp_path: Path) -> No
 def test_redteam_records_appended_while_a_shard_is_read_are_read_by_the_rerun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newscorpus.gather import pipeline
-
     root = archive(tmp_path / "c", {"a.warc.gz": [on(1), on(2)]})
     shard_file = root / "archives" / "a.warc.gz"
     more = io.BytesIO()
@@ -447,3 +450,41 @@ def test_redteam_records_appended_while_a_shard_is_read_are_read_by_the_rerun(
     monkeypatch.setattr(pipeline, "work_shards", real)
     gather(cfg_of(root, executor="serial"))
     assert sorted(urls(root)) == [f"https://red.example/on/{n}" for n in (1, 2, 3)]
+
+
+def test_redteam_ctrl_c_of_a_local_archive_run_then_a_rerun_is_one_run(
+    tmp_path: Path, run_marker: str, cli: Any
+) -> None:
+    """Ctrl-C (SIGINT to the whole group: the driver and its 2 workers, mid-shard) after the
+    first shard is marked: exit 130, one line, no worker left; the rerun gives the corpus, the
+    markers and the stats of one uninterrupted run."""
+    shards = {
+        f"s{s:02d}.warc.gz": [on(100 * s + n) for n in range(18)] + [off(100 * s)]
+        for s in range(10)
+    }
+    once = archive(tmp_path / "once", shards)
+    gather(cfg_of(once, executor="serial"))
+    root = archive(tmp_path / "stopped", shards)
+    proc = start(root, run_marker)
+    try:
+        folder = root / ".newscorpus" / "shards" / "cc"
+        deadline = time.monotonic() + 120
+        while not (folder.is_dir() and any(folder.glob("*.json"))):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+            assert time.monotonic() < deadline, "no shard ever done"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "Traceback" not in stderr and "run the command again to resume" in stderr, stderr
+    assert left_after(run_marker, 5.0) == []
+    assert 0 < len(markers(root)) < len(shards)  # stopped mid-run
+    assert cli("--corpus", str(root), "validate").exit_code == 0
+    rerun = start(root, run_marker)
+    assert rerun.wait(timeout=180) == 0, rerun.stderr.read() if rerun.stderr else b""
+    assert corpus_files(root) == corpus_files(once)
+    assert stats_file(root) == stats_file(once)
