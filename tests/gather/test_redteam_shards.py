@@ -452,12 +452,17 @@ def test_redteam_records_appended_while_a_shard_is_read_are_read_by_the_rerun(
     assert sorted(urls(root)) == [f"https://red.example/on/{n}" for n in (1, 2, 3)]
 
 
-def test_redteam_ctrl_c_of_a_local_archive_run_then_a_rerun_is_one_run(
-    tmp_path: Path, run_marker: str, cli: Any
+@pytest.mark.parametrize(
+    ("sig", "whole_group", "code"),
+    [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143), (signal.SIGKILL, False, -9)],
+    ids=["ctrl-c", "sigterm", "sigkill"],
+)
+def test_redteam_a_local_archive_run_stopped_mid_shard_then_rerun_is_one_run(
+    tmp_path: Path, run_marker: str, cli: Any, sig: signal.Signals, whole_group: bool, code: int
 ) -> None:
-    """Ctrl-C (SIGINT to the whole group: the driver and its 2 workers, mid-shard) after the
-    first shard is marked: exit 130, one line, no worker left; the rerun gives the corpus, the
-    markers and the stats of one uninterrupted run."""
+    """Stopped after its first shard is marked (Ctrl-C: SIGINT to the group, the driver and its
+    2 workers mid-shard; SIGTERM or SIGKILL of the driver): the exit code, one line (not for
+    SIGKILL), no worker left; the rerun gives the corpus, markers and stats of one run."""
     shards = {
         f"s{s:02d}.warc.gz": [on(100 * s + n) for n in range(18)] + [off(100 * s)]
         for s in range(10)
@@ -473,14 +478,18 @@ def test_redteam_ctrl_c_of_a_local_archive_run_then_a_rerun_is_one_run(
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
             assert time.monotonic() < deadline, "no shard ever done"
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        if whole_group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        assert proc.wait(timeout=30) == code
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     stderr = proc.stderr.read().decode() if proc.stderr else ""
-    assert "Traceback" not in stderr and "run the command again to resume" in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert sig == signal.SIGKILL or "run the command again to resume" in stderr, stderr
     assert left_after(run_marker, 5.0) == []
     assert 0 < len(markers(root)) < len(shards)  # stopped mid-run
     assert cli("--corpus", str(root), "validate").exit_code == 0
