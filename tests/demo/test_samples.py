@@ -178,6 +178,13 @@ def test_broken_page_has_no_article_body() -> None:
     assert page.metas["newscorpus:synthetic"] == page.metas["synthetic"] == "true"
     html = (SITE / BROKEN).read_text("utf-8").replace("{BASE}", BASE)
     assert len(trafilatura.extract(html) or "") < 50, "an extractor finds no article in it"
+    # on topic by its title: the prefilter lets it through, so the demo shows extract_failed
+    from newscorpus.config import load_config
+    from newscorpus.gather.prefilter import Prefilter
+    from tests.conftest import REPO
+
+    terms = load_config(REPO / "corpus").topic.any  # the demo's topic is the project's
+    assert Prefilter(terms).text_may_match(html)
 
 
 def test_languages_are_balanced() -> None:
