@@ -104,10 +104,25 @@ def _strip_dropped() -> re.Pattern[str]:
     )
 
 
+UNESCAPES = 3  # trafilatura unescapes twice ("&amp;iacute;" becomes "í"): we go one further
+
+
+def unescaped(text: str) -> str:
+    """Entities unescaped until none is left (at most UNESCAPES times): a page escaped twice,
+    as CMSs write it, reads as trafilatura reads it. More unescaping only lets more through."""
+    for _ in range(UNESCAPES):
+        if "&" not in text:
+            break
+        text, before = html_module.unescape(text), text
+        if text == before:
+            break
+    return text
+
+
 def squash(text: str, *, unescape: bool = True) -> str:
     """Entities unescaped, invisible characters deleted, folded: the form searched."""
     if unescape:
-        text = html_module.unescape(text)
+        text = unescaped(text)
     return fast_fold(_delete(text, "invisible"))
 
 
@@ -131,7 +146,7 @@ def searched_text(page: str) -> str:
     for tag in _META.findall(page):  # meta content values, with and without the tags in them
         m = _CONTENT.search(tag)
         if m:
-            value = html_module.unescape(next(g for g in m.groups() if g is not None))
+            value = unescaped(next(g for g in m.groups() if g is not None))
             forms += [squash(v, unescape=False) for v in (value, _TAG.sub("", value))]
     return "\n".join(forms)
 

@@ -52,6 +52,7 @@ def warc_items(path: Path, source: str, max_bytes: int, root: Path | None = None
 
 def file_items(f: Path, source: str, max_bytes: int, shown: str) -> Iterator[Item]:
     from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
 
     if not _is_warc(f):
         yield refused(
@@ -69,11 +70,24 @@ def file_items(f: Path, source: str, max_bytes: int, shown: str) -> Iterator[Ite
     try:
         with f.open("rb") as fh:
             it = ArchiveIterator(fh)
+            it.INC_RECORD = ""  # warcio's warning on stderr: counted (err_count) and reported here
             for rec in it:
                 item = _record_item(rec, source, max_bytes)
                 missing = _drain(rec)
+                errors = it.err_count
                 it.read_to_end()  # consumes the record's end: its blank lines, its gzip member
                 offset = it.get_record_offset()
+                if it.err_count > errors:  # no blank line after the block: Content-Length lies
+                    target = rec.rec_headers.get_header("WARC-Target-URI") or shown
+                    length = rec.rec_headers.get_header("Content-Length") or "?"
+                    yield refused(
+                        target,
+                        source,
+                        "warc_truncated",
+                        f"{shown}: record at byte {offset} is longer than its Content-Length "
+                        f"({length}): not read, nor the {size - offset} bytes from there",
+                    )
+                    return
                 unended = _member_unended(it)
                 if missing or unended:
                     target = rec.rec_headers.get_header("WARC-Target-URI") or shown
@@ -93,6 +107,18 @@ def file_items(f: Path, source: str, max_bytes: int, shown: str) -> Iterator[Ite
                 good_end = int(it.offset)
                 if item is not None:
                     yield item
+    except ArchiveLoadFailed as exc:
+        if "non-chunked gzip" not in str(exc):
+            failure = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:200]
+        else:  # gzip as one whole file: warcio reads a gzip member a record, as WARC advises
+            yield refused(
+                shown,
+                source,
+                "source_unreadable",
+                f"{shown}: gzipped as one whole file, not a gzip member a record; records "
+                "after the first not read: recompress it (`warcio recompress IN OUT`)",
+            )
+            return
     except Exception as exc:  # warcio raises assorted errors on damaged input
         failure = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:200]
     if good_end >= size:
