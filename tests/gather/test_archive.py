@@ -149,6 +149,20 @@ def test_a_glob_relative_to_the_corpus_picks_its_files_only(tmp_path: Path) -> N
     assert [m["key"] for m in markers(root)] == ["archives/a.warc.gz", "archives/c.warc.gz"]
 
 
+def test_a_folder_without_warc_files_is_one_line_exit_2(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    root = warc_corpus(
+        tmp_path / "c", '\n[[sources]]\nname = "cc"\nkind = "warc"\npath = "archives"\n'
+    )
+    (root / "archives").mkdir()
+    (root / "archives" / "notes.txt").write_text("not a warc")
+    r = cli("--corpus", str(root), "gather")
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().endswith("source 'cc': archives holds no *.warc* file")
+    assert "\n" not in r.output.strip() and not (root / "rejected.jsonl").exists()
+
+
 def test_a_glob_that_matches_nothing_is_one_line_exit_2(
     cli: Callable[..., Any], tmp_path: Path
 ) -> None:

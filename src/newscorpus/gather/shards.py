@@ -109,7 +109,13 @@ def _local_files(cfg: Config, source: Source) -> list[Path]:
             )
         return files
     if path.is_dir():
-        return sorted(p for p in path.glob("*.warc*") if p.is_file())
+        found = sorted(p for p in path.glob("*.warc*") if p.is_file())
+        if not found:  # as a glob that matches nothing: a wrong folder is said, not gathered
+            raise ConfigError(
+                f"{cfg.path}: source {source.name!r}: {shown_path(path, cfg.root)} holds no "
+                "*.warc* file"
+            )
+        return found
     if not path.exists():
         raise ConfigError(
             f"{cfg.path}: source {source.name!r}: {shown_path(path, cfg.root)} not found"
