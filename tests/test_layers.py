@@ -361,7 +361,9 @@ def test_a_frame_layer_reaches_agreement_aggregation_release_card_and_croissant(
     assert isinstance(ds, datasets.DatasetDict)
     rows = {r["article_id"]: r for split in ds.values() for r in split}
     assert set(rows) == {a.id for a in arts[:10]}
-    assert rows[arts[4].id]["label"] == "sovereignty"
+    frame_label = ds["train"].features["label"]  # a ClassLabel of the layer's values
+    assert frame_label.names == [*FRAMES, "unresolved"]
+    assert frame_label.int2str(rows[arts[4].id]["label"]) == "sovereignty"
     assert rows[arts[4].id]["label_source"] == "gold" and rows[arts[4].id]["p_economic"] is None
     agg = rows[arts[0].id]
     assert agg["label_source"] == "aggregate" and agg["method"] == "majority"  # latest by id

@@ -68,12 +68,14 @@ def test_the_manifest_is_written_one_key_a_line_in_a_fixed_order() -> None:
         articles={"a1": Placement("train", "a1")},
         labels={"a1": {"t": "favor"}},
         claims={},
+        vocabularies={"stance.label": ("favor", "against")},
     )
     assert m.to_json() == (
         "{\n"
         '"name":"c",\n"version":"1.0.0",\n"tag":"v1.0.0",\n"date":"2026-03-04T05:06:07Z",\n'
         '"corpus_commit":null,\n"corpus_dirty":false,\n"newscorpus_version":"0.1.0",\n'
         '"split_shares":{"train":0.8,"test":0.2},\n"counts":{"articles":{"train":1,"test":0}},\n'
+        '"vocabularies":{"stance.label":["favor","against"]},\n'
         '"split_assignment":{"kept":0,"new":1},\n"straddling_clusters":["c1"],\n'
         '"annotations_per_item":"No human annotations in this version.",\n"agreement":null,\n'
         '"files":{"README.md":"ab"},\n"articles":{"a1":{"split":"train","dup_cluster":"a1"}},\n'

@@ -280,3 +280,26 @@ LAYERS = Layers(stance=STANCE, spans=SPANS)
 def defined() -> Layers:
     """The layers this tool annotates (``LAYERS``), looked up when called."""
     return LAYERS
+
+
+NO_LABEL = -1  # a class-coded column's null (datasets' convention for "no label")
+
+
+def vocabularies(layers: Layers | None = None) -> dict[str, tuple[str, ...]]:
+    """The class names of every closed-set column of a release, by ``config.column`` (a span
+    field as ``config.spans.field`` in ``annotations``, ``claims.field`` in ``claims``).
+
+    A column stores its value's index in these names (a null as :data:`NO_LABEL`); the card,
+    the manifest, Croissant and the parquet files' datasets features all list them from here.
+    Labels decided from several annotators (stance, every choice layer) may be ``unresolved``,
+    the last name; span labels and attributes cannot (a span group without a majority is left
+    out, an attribute without one is null).
+    """
+    layers = defined() if layers is None else layers
+    spans = layers.spans
+    span_fields = {"label": spans.label_names, **{a.name: a.value_names for a in spans.attributes}}
+    out: dict[str, tuple[str, ...]] = {"stance.label": (*layers.stance.value_names, UNRESOLVED)}
+    out.update({f"claims.{f}": names for f, names in span_fields.items()})
+    out.update({f"annotations.spans.{f}": names for f, names in span_fields.items()})
+    out.update({f"{c.name}.label": (*c.value_names, UNRESOLVED) for c in layers.choices})
+    return out

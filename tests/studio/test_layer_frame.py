@@ -350,7 +350,8 @@ def test_a_frame_layer_goes_through_label_studio_pull_agree_and_the_release(
     ds = datasets.load_dataset(str(repo), "frame", cache_dir=str(tmp_path / "cache"))
     assert isinstance(ds, datasets.DatasetDict)
     rows = {row["article_id"]: row for split in ds.values() for row in split}
-    assert {aid: row["label"] for aid, row in rows.items()} == {
+    label = next(iter(ds.values())).features["label"]  # a ClassLabel: codes -> names
+    assert {aid: label.int2str(row["label"]) for aid, row in rows.items()} == {
         arts[0].id: "security",
         arts[1].id: "economic",
         arts[2].id: "unresolved",

@@ -28,7 +28,7 @@ from ..records import utcnow
 from ..validate import validate_loaded
 from ..workers import init_worker
 from .baseline import BASELINE_JSON, BaselineResult, compute_baselines
-from .card import known_limitations, load_agreement, render_card
+from .card import known_limitations, load_agreement, released_vocabularies, render_card
 from .croissant import croissant
 from .facts import Placement, PublicationDates, ReleaseFacts
 from .manifest import (
@@ -384,6 +384,7 @@ def build_release(
         articles=facts.articles,
         labels=facts.labels,
         claims=facts.claims,
+        vocabularies=released_vocabularies(counts),
     )
     (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     scanner.allow |= set(hashes.values()) | ({commit} if commit else set())

@@ -14,7 +14,7 @@ import yaml
 
 from ..cardtext import card_body, placeholder_warnings, read_card
 from ..config import Config
-from ..layers import UNRESOLVED, Layers, defined, or_list
+from ..layers import NO_LABEL, UNRESOLVED, Layers, defined, or_list
 from ..records import utcnow
 from .baseline import (
     BASELINE_JSON,
@@ -34,7 +34,7 @@ from .baseline import (
     sklearn_version,
 )
 from .facts import ReleaseFacts
-from .tables import schemas
+from .tables import config_vocabularies, schemas
 
 _NO_CARD = "## Dataset description\n\nNo description was written for this corpus yet; see the generated sections below.\n"
 
@@ -42,6 +42,7 @@ UNRESOLVED_MEANING = (
     "annotators tied and no adjudicated label exists (exclude or adjudicate before training)"
 )
 _LABEL_SOURCE = "Where the label comes from: `gold` (an adjudicator's decision), `aggregate` (the corpus's `aggregate` run) or `majority` (no aggregate yet: the plain majority of the raw labels, computed at release)."
+_CODED = f"Stored as a class code (see Label vocabularies); `{NO_LABEL}` where null."
 _METHOD = "With `gold`: `adjudicated`; with `aggregate`: the aggregation method (`majority` vote or `dawid-skene`); with `majority`: `majority`."
 
 
@@ -67,10 +68,11 @@ def _span_docs(layers: Layers) -> dict[str, str]:
     docs = {
         "start": "Character offset (Python string index) of the span's first character in `articles.text`.",
         "end": "Character offset just after the span's last character: `text[start:end]` is the span.",
-        "label": or_list([f"`{name}`" for name in spans.label_names]) + ".",
+        "label": or_list([f"`{name}`" for name in spans.label_names])
+        + ". Stored as a class code (see Label vocabularies).",
         "text": "The span's text; null for text_policy = hydrate sources (restored by `newscorpus hydrate`).",
     }
-    docs.update({a.name: a.doc for a in spans.attributes})
+    docs.update({a.name: f"{a.doc} {_CODED}" for a in spans.attributes})
     return docs
 
 
@@ -102,7 +104,8 @@ def field_docs_by_config(layers: Layers | None = None) -> dict[str, dict[str, st
         "stance": {
             "article_id": "`articles.id` of the article.",
             "target": "Stance target id (see Label values).",
-            "label": f"{stance.listed()}; `{UNRESOLVED}` when annotators tied.",
+            "label": f"{stance.listed()}; `{UNRESOLVED}` when annotators tied. "
+            "Stored as a class code (see Label vocabularies).",
             "label_source": _LABEL_SOURCE,
             "method": _METHOD,
             "n_annotators": "How many annotators labelled this article for this target (null for gold rows).",
@@ -121,7 +124,9 @@ def field_docs_by_config(layers: Layers | None = None) -> dict[str, dict[str, st
             "annotator": "Stable pseudonym (`ann-` + 10 hex digits, a keyed hash); no name or e-mail.",
             "stance": "The annotator's label for each target: a list of {target, label}.",
             "spans": "The annotator's spans: {" + ", ".join(layers.spans.fields) + "}; "
-            f"`{relation.field}` is the `id` of a {relation.source} span in the same list.",
+            f"`{relation.field}` is the `id` of a {relation.source} span in the same list; "
+            + ", ".join(f"`{k.split('.')[1]}`" for k in config_vocabularies("annotations", layers))
+            + f" are class codes (see Label vocabularies; `{NO_LABEL}` where null).",
             "created_at": "When the annotation was first submitted (UTC, ISO 8601).",
             "updated_at": "When it was last changed (UTC, ISO 8601).",
             "language": "Language of the article.",
@@ -135,7 +140,8 @@ def field_docs_by_config(layers: Layers | None = None) -> dict[str, dict[str, st
         )
         docs[c.name] = {
             "article_id": "`articles.id` of the article.",
-            "label": f"{c.listed()}; `{UNRESOLVED}` when annotators tied.",
+            "label": f"{c.listed()}; `{UNRESOLVED}` when annotators tied. "
+            "Stored as a class code (see Label vocabularies).",
             "label_source": _LABEL_SOURCE,
             "method": _METHOD,
             **{f"p_{v}": c.shares_doc(v, "gold") for v in c.value_names},
@@ -168,9 +174,61 @@ def type_name(t: pa.DataType) -> str:
 
 
 def field_docs(config: str) -> list[tuple[str, str, str]]:
-    """(column, type, meaning) of every column of a config, in schema order."""
+    """(column, type, meaning) of every column of a config, in schema order (a class-coded
+    column's type is ``class_label``, as datasets shows a ClassLabel)."""
     docs = field_docs_by_config()[config]
-    return [(f.name, type_name(f.type), docs[f.name]) for f in schemas()[config]]
+    coded = config_vocabularies(config)
+    return [
+        (f.name, "class_label" if f.name in coded else type_name(f.type), docs[f.name])
+        for f in schemas()[config]
+    ]
+
+
+def released_vocabularies(
+    counts: Mapping[str, Mapping[str, int]], layers: Layers | None = None
+) -> dict[str, tuple[str, ...]]:
+    """``config.column`` -> class names, for the configs this version lists (with rows); the
+    card, the manifest and Croissant all give these."""
+    listed = set(_listed(counts))
+    return {
+        f"{config}.{column}": names
+        for config in counts
+        if config in listed
+        for column, names in config_vocabularies(config, layers).items()
+    }
+
+
+def vocabularies_section(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """Label vocabularies: every class-coded column, its names by code, how to read them."""
+    vocab = released_vocabularies(counts)
+    out = ["### Label vocabularies\n"]
+    if not vocab:
+        return out[0] + "No labelled config in this version.\n"
+    out.append(
+        'Labels are stored as class codes (`datasets.ClassLabel` features): `row["label"]` '
+        "is an int, the index of its name in the fixed order of the table below. The names "
+        "travel with the files (the parquet schema's `huggingface` metadata), so `load_dataset` gives them as features, and "
+        "they are also in `manifest.json` (`vocabularies`) and `croissant.json`. "
+        f"`{NO_LABEL}` means no label (datasets' convention; a ClassLabel has no null): a "
+        "null value (a span attribute of a label that does not carry it, left empty, or "
+        "without a majority); "
+        f"`int2str({NO_LABEL})` raises, so leave those rows out first.\n"
+    )
+    out.append(
+        "```python\n"
+        'stance = load_dataset(DIR, "stance")["train"]\n'
+        'label = stance.features["label"]    # ClassLabel; label.names: the names, code 0 first\n'
+        'label.int2str(stance[0]["label"])   # a code -> its name (label.str2int: the reverse)\n'
+        'annotations = load_dataset(DIR, "annotations")["train"]\n'
+        'annotations.features["spans"].feature["label"].names  # fields of a list: .feature\n'
+        "```\n"
+    )
+    rows = [
+        (f"`{key}`", ", ".join(f"{i} `{name}`" for i, name in enumerate(names)))
+        for key, names in vocab.items()
+    ]
+    out.append(_table(("column", "codes"), rows))
+    return "\n".join(out)
 
 
 def size_category(n: int) -> str:
@@ -361,6 +419,7 @@ def structure_section(
     out.append("\nStance labels, for the article as a whole, as its text presents it:\n")
     out.append("".join(f"- `{k}`: {v}.\n" for k, v in label_docs().items()))
     out.append(label_values_text(defined()))
+    out.append(vocabularies_section(counts))
     shares = ", ".join(f"{s} {share:g}" for s, share in cfg.release.splits)
     out.append("### Splits\n")
     out.append(

@@ -8,9 +8,9 @@ from typing import Any
 import pyarrow as pa
 
 from ..config import Config
-from ..layers import Layers, defined
-from .card import bibtex, config_docs, field_docs_by_config
-from .tables import schemas
+from ..layers import NO_LABEL, Layers, defined
+from .card import bibtex, config_docs, field_docs_by_config, released_vocabularies
+from .tables import config_vocabularies, schemas
 
 CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -62,9 +62,66 @@ def _datatype(t: pa.DataType) -> str:
     return "sc:Text"
 
 
+def vocabulary_id(key: str) -> str:
+    """The @id of the enumeration RecordSet of a class-coded column (``stance.label``)."""
+    return f"vocabulary/{key}"
+
+
+def codes_text(names: tuple[str, ...]) -> str:
+    """A class-coded column's codes in words, for its field's description."""
+    codes = ", ".join(f"{i} = {name}" for i, name in enumerate(names))
+    return f"Class codes: {codes}; {NO_LABEL} = no label."
+
+
+def _coded(entry: dict[str, Any], key: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """A field entry of a class-coded column: its codes described, the enumeration referenced."""
+    description = entry.get("description")
+    entry["description"] = (
+        f"{description} {codes_text(names)}" if description else codes_text(names)
+    )
+    entry["references"] = {"field": {"@id": f"{vocabulary_id(key)}/code"}}
+    return entry
+
+
+def vocabulary_sets(vocab: Mapping[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """One enumeration RecordSet per class-coded column: its codes and names, inline."""
+    out = []
+    for key, names in vocab.items():
+        rid = vocabulary_id(key)
+        out.append(
+            {
+                "@type": "cr:RecordSet",
+                "@id": rid,
+                "name": rid,
+                "description": f"The class names of `{key}`, by code ({NO_LABEL}: no label).",
+                "dataType": "sc:Enumeration",
+                "key": {"@id": f"{rid}/code"},
+                "field": [
+                    {
+                        "@type": "cr:Field",
+                        "@id": f"{rid}/code",
+                        "name": "code",
+                        "description": "The class code stored in the column.",
+                        "dataType": "sc:Integer",
+                    },
+                    {
+                        "@type": "cr:Field",
+                        "@id": f"{rid}/name",
+                        "name": "name",
+                        "description": "The class name of that code.",
+                        "dataType": "sc:Text",
+                    },
+                ],
+                "data": [{f"{rid}/code": i, f"{rid}/name": n} for i, n in enumerate(names)],
+            }
+        )
+    return out
+
+
 def _fields(config: str) -> list[dict[str, Any]]:
     fields: list[dict[str, Any]] = []
     docs = field_docs_by_config()[config]
+    coded = config_vocabularies(config)
     for f in schemas()[config]:
         source = {"fileSet": {"@id": f"parquet-{config}"}, "extract": {"column": f.name}}
         entry: dict[str, Any] = {
@@ -90,12 +147,18 @@ def _fields(config: str) -> list[dict[str, Any]]:
                 }
                 for sub in t.value_type
             ]
+            for sub_entry in entry["subField"]:
+                path = f"{f.name}.{sub_entry['name']}"
+                if path in coded:
+                    _coded(sub_entry, f"{config}.{path}", coded[path])
         else:
             if pa.types.is_list(t):
                 entry["repeated"] = True
                 t = t.value_type
             entry["dataType"] = _datatype(t)
             entry["source"] = source
+            if f.name in coded:
+                _coded(entry, f"{config}.{f.name}", coded[f.name])
         fields.append(entry)
     fields.append(
         {
@@ -167,6 +230,7 @@ def croissant(
         }
         for c in configs
     ]
+    record_sets += vocabulary_sets(released_vocabularies(counts))
     targets = "; ".join(f"{t.id}: {t.text}" for t in cfg.targets)
     layers = defined()
     doc: dict[str, Any] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -60,6 +60,8 @@ class Manifest:
     articles: dict[str, Placement]
     labels: dict[str, dict[str, str]]
     claims: dict[str, str]
+    # config.column -> class names of its codes (layers.vocabularies), configs with rows only
+    vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as a JSON object (lists, not tuples: the release scan walks it)."""
@@ -73,6 +75,7 @@ class Manifest:
             "newscorpus_version": self.newscorpus_version,
             "split_shares": self.split_shares,
             "counts": self.counts,
+            "vocabularies": {k: list(v) for k, v in self.vocabularies.items()},
             "split_assignment": {
                 "kept": self.split_assignment.kept,
                 "new": self.split_assignment.new,

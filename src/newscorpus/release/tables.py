@@ -26,13 +26,24 @@ import pyarrow.json as pajson
 from ..config import Config, text_policy
 from ..corpus import annotation_files, article_files
 from ..errors import ReleaseError
-from ..layers import CHOICES, CHOICES_N, CHOICES_SOFT, UNRESOLVED, ChoiceLayer, Layers, defined
+from ..layers import (
+    CHOICES,
+    CHOICES_N,
+    CHOICES_SOFT,
+    NO_LABEL,
+    UNRESOLVED,
+    ChoiceLayer,
+    Layers,
+    defined,
+    vocabularies,
+)
 from ..records import sha256_hex
 from ..store import MAX_DEPTH, too_deep, torn_tail
 
 CONFIGS = ("articles", "stance", "claims", "annotations")  # then one per choice layer
 _STR = pa.string()
 _S = pl.String
+CODE = pa.int64()  # a class-coded column (datasets' ClassLabel): the index into its names
 
 
 def config_names(layers: Layers | None = None) -> tuple[str, ...]:
@@ -47,10 +58,24 @@ def soft_labels(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def span_struct(layers: Layers | None = None) -> pa.StructType:
-    """A span as released: offsets as int32, every other field (attributes too) a string."""
+    """A span as read from the annotation files: offsets as int32, every other field a string."""
     layers = defined() if layers is None else layers
     ints = ("start", "end")
     return pa.struct([(f, pa.int32() if f in ints else _STR) for f in layers.spans.fields])
+
+
+def _coded(layers: Layers) -> frozenset[str]:
+    """The span fields stored as class codes (label and the closed attributes)."""
+    return frozenset(k.rsplit(".", 1)[1] for k in vocabularies(layers) if k.startswith("claims."))
+
+
+def released_span_struct(layers: Layers | None = None) -> pa.StructType:
+    """A span as released: offsets as int32, label and closed attributes as class codes."""
+    layers = defined() if layers is None else layers
+    coded = _coded(layers)
+    return pa.struct(
+        [pa.field(f.name, CODE) if f.name in coded else f for f in span_struct(layers)]
+    )
 
 
 def _shares(values: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
@@ -85,7 +110,7 @@ def choice_schema(layer: ChoiceLayer) -> pa.Schema:
     return pa.schema(
         [
             ("article_id", _STR),
-            ("label", _STR),
+            ("label", CODE),
             ("label_source", _STR),
             ("method", _STR),
             *_shares(layer.value_names),
@@ -98,14 +123,14 @@ def choice_schema(layer: ChoiceLayer) -> pa.Schema:
 def schemas(layers: Layers | None = None) -> dict[str, pa.Schema]:
     """The Arrow schema of every config of a release (config_names order), from the layers."""
     layers = defined() if layers is None else layers
-    span = span_struct(layers)
+    span = released_span_struct(layers)
     out = {
         "articles": ARTICLES,
         "stance": pa.schema(
             [
                 ("article_id", _STR),
                 ("target", _STR),
-                ("label", _STR),
+                ("label", CODE),
                 ("label_source", _STR),
                 ("method", _STR),
                 *_shares(layers.stance.value_names),
@@ -694,8 +719,86 @@ def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
     return Tables(articles, stance, claims, annotations, orphans, choices)
 
 
+def config_vocabularies(config: str, layers: Layers | None = None) -> dict[str, tuple[str, ...]]:
+    """A config's class-coded columns (``label``, ``spans.label``...) and their names."""
+    prefix = f"{config}."
+    return {
+        k[len(prefix) :]: names for k, names in vocabularies(layers).items() if k.startswith(prefix)
+    }
+
+
+def _feature(t: pa.DataType, names: dict[str, tuple[str, ...]], path: str) -> dict[str, Any]:
+    """One column's datasets feature (``Features.to_dict`` form): ClassLabel where coded."""
+    if path in names:
+        return {"names": list(names[path]), "_type": "ClassLabel"}
+    if pa.types.is_list(t):
+        return {"feature": _feature(t.value_type, names, path), "_type": "List"}
+    if pa.types.is_struct(t):
+        return {f.name: _feature(f.type, names, f"{path}.{f.name}") for f in t}
+    dtype = {pa.bool_(): "bool", pa.float32(): "float32", pa.float64(): "float64"}.get(t, str(t))
+    return {"dtype": dtype, "_type": "Value"}
+
+
+def features(config: str, layers: Layers | None = None) -> dict[str, Any]:
+    """A config's datasets ``Features`` as JSON (what ``load_dataset`` reads from the parquet
+    files' ``huggingface`` schema metadata): the release schema, class-coded columns as
+    ``ClassLabel`` with their names."""
+    names = config_vocabularies(config, layers)
+    return {f.name: _feature(f.type, names, f.name) for f in schemas(layers)[config]}
+
+
+def release_schema(config: str, layers: Layers | None = None) -> pa.Schema:
+    """A config's Arrow schema with its datasets features as ``huggingface`` metadata."""
+    meta = {"info": {"features": features(config, layers)}}
+    return schemas(layers)[config].with_metadata({"huggingface": json.dumps(meta)})
+
+
+def _bad(values: pl.Expr, names: tuple[str, ...]) -> pl.Expr:
+    return values.is_not_null() & ~values.is_in(list(names))
+
+
+def encode_labels(frame: pl.DataFrame, config: str, layers: Layers | None = None) -> pl.DataFrame:
+    """A config's class-coded columns as their index in the names (null: NO_LABEL).
+
+    ReleaseError naming the config, column, value and article when a value is not one of the
+    names (nothing is encoded past it).
+    """
+    for path, names in config_vocabularies(config, layers).items():
+        code = dict(zip(names, range(len(names)), strict=True))
+        column, _, sub = path.partition(".")
+        value: object = None
+        if not sub:
+            bad = frame.filter(_bad(pl.col(column), names))
+            if bad.height:
+                value = bad.get_column(column)[0]
+        else:
+            field = pl.element().struct.field(sub).cast(_S)
+            bad = frame.filter(pl.col(column).list.eval(_bad(field, names)).list.any())
+            if bad.height:
+                spans = bad.get_column(column)[0]
+                value = next(s[sub] for s in spans if s[sub] is not None and s[sub] not in code)
+        if value is not None:
+            raise ReleaseError(
+                f"config {config}, column {path}: {value!r} (article "
+                f"{bad.get_column('article_id')[0]}) is not one of {', '.join(names)}; "
+                "nothing was released"
+            )
+        if not sub:
+            encoded = pl.col(column).replace_strict(code, default=None, return_dtype=pl.Int64)
+            frame = frame.with_columns(encoded.fill_null(NO_LABEL))
+        else:
+            coded = field.replace_strict(code, default=None, return_dtype=pl.Int64)
+            frame = frame.with_columns(
+                pl.col(column).list.eval(
+                    pl.element().struct.with_fields(coded.fill_null(NO_LABEL).alias(sub))
+                )
+            )
+    return frame
+
+
 def to_arrow(frame: pl.DataFrame, config: str) -> pa.Table:
-    """A config's rows as an Arrow table with the release schema (helper columns dropped)."""
-    schema = schemas()[config]
-    table = frame.select(schema.names).to_arrow()
-    return table.cast(schema)
+    """A config's rows as an Arrow table with the release schema (helper columns dropped),
+    labels class-coded, and the datasets features in the schema metadata."""
+    schema = release_schema(config)
+    table = encode_labels(frame.select(schema.names), config).to_arrow()
+    return table.cast(schema).replace_schema_metadata(schema.metadata)
