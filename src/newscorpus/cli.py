@@ -536,6 +536,55 @@ def annotators_remove(
         )
 
 
+@app.command()
+def progress(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (pseudonyms, no e-mails) instead of tables.")
+    ] = False,
+) -> None:
+    """Each annotator's work done and left, labels and agreement so far, when it will be done.
+
+    Per annotator: tasks assigned, submitted, skipped, remaining and the median time per task
+    (e-mails on the terminal only); writes reports/progress.md and reports/progress.png."""
+    from contextlib import closing
+
+    from .annotation.progress import duration
+    from .annotation.progress import progress as run_progress
+    from .labelstudio.connect import connect
+
+    with handled(ctx, writes="progress") as st:
+        cfg = st.config()
+        with closing(connect(cfg)) as backend:
+            r = run_progress(cfg, backend=backend)
+        if as_json:
+            print_json(r.to_json())
+            return
+        table = Table(title="progress", title_justify="left")
+        cols = ("email", "pseudonym", "assigned", "submitted", "skipped", "remaining", "median s")
+        for col in cols:
+            table.add_column(col, justify="left" if col in cols[:2] else "right", overflow="fold")
+        for a in r.annotators:
+            median = "–" if a.median_seconds is None else f"{a.median_seconds:g}"
+            counts = (a.assigned, a.submitted, a.skipped, a.remaining)
+            table.add_row(a.email, a.pseudonym, *map(str, counts), median)
+        out.print(table)
+        e = r.estimate
+        if e.reason is None:
+            out.print(
+                f"{plural(e.remaining, 'annotation')} to go at {e.per_hour:g}/hour (last "
+                f"{e.window} submissions): about {duration(e.seconds_left)}, around {e.eta}"
+            )
+        else:
+            out.print(
+                f"{plural(e.remaining, 'annotation')} to go; no estimate: {e.reason}", markup=False
+            )
+        for question, s in [*r.agreement.stance.items(), *r.agreement.choices.items()]:
+            alpha = "–" if s.alpha is None else f"{s.alpha:.3f}"
+            out.print(f"alpha so far, {question}: {alpha} over {plural(s.units, 'article')}")
+        out.print(f"report: {r.report}", markup=False)
+
+
 # --- release ---------------------------------------------------------------------------------
 
 

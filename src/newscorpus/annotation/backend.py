@@ -99,6 +99,19 @@ class ServerAnnotation:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """One annotation of a task as the server's task list shows it, without its labels: its
+    author, when it was made, whether it was skipped, and the seconds its author spent on it
+    (Label Studio's ``lead_time``; None when the server did not measure it)."""
+
+    task_id: int
+    user: int | str
+    created_at: str
+    cancelled: bool = False
+    lead_time: float | None = None
+
+
+@dataclass(frozen=True)
 class Task:
     """A task with its article id and its annotations; ``drafts`` are counted, never read."""
 
@@ -193,8 +206,17 @@ class AnnotationBackend(Protocol):
         """The same server, acting as ``account`` (close it when done)."""
         ...
 
-    def submit(self, task_id: int, record: Annotation, text: str, *, cancelled: bool) -> int:
-        """Submit ``record``'s labels on a task of ``text`` as this account; the annotation id."""
+    def submit(
+        self,
+        task_id: int,
+        record: Annotation,
+        text: str,
+        *,
+        cancelled: bool,
+        lead_time: float | None = None,
+    ) -> int:
+        """Submit ``record``'s labels on a task of ``text`` as this account (``lead_time``: the
+        seconds it took, as the labeling interface reports them); the annotation id."""
         ...
 
     def rights(self) -> AccountRights:
@@ -208,6 +230,11 @@ class AnnotationBackend(Protocol):
     def deactivate(self, account_id: int) -> None:
         """Remove an account from the organisation: it can no longer open any project; its
         annotations stay, under its id."""
+        ...
+
+    def submissions(self, project_id: int) -> list[Submission]:
+        """Every annotation of a project, submitted or skipped (drafts are not), without its
+        labels, in one listing of the project's tasks (``newscorpus progress``)."""
         ...
 
     def submitted(self, project_id: int) -> dict[int | str, int]:

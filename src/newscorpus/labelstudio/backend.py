@@ -42,6 +42,7 @@ from ..annotation.backend import (
     PreparedTask,
     Project,
     ProjectSpec,
+    Submission,
     Task,
     TaskStamp,
 )
@@ -837,6 +838,33 @@ class LabelStudioBackend(AnnotationBackend):
             except StudioError as exc:
                 raise StudioError(f"{exc} (a task of project {project_id})") from None
 
+    def submissions(self, project_id: int) -> list[Submission]:
+        """Every annotation (submitted or skipped) of a project: author, ``created_at``,
+        ``was_cancelled`` and ``lead_time``, from one listing of the Data Manager's task list
+        without the task data (a page per ID_PAGE tasks, no request per task)."""
+        found: list[Submission] = []
+        for task in self._progress(project_id):
+            for ann in task.get("annotations") or []:
+                if not isinstance(ann, dict):
+                    continue
+                user: Any = ann.get("completed_by")
+                if isinstance(user, dict):
+                    user = user.get("id")
+                if not _is_id(user):
+                    continue
+                lead: Any = ann.get("lead_time")
+                timed = isinstance(lead, int | float) and not isinstance(lead, bool)
+                found.append(
+                    Submission(
+                        task_id=int(task["id"]),
+                        user=user,
+                        created_at=str(ann.get("created_at") or ""),
+                        cancelled=bool(ann.get("was_cancelled")),
+                        lead_time=float(lead) if timed and lead >= 0 else None,
+                    )
+                )
+        return found
+
     def submitted(self, project_id: int) -> dict[int | str, int]:
         """Submitted (not skipped) annotations per author, from the Data Manager's task list
         without the task data (only the annotations' authors are read)."""
@@ -868,14 +896,24 @@ class LabelStudioBackend(AnnotationBackend):
         """The same server, acting as ``account``."""
         return LabelStudioBackend(self.url, account.token, self._cfg, self._timeout)
 
-    def submit(self, task_id: int, record: Annotation, text: str, *, cancelled: bool) -> int:
-        """Submit ``record``'s labels (none when ``cancelled``) as this account."""
+    def submit(
+        self,
+        task_id: int,
+        record: Annotation,
+        text: str,
+        *,
+        cancelled: bool,
+        lead_time: float | None = None,
+    ) -> int:
+        """Submit ``record``'s labels (none when ``cancelled``) as this account; ``lead_time``
+        is the seconds spent, as Label Studio's labeling interface sends it."""
         result = [] if cancelled else annotation_result(record, text)
         path = f"/api/tasks/{task_id}/annotations"
+        timed: dict[str, Any] = {} if lead_time is None else {"lead_time": lead_time}
         made = self._call(
             path,
             lambda: self._sdk.annotations.create(
-                id=task_id, result=result, was_cancelled=cancelled, request_options=ONCE
+                id=task_id, result=result, was_cancelled=cancelled, request_options=ONCE, **timed
             ),
         )
         if not _is_id(made.id):
