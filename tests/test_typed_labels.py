@@ -199,3 +199,40 @@ def test_a_span_attribute_outside_the_vocabulary_names_config_column_value_and_a
     assert len(lines) == 1, res.output
     assert f"config claims, column claim_type: 'rumour' (article {art.id})" in lines[0]
     assert not repo.exists() and after == before
+
+
+def _plain(value: Any, prefix: str) -> Any:
+    """An mlcroissant value as datasets gives it: bytes decoded, field ids without prefix."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, dict):
+        return {k.removeprefix(prefix).split("/")[-1]: _plain(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, prefix) for v in value]
+    return value
+
+
+def test_croissant_1_1_records_are_the_rows_of_load_dataset(
+    released: tuple[Config, Path], tmp_path: Path
+) -> None:
+    import mlcroissant as mlc
+
+    _, repo = released
+    doc = orjson.loads((repo / "croissant.json").read_bytes())
+    assert "http://mlcommons.org/croissant/1.1" in doc["conformsTo"]
+    ds = mlc.Dataset(jsonld=str(repo / "croissant.json"))
+    assert ds.metadata.conforms_to is not None and "1.1" in str(ds.metadata.conforms_to)
+    assert ds.metadata.data_annotation_protocol and ds.metadata.personal_sensitive_information
+    counts = json.loads((repo / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    for config in counts:
+        loaded = _load(repo, config, tmp_path / config)
+        want = sorted(
+            orjson.dumps({**row, "split": split}, option=orjson.OPT_SORT_KEYS)
+            for split, rows in loaded.items()
+            for row in rows
+        )
+        got = sorted(
+            orjson.dumps(_plain(r, f"{config}/"), option=orjson.OPT_SORT_KEYS)
+            for r in ds.records(config)
+        )
+        assert got == want, config

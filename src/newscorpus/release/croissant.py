@@ -1,4 +1,4 @@
-"""croissant.json: Croissant 1.0 metadata of a release, with its Responsible-AI (RAI) fields."""
+"""croissant.json: Croissant 1.1 metadata of a release, with its Responsible-AI (RAI) fields."""
 
 from __future__ import annotations
 
@@ -237,7 +237,7 @@ def croissant(
         "@context": CONTEXT,
         "@type": "sc:Dataset",
         "conformsTo": [
-            "http://mlcommons.org/croissant/1.0",
+            "http://mlcommons.org/croissant/1.1",
             "http://mlcommons.org/croissant/RAI/1.0",
         ],
         "name": cfg.corpus.name,
