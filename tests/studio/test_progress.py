@@ -161,27 +161,45 @@ def test_progress_without_a_team_one_shared_project(
     admin = studio_server.backend(cfg)
     r = push(cfg, backend=admin)
     people = [studio_server.create_annotator("shared")[0] for _ in range(2)]
-    plan = {0: [0, 1, 2], 1: [0, 1]}  # K = 2: articles 0 and 1 are full, 2 and 3 still open
-    for who, ns in plan.items():
+    made: dict[tuple[int, int], int] = {}
+
+    def submit(who: int, ns: list[int]) -> None:
         me = admin.as_account(people[who])
         try:
             for n in ns:
                 art = arts[n]
-                me.submit(r.task_ids[art.id], record(art, who, n), art.text, cancelled=False,
-                          lead_time=5.0 + n)  # fmt: skip
+                made[who, n] = me.submit(r.task_ids[art.id], record(art, who, n), art.text,
+                                         cancelled=False, lead_time=5.0 + n)  # fmt: skip
         finally:
             me.close()
+
+    def rows(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+        keys = ("assigned", "submitted", "skipped", "remaining", "median_seconds")
+        return sorted(tuple(a[k] for k in keys) for a in doc["annotators"])
+
+    submit(0, [0, 1, 2])  # K = 2: articles 0 and 1 are full, 2 and 3 still open
+    submit(1, [0, 1])
     pull(cfg, backend=admin)
     doc = progress_json(cli, cfg.root)
-    rows = sorted((a["assigned"], a["submitted"], a["skipped"], a["remaining"],
-                   a["median_seconds"]) for a in doc["annotators"])  # fmt: skip
-    assert rows == [(4, 2, 0, 2, 5.5), (4, 3, 0, 1, 6.0)]
+    assert doc["incremental"] is False  # the first run lists every task
+    assert rows(doc) == [(4, 2, 0, 2, 5.5), (4, 3, 0, 1, 6.0)]
     assert doc["estimate"]["remaining"] == 3  # 2 x 4 tasks, 5 submitted
     assert doc["estimate"]["reason"] is None and doc["estimate"]["eta"]
     agreed = agree_json(cli, cfg.root)
     assert doc["agreement"]["articles"] == 2
     same_agreement(doc["agreement"]["stance"][T1], agreed["stance"][T1])
     check_reports(cfg.root, [p.email for p in people])
+
+    # the next run lists only the tasks changed since; a deletion is seen too
+    submit(1, [2])
+    doc = progress_json(cli, cfg.root)
+    assert doc["incremental"] is True
+    assert rows(doc) == [(4, 3, 0, 1, 6.0), (4, 3, 0, 1, 6.0)]
+    assert doc["estimate"]["remaining"] == 2
+    studio_server.client().delete_annotation(made[0, 2])
+    doc = progress_json(cli, cfg.root)
+    assert rows(doc) == [(4, 2, 0, 2, 5.5), (4, 3, 0, 1, 6.0)]
+    assert doc["estimate"]["remaining"] == 3
 
 
 def test_progress_before_any_push_is_one_line(

@@ -232,9 +232,12 @@ class AnnotationBackend(Protocol):
         annotations stay, under its id."""
         ...
 
-    def submissions(self, project_id: int) -> list[Submission]:
-        """Every annotation of a project, submitted or skipped (drafts are not), without its
-        labels, in one listing of the project's tasks (``newscorpus progress``)."""
+    def submissions(
+        self, project_id: int, task_ids: Sequence[int] | None = None
+    ) -> list[Submission]:
+        """Every annotation of a project (or of the tasks ``task_ids``), submitted or skipped
+        (drafts are not), without its labels, in one listing of the tasks (no request per
+        task; ``newscorpus progress``)."""
         ...
 
     def submitted(self, project_id: int) -> dict[int | str, int]:

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..config import Config
 from ..errors import StudioError
 from ..layers import defined
@@ -37,6 +39,7 @@ from .pseudonym import load_salt, pseudonym, save_salt
 from .pull import corpus_projects
 from .team import load_team
 
+CACHE_NAME = "progress.json"  # in .newscorpus/
 REPORT_NAME = "progress.md"
 PLOT_NAME = "progress.png"  # not an agreement plot: the release's card must leave it out
 WINDOW = 20  # the pace is measured over the last WINDOW submissions, or the last day if more
@@ -138,6 +141,7 @@ class ProgressResult:
     estimate: Estimate
     report: str
     plot: str
+    incremental: bool = False  # only the tasks changed since the last run were listed
 
     def to_json(self) -> dict[str, Any]:
         labels: dict[str, Any] = {"stance": _plain(self.stance_labels)}
@@ -153,6 +157,7 @@ class ProgressResult:
             "estimate": self.estimate.to_json(),
             "report": self.report,
             "plot": self.plot,
+            "incremental": self.incremental,
         }
 
 
@@ -263,12 +268,12 @@ def estimate(
 
 
 def _members(
-    cfg: Config, backend: AnnotationBackend, projects: Sequence[Project]
+    cfg: Config, backend: AnnotationBackend, projects: Sequence[Project], cache: _Cache
 ) -> tuple[list[_Member], dict[int, list[Submission]]]:
     """The annotators and each one's project, and every annotation of those projects."""
     by_id = {p.id: p for p in projects}
     shared = next((p for p in projects if p.title == cfg.corpus.pretty_name), None)
-    own = {uid: pid for uid, pid in load_state(cfg, backend.url).project_of().items()}
+    own = load_state(cfg, backend.url).project_of()
     team = [uid for uid, m in load_team(cfg, backend.url).items() if m.active]
     accounts = {a.id: a for a in backend.accounts()}
     subs: dict[int, list[Submission]] = {}
@@ -277,7 +282,7 @@ def _members(
         if project is None:
             return []
         if project.id not in subs:
-            subs[project.id] = backend.submissions(project.id)  # one listing per project
+            subs[project.id] = cache.read(project)
         return subs[project.id]
 
     if not team:  # no team: whoever has annotated the shared project, all tasks open to each
@@ -294,6 +299,92 @@ def _members(
         of(project)
         members.append(_Member(uid, account.email, project, shared=uid not in own))
     return members, subs
+
+
+# --- what the last run saw: only the tasks changed since are listed again ----------------------
+
+
+def cache_path(cfg: Config) -> Path:
+    """Each project's annotations as the last progress saw them (git-ignored, user ids only):
+    a cache that only makes the next run faster."""
+    return cfg.state_dir / CACHE_NAME
+
+
+def _entry(s: Submission) -> list[Any]:
+    return [s.user, s.created_at, s.cancelled, s.lead_time]
+
+
+def _submission(task: str, raw: Any) -> Submission | None:
+    if not (isinstance(raw, list) and len(raw) == 4 and task.isdigit()):
+        return None
+    user, created, cancelled, lead = raw
+    if not isinstance(user, int | str) or not isinstance(created, str):
+        return None
+    timed = isinstance(lead, int | float) and not isinstance(lead, bool)
+    return Submission(int(task), user, created, cancelled is True, float(lead) if timed else None)
+
+
+class _Cache:
+    """Per project: the watermark (the latest task change seen) and every task's annotations.
+
+    A project is read again whole when the server's count of its annotations differs from what
+    the cache and the tasks changed since make (an annotation or task was deleted)."""
+
+    def __init__(self, cfg: Config, backend: AnnotationBackend) -> None:
+        self._path = cache_path(cfg)
+        self._backend = backend
+        self._url = backend.url.rstrip("/")
+        try:
+            data = orjson.loads(self._path.read_bytes())
+        except (OSError, ValueError):
+            data = {}
+        self._data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.incremental: list[bool] = []
+
+    def _key(self, project: Project) -> str:
+        return f"{self._url}#{project.id}"
+
+    def read(self, project: Project) -> list[Submission]:
+        """Every annotation of ``project`` (its counters as read now)."""
+        backend = self._backend
+        old = self._data.get(self._key(project))
+        per: dict[int, list[Submission]] = {}
+        watermark = ""
+        if isinstance(old, dict) and isinstance(old.get("watermark"), str) and old["watermark"]:
+            watermark = old["watermark"]
+            stored = old.get("tasks")
+            tasks: dict[str, Any] = stored if isinstance(stored, dict) else {}
+            for task, entries in tasks.items():
+                for raw in entries if isinstance(entries, list) else ():
+                    sub = _submission(task, raw)
+                    if sub is not None:
+                        per.setdefault(sub.task_id, []).append(sub)
+            changed = []
+            for stamp in backend.changed_tasks(project.id, watermark):
+                changed.append(stamp.id)
+                watermark = max(watermark, stamp.updated_at)
+            for task_id in changed:
+                per.pop(task_id, None)
+            for sub in backend.submissions(project.id, changed) if changed else ():
+                per.setdefault(sub.task_id, []).append(sub)
+        seen = sum(len(v) for v in per.values())
+        if not watermark or seen != project.annotations:
+            latest = next(iter(backend.changed_tasks(project.id, "")), None)  # before the list
+            watermark = latest.updated_at if latest is not None else ""
+            per = {}
+            for sub in backend.submissions(project.id):
+                per.setdefault(sub.task_id, []).append(sub)
+            self.incremental.append(False)
+        else:
+            self.incremental.append(True)
+        self._data[self._key(project)] = {
+            "watermark": watermark,
+            "tasks": {str(t): [_entry(s) for s in subs] for t, subs in sorted(per.items())},
+        }
+        return [s for t in sorted(per) for s in per[t]]
+
+    def save(self) -> None:
+        atomic_write_bytes(self._path, orjson.dumps(self._data) + b"\n")
 
 
 # --- labels and agreement so far ---------------------------------------------------------------
@@ -469,7 +560,8 @@ def progress(
             "project (run `newscorpus push`); nothing was written"
         )
     labels = load_labels(cfg).in_corpus()  # before the server: a bad record fails first
-    members, subs = _members(cfg, backend, projects)
+    cache = _Cache(cfg, backend)
+    members, subs = _members(cfg, backend, projects, cache)
     salt, fresh = load_salt(cfg)
     rows = tuple(
         _row(cfg, m, subs.get(m.project.id, []) if m.project else [], salt, backend.url)
@@ -502,6 +594,7 @@ def progress(
         pulled=len(labels.annotations),
         agreement=agreement_so_far(labels, k),
         estimate=estimate(moments, remaining, now, options),
+        incremental=all(cache.incremental),
         report=str(out / REPORT_NAME),
         plot=str(out / PLOT_NAME),
     )
@@ -510,4 +603,5 @@ def progress(
     out.mkdir(parents=True, exist_ok=True)
     plot_submissions(series, out / PLOT_NAME)
     atomic_write_text(out / REPORT_NAME, render_markdown(result))
+    cache.save()
     return result

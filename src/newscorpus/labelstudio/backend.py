@@ -838,12 +838,19 @@ class LabelStudioBackend(AnnotationBackend):
             except StudioError as exc:
                 raise StudioError(f"{exc} (a task of project {project_id})") from None
 
-    def submissions(self, project_id: int) -> list[Submission]:
-        """Every annotation (submitted or skipped) of a project: author, ``created_at``,
-        ``was_cancelled`` and ``lead_time``, from one listing of the Data Manager's task list
-        without the task data (a page per ID_PAGE tasks, no request per task)."""
+    def submissions(
+        self, project_id: int, task_ids: Sequence[int] | None = None
+    ) -> list[Submission]:
+        """Every annotation (submitted or skipped) of a project, or of some of its tasks:
+        author, ``created_at``, ``was_cancelled`` and ``lead_time``, from the Data Manager's task
+        list (all tasks: without their data, a page per ID_PAGE tasks; some: by id, a page per
+        PAGE consecutive or LIST_PAGE scattered ids); no request per task."""
+        if task_ids is None:
+            tasks: Iterator[dict[str, Any]] = self._progress(project_id)
+        else:
+            tasks = (t for c in _chunks(list(task_ids)) for t in self._read_page(project_id, c))
         found: list[Submission] = []
-        for task in self._progress(project_id):
+        for task in tasks:
             for ann in task.get("annotations") or []:
                 if not isinstance(ann, dict):
                     continue
