@@ -225,11 +225,6 @@ def test_a_bad_flag_is_one_line_exit_2() -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and "No such option" in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="release/card.py load_agreement takes every reports/*.png into the card (lead: glob "
-    "agreement_*.png)",
-)
 def test_the_release_card_leaves_the_progress_plot_out(tmp_path: Path) -> None:
     from newscorpus.release.card import load_agreement
 

@@ -780,9 +780,18 @@ def known_limitations(facts: ReleaseFacts, counts: Mapping[str, Mapping[str, int
     return limitations
 
 
+TEAM_ONLY = frozenset({"progress.png"})  # reports/ files for the team, never in a release
+
+
 def load_agreement(cfg: Config) -> tuple[str | None, list[Path]]:
-    """reports/agreement.md (or None) and the PNG plots beside it."""
+    """reports/agreement.md (or None) and the PNG plots beside it, but `progress`'s plot
+    (progress.png: the team's pace, which a release never carries)."""
     md = cfg.reports_dir / "agreement.md"
     text = md.read_text(encoding="utf-8") if md.is_file() else None
-    pngs = sorted(cfg.reports_dir.glob("*.png")) if cfg.reports_dir.is_dir() else []
+    folder = cfg.reports_dir
+    pngs = (
+        sorted(p for p in folder.glob("*.png") if p.name not in TEAM_ONLY)
+        if folder.is_dir()
+        else []
+    )
     return text, pngs
