@@ -335,53 +335,40 @@ def test_ray_without_an_address_starts_a_local_instance_for_the_run(
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_ray_driver_killed_and_rerun_equals_one_run(
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_ray_driver_stopped_mid_run_and_rerun_equals_one_run(
     tmp_path: Path,
     make_corpus: Callable[..., Path],
     server: LocalServer,
     ray_cluster: RayCluster,
     run_marker: str,
+    sig: signal.Signals,
 ) -> None:
+    """The driver killed (SIGKILL) or stopped (SIGTERM, a scheduler's stop: one line, exit 143,
+    what was written kept) mid-run on Ray; the rerun gives the corpus of one uninterrupted run."""
     expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "whole", **KILLED))
-    n = len(expected["feed.jsonl"])
-    killed = mixed_corpus(tmp_path, make_corpus, server, "killed", **KILLED)
-    first = driver(killed, run_marker, ray_cluster.address)
+    stopped = mixed_corpus(tmp_path, make_corpus, server, "stopped", **KILLED)
+    first = driver(stopped, run_marker, ray_cluster.address)
     try:
-        kill_when(killed, 1, first, run_marker)
+        if sig == signal.SIGKILL:
+            kill_when(stopped, 1, first, run_marker)
+        else:
+            target = stopped / "articles" / "feed.jsonl"
+            deadline = time.monotonic() + 60
+            while not (target.exists() and target.read_bytes().count(b"\n") >= 1):
+                assert first.poll() is None, first.stderr.read() if first.stderr else b""
+                assert time.monotonic() < deadline, "nothing written"
+                time.sleep(0.02)
+            first.send_signal(sig)
+            assert first.wait(timeout=60) == 128 + sig
+            err = (first.stderr.read() if first.stderr else b"").decode().strip()
+            assert err.splitlines()[-1].startswith("error: stopped by SIGTERM"), err[-500:]
+            assert "Traceback" not in err
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
-    partial = corpus_files(killed)
-    assert 0 < len(partial["feed.jsonl"]) < n
-    again = driver(killed, run_marker, ray_cluster.address)
-    assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else b""
-    assert corpus_files(killed) == expected
-
-
-def test_ray_driver_stopped_by_sigterm_says_so_keeps_its_work_and_resumes(
-    tmp_path: Path,
-    make_corpus: Callable[..., Path],
-    server: LocalServer,
-    ray_cluster: RayCluster,
-    run_marker: str,
-) -> None:
-    """SIGTERM (a scheduler's stop, Ctrl-C's sibling) mid-run on Ray: one line, exit 143, Ray
-    tasks in flight cancelled, what was written kept; the rerun gives the corpus of one run."""
-    expected = serial_baseline(mixed_corpus(tmp_path, make_corpus, server, "whole", **KILLED))
-    stopped = mixed_corpus(tmp_path, make_corpus, server, "stopped", **KILLED)
-    first = driver(stopped, run_marker, ray_cluster.address)
-    target = stopped / "articles" / "feed.jsonl"
-    deadline = time.monotonic() + 60
-    while not (target.exists() and target.read_bytes().count(b"\n") >= 1):
-        assert first.poll() is None, first.stderr.read() if first.stderr else b""
-        assert time.monotonic() < deadline, "nothing written"
-        time.sleep(0.02)
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(timeout=60) == 128 + signal.SIGTERM
-    err = (first.stderr.read() if first.stderr else b"").decode().strip()
-    assert err.splitlines()[-1].startswith("error: stopped by SIGTERM"), err[-500:]
-    assert "Traceback" not in err
+    assert 0 < len(corpus_files(stopped)["feed.jsonl"]) < len(expected["feed.jsonl"])
     again = driver(stopped, run_marker, ray_cluster.address)
     assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else b""
     assert corpus_files(stopped) == expected
