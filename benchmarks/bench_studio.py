@@ -77,9 +77,10 @@ PARA = (
 )
 
 
-def corpus(root: Path, title: str, n: int) -> Any:
+def corpus(root: Path, title: str, n: int, toml: str = TOML) -> Any:
+    """A corpus of ``n`` synthetic French articles under ``root`` (``toml`` with its {title})."""
     root.mkdir(parents=True)
-    (root / "corpus.toml").write_text(TOML.format(title=title), encoding="utf-8")
+    (root / "corpus.toml").write_text(toml.format(title=title), encoding="utf-8")
     cfg = load_config(root)
     arts = []
     for i in range(n):

@@ -43,13 +43,12 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from bench_studio import corpus as studio_corpus  # noqa: E402
 from docs_block import markers, write_block  # noqa: E402
 from newscorpus.annotation.push import push  # noqa: E402
 from newscorpus.config import Config, load_config  # noqa: E402
-from newscorpus.corpus import add_articles  # noqa: E402
 from newscorpus.labelstudio import server  # noqa: E402
 from newscorpus.labelstudio.backend import LabelStudioBackend  # noqa: E402
-from newscorpus.records import Article, article_id, sha256_hex  # noqa: E402
 
 DEFAULTS = {"SECONDS": 120, "ANNOTATORS": 25, "TASKS": 10000, "BURST": 20}
 SIZE = {k: int(os.environ.get(f"NEWSCORPUS_BENCH_TEAM_{k}", str(v))) for k, v in DEFAULTS.items()}
@@ -100,30 +99,8 @@ RACE = re.compile(r"Num takes=\d+ > overlap|Current number of locks for task \d+
 
 
 def make_corpus(root: Path, title: str, n: int) -> Config:
-    root.mkdir(parents=True)
-    (root / "corpus.toml").write_text(TOML.format(title=title), encoding="utf-8")
-    cfg = load_config(root)
-    arts = []
-    for i in range(n):
-        text = "\n\n".join(PARA.format(n=(i + k) % 100) for k in range(4)) + f"\n\nSynthetic {i}."
-        url = f"http://bench.test/{i}"
-        arts.append(
-            Article(
-                id=article_id(url, text),
-                url=url,
-                canonical_url=url,
-                source="bench",
-                site="bench.test",
-                title=f"Synthetic benchmark article {i}",
-                text=text,
-                language="fr",
-                published="2026-01-01T00:00:00Z",
-                sha256=sha256_hex(text),
-                extractor="bench",
-                synthetic=True,
-            )
-        )
-    add_articles(cfg, arts)
+    """bench_studio's synthetic corpus, with this benchmark's corpus.toml."""
+    cfg: Config = studio_corpus(root, title, n, TOML)
     return cfg
 
 
