@@ -16,14 +16,23 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from collections.abc import Callable
 from itertools import permutations
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from newscorpus.config import load_config
+from newscorpus.corpus import add_articles
 from newscorpus.errors import DataError
 from newscorpus.quality.unitizing import Document, alpha_u, concatenate, continuum
+from newscorpus.records import Article
+from tests.conftest import make_article
+from tests.quality.helpers import ann, make_corpus, span, store
 
 
 def _from_150(units: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -251,3 +260,67 @@ def test_random_studies_match_the_sums_written_out() -> None:
             assert got is not None and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12)
         shuffled = {w: rng.sample(u, len(u)) for w, u in reversed(units.items())}
         assert alpha_u(continuum(length, shuffled)).alpha == got  # order of units and annotators
+
+
+# --- `newscorpus agree`: alpha_u per span label next to span F1 ---------------------------------
+
+
+def _agree_corpus(root: Path) -> tuple[Path, list[Article]]:
+    """Two articles of 150 characters that, laid end to end, are Krippendorff's 2004 continuum
+    (Claim = his category c, Quote = k), and a third that only ann-a annotated."""
+    make_corpus(root, n_articles=0)
+    text = ("Synthetic words about fentanyl and the cartel, repeated. " * 3)[:150]
+    arts = [make_article(i, text=f"{text[:-1]}{i}") for i in range(3)]
+    add_articles(load_config(root), arts, file="test")
+    first, second, third = [*sorted(arts[:2], key=lambda a: a.id), arts[2]]
+
+    def spans(label: str, units: list[tuple[int, int]], article: int) -> list[dict[str, Any]]:
+        lo = 150 * article
+        inside = [(s - lo, e - lo) for s, e in units if lo <= s and e <= lo + 150]
+        return [span(f"{label}-{s}", s, e, label) for s, e in inside]
+
+    records = []
+    for who in ("i", "j"):
+        for n, art in enumerate((first, second)):
+            marked = spans("Claim", K2004_C[who], n) + spans("Quote", K2004_K[who], n)
+            records.append(ann(art, f"ann-{who}", spans=marked))
+    records.append(ann(third, "ann-i", spans=[span("x", 0, 150)]))  # nobody else: not shared
+    store(root, records)
+    return root, [first, second]
+
+
+def test_agree_reports_alpha_u_per_span_label(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    root, _ = _agree_corpus(tmp_path / "corpus")
+    res = cli("--corpus", root, "agree", "--json")
+    assert res.exit_code == 0, res.output
+    spans = json.loads(res.stdout)["spans"]
+    assert round(spans["Claim"]["alpha_u"], 4) == 0.7286  # Krippendorff (2004: 254), category c
+    assert spans["Quote"]["alpha_u"] == 1.0  # category k
+    assert spans["Speaker"]["alpha_u"] is None and spans["Speaker"]["pairs"] == 0
+    assert (spans["Claim"]["f1_exact"], spans["Claim"]["pairs"]) == (0.0, 1)
+    table = cli("--corpus", root, "agree")
+    assert table.exit_code == 0 and "alpha_u" in table.stdout
+    report = (root / "reports" / "agreement.md").read_text(encoding="utf-8")
+    assert "| label | exact F1 | overlap F1 | alpha_u | pairs |" in report
+    assert "| Claim | 0.000 | 0.800 | 0.729 | 1 |" in report
+
+
+def test_agree_merges_an_annotators_overlapping_spans_and_averages_pairs(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    root, (first, second) = _agree_corpus(tmp_path / "corpus")
+    # ann-k marks ann-i's claims, the first one as two overlapping spans: merged, the same units
+    store(
+        root,
+        [
+            ann(first, "ann-k", spans=[span("k1", 75, 100), span("k2", 90, 145)]),
+            ann(second, "ann-k", spans=[span("k3", 70, 100)]),
+        ],
+    )
+    res = cli("--corpus", root, "agree", "--json")
+    assert res.exit_code == 0, res.output
+    claim = json.loads(res.stdout)["spans"]["Claim"]
+    published = alpha_u(continuum(300, K2004_C)).alpha
+    assert published is not None and claim["pairs"] == 3
+    # pairs (i, j) and (j, k): Krippendorff's c; (i, k): identical units, 1
+    assert claim["alpha_u"] == pytest.approx((1 + 2 * published) / 3, abs=1e-12)

@@ -229,7 +229,7 @@ def agree(
         str | None, typer.Option("--by", help="Also per group: language or source.")
     ] = None,
 ) -> None:
-    """Annotator agreement: stance alpha with 95% CI, kappa, span F1; writes reports/agreement.md."""
+    """Agreement: stance alpha with 95% CI, kappa, span F1 and alpha_u; writes reports/agreement.md."""
     from .quality.agreement import agree as run_agree
     from .quality.reports import agreement_tables
 

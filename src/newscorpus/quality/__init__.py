@@ -1,1 +1,1 @@
-"""Quality: agreement (alpha, kappa, span F1), aggregation, adjudication and reports."""
+"""Quality: agreement (alpha, kappa, span F1 and alpha_u), aggregation, adjudication and reports."""

@@ -1,7 +1,7 @@
 """`newscorpus agree`: alpha with a bootstrap CI, pairwise kappa and span F1, per layer.
 
 Krippendorff's alpha (nominal) for every choice question of the layers (stance per target, each
-per-article choice layer), span F1 per span label, and each annotator's agreement with the
+per-article choice layer), span F1 and unitizing alpha per span label, and each annotator's agreement with the
 majority of the others on stance. The result is an :class:`AgreeResult` (agreement_result.py,
 which reports.py renders); ``to_json()`` is the `agree --json` shape (and reports/agreement.json).
 """
@@ -148,7 +148,11 @@ def _section(labels: Labels, resamples: int, layers: Layers) -> Section:
             t.id: target_agreement(labels.stance_units(t.id), resamples, values)
             for t in labels.cfg.targets
         },
-        spans=span_agreement(labels.annotations, layers.spans.label_names),
+        spans=span_agreement(
+            labels.annotations,
+            layers.spans.label_names,
+            {aid: len(art.text) for aid, art in labels.articles.items()},
+        ),
         annotators=annotator_agreement(labels),
         choices={c.name: _choice_agreement(labels, c, resamples) for c in layers.choices},
     )

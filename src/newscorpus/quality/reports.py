@@ -149,13 +149,19 @@ def render_markdown(result: AgreeResult, images: Mapping[str, list[str]]) -> str
         lines += _kappa_blocks(result.choices)
     lines += [
         "",
-        "## Spans (mean F1 over annotator pairs sharing a task)",
+        "## Spans (mean F1 and unitizing alpha over annotator pairs sharing a task)",
         "",
-        "| label | exact F1 | overlap F1 | pairs |",
-        "|---|---|---|---|",
+        "Unitizing alpha: Krippendorff's alpha_u of the label over the texts both annotated, laid "
+        "end to end (DKPro Statistics' formula, pinned to Krippendorff 2004, p. 254).",
+        "",
+        "| label | exact F1 | overlap F1 | alpha_u | pairs |",
+        "|---|---|---|---|---|",
     ]
     for label, sp in result.spans.items():
-        lines.append(f"| {label} | {_fmt(sp.f1_exact)} | {_fmt(sp.f1_overlap)} | {sp.pairs} |")
+        lines.append(
+            f"| {label} | {_fmt(sp.f1_exact)} | {_fmt(sp.f1_overlap)} | {_fmt(sp.alpha_u)} "
+            f"| {sp.pairs} |"
+        )
     lines += [
         "",
         "## Annotators",
@@ -273,11 +279,12 @@ def agreement_tables(result: AgreeResult) -> list[Any]:
         title = "per-article choices: Krippendorff's alpha (nominal)"
         tables.append(_alpha_table(title, "layer", result.choices))
         tables += _kappa_tables(result.choices)
-    spans = Table(title="spans: mean F1 over annotator pairs", title_justify="left")
-    for col in ("label", "exact F1", "overlap F1", "pairs"):
+    spans = Table(title="spans: mean F1 and alpha_u over annotator pairs", title_justify="left")
+    for col in ("label", "exact F1", "overlap F1", "alpha_u", "pairs"):
         spans.add_column(col, justify="left" if col == "label" else "right")
     for label, sp in result.spans.items():
-        spans.add_row(label, _fmt(sp.f1_exact), _fmt(sp.f1_overlap), str(sp.pairs))
+        f1 = (_fmt(sp.f1_exact), _fmt(sp.f1_overlap))
+        spans.add_row(label, *f1, _fmt(sp.alpha_u), str(sp.pairs))
     people = Table(title="annotators", title_justify="left")
     for col in ("annotator", "items", "agreement with majority"):
         people.add_column(col, justify="left" if col == "annotator" else "right")

@@ -4,19 +4,26 @@ For a pair (a, b) over the tasks both annotated: P = share of a's spans that mat
 (in the same task), R = share of b's spans that match one of a's, F1 = 2PR/(P+R); F1 is 0 when
 one side has no spans of the label. A pair where neither side has a span of the label says
 nothing about that label and is left out of its mean (counted in ``pairs_without_spans``).
+
+Beside F1, Krippendorff's unitizing alpha (``alpha_u``, unitizing.py) of each such pair: the
+texts of the tasks both annotated laid end to end as one continuum (spans of the label are the
+units, the rest gaps; an annotator's overlapping spans of the label are merged into their union),
+averaged over the pairs where it is defined. It needs the articles' text lengths.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from ..errors import DataError
 from ..layers import defined
 from ..records import Annotation
+from .unitizing import Document, alpha_u, concatenate
 
 # A span as stored: id, start, end, label, text, speaker, and each of the span layer's attributes
 # (layers.SpanLayer.attribute_names) as a key of its own.
@@ -56,21 +63,44 @@ def pair_f1(
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
+def pair_alpha_u(
+    a_tasks: dict[str, list[Span]],
+    b_tasks: dict[str, list[Span]],
+    label: str,
+    lengths: Mapping[str, int],
+) -> float | None:
+    """Unitizing alpha of two annotators' spans of one label over the tasks both annotated, laid
+    end to end (text lengths by article id); None when undefined (no span of the label)."""
+    docs: list[Document] = []
+    for task in sorted(set(a_tasks) & set(b_tasks)):
+        if task not in lengths:
+            raise DataError(f"article {task!r}: its text length is unknown (needed for alpha_u)")
+        units = {
+            who: [(s["start"], s["end"]) for s in spans if s["label"] == label]
+            for who, spans in (("a", a_tasks[task]), ("b", b_tasks[task]))
+        }
+        docs.append(Document(task, lengths[task], units))
+    return alpha_u(concatenate(docs, overlapping="merge")).alpha
+
+
 @dataclass(frozen=True)
 class SpanAgreement:
-    """Mean F1 of one span label over the annotator pairs sharing a task."""
+    """Mean F1 of one span label over the annotator pairs sharing a task, and mean alpha_u."""
 
     f1_exact: float | None
     f1_overlap: float | None
     pairs: int
     pairs_without_spans: int  # pairs where neither side has a span of the label: left out
+    alpha_u: float | None = None  # mean over the pairs where it is defined (None: no text lengths)
 
 
 def span_agreement(
-    annotations: Iterable[Annotation], labels: Sequence[str] | None = None
+    annotations: Iterable[Annotation],
+    labels: Sequence[str] | None = None,
+    lengths: Mapping[str, int] | None = None,
 ) -> dict[str, SpanAgreement]:
     """Per span label (the span layer's, by default): mean exact and overlap F1 over the
-    annotator pairs sharing a task."""
+    annotator pairs sharing a task, and mean alpha_u when the articles' text ``lengths`` are given."""
     tasks: dict[str, dict[str, list[Span]]] = defaultdict(dict)
     for ann in annotations:
         tasks[ann.annotator or "(unknown)"][ann.article_id] = list(ann.spans)
@@ -79,17 +109,22 @@ def span_agreement(
     for label in defined().spans.label_names if labels is None else labels:
         exact: list[float] = []
         overlap: list[float] = []
+        unitizing: list[float] = []
         for a, b in pairs:
             fe = pair_f1(tasks[a], tasks[b], label, "exact")
             fo = pair_f1(tasks[a], tasks[b], label, "overlap")
             if fe is not None and fo is not None:
                 exact.append(fe)
                 overlap.append(fo)
+                au = None if lengths is None else pair_alpha_u(tasks[a], tasks[b], label, lengths)
+                if au is not None:
+                    unitizing.append(au)
         out[label] = SpanAgreement(
             f1_exact=statistics.fmean(exact) if exact else None,
             f1_overlap=statistics.fmean(overlap) if overlap else None,
             pairs=len(exact),
             pairs_without_spans=len(pairs) - len(exact),
+            alpha_u=statistics.fmean(unitizing) if unitizing else None,
         )
     return out
 
