@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -339,12 +339,13 @@ def _too_few(rows: Mapping[str, int], train_labels: int, splits: Sequence[str]) 
 def compute_baselines(
     cfg: Config,
     *,
-    articles: pl.DataFrame,
+    articles: pl.DataFrame | Callable[[Sequence[str]], pl.DataFrame],
     stance: pl.DataFrame,
     choices: Mapping[str, pl.DataFrame],
     annotations: pl.DataFrame,
 ) -> BaselineResult:
-    """Every target's baselines from a release's frames (``articles``: with its full text)."""
+    """Every target's baselines from a release's frames (``articles``: id, title and full
+    text of every article, or a function giving them for some ids)."""
     splits = [s for s, _ in cfg.release.splits]
     questions = _questions(cfg, stance, choices, annotations)
     plans: list[tuple[_Question, pl.DataFrame, dict[str, int], str | None]] = []
@@ -436,10 +437,16 @@ def _ngram_chunk(texts: Sequence[str], ngrams: tuple[int, int]) -> Any:
 class _Features:
     """TF-IDF rows of the sampled articles (idf from the train sample), one row per article."""
 
-    def __init__(self, articles: pl.DataFrame, sample: Mapping[str, list[str]]) -> None:
+    def __init__(
+        self,
+        articles: pl.DataFrame | Callable[[Sequence[str]], pl.DataFrame],
+        sample: Mapping[str, list[str]],
+    ) -> None:
         from sklearn.feature_extraction.text import TfidfTransformer
 
         order = [a for s in SPLITS for a in sample[s]]
+        if callable(articles):
+            articles = articles(order)
         frame = pl.DataFrame({"id": order}, schema={"id": pl.String}).join(
             articles.select("id", "title", "text"), on="id", how="left", maintain_order="left"
         )

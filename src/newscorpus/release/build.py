@@ -44,10 +44,8 @@ from .manifest import (
 )
 from .scan import HASH_COLUMNS, Scanner, local_roots
 from .splits import SplitAssigner, previous_cluster_splits, straddling_clusters
-from .tables import build_tables, config_names, read_articles, to_arrow
-
-# Rows per parquet row group: small enough for streaming readers, large enough to compress well.
-ROW_GROUP_ROWS = 10_000
+from .streaming import parquet_name, write_configs
+from .tables import config_names
 
 
 @dataclass(frozen=True)
@@ -118,9 +116,9 @@ def _raise_invalid(n: int, first: str) -> None:
 def write_tables(
     cfg: Config, out: Path, previous: Previous | None, scanner: Scanner, version: str
 ) -> tuple[dict[str, dict[str, int]], ReleaseFacts, BaselineResult]:
-    """Build the configs column-wise and write them as parquet; counts per config and split,
-    facts for the card, and the baselines (trained on the corpus's text, hydrate sources too)."""
-    arts = read_articles(cfg)
+    """Write the configs as parquet (streaming.write_configs: memory does not grow with the
+    texts); counts per config and split, facts for the card, and the baselines (trained on
+    the corpus's text, hydrate sources too)."""
     prev_articles = previous.articles if previous else {}
     prev_splits = {a: v.split for a, v in prev_articles.items()}
     prev_clusters = {a: v.dup_cluster for a, v in prev_articles.items()}
@@ -135,16 +133,17 @@ def write_tables(
     assigner = SplitAssigner(
         cfg.release.splits, prev_splits, previous_cluster_splits(prev_splits, prev_clusters)
     )
+    built = write_configs(cfg, out, version, scanner, assigner)
+    arts = built.articles
     ids: list[str] = arts.get_column("id").to_list()
     clusters: list[str] = arts.get_column("dup_cluster").to_list()
-    splits = [assigner.assign(a, c) for a, c in zip(ids, clusters, strict=True)]
-    tables = build_tables(cfg, arts, splits)
-    if tables.orphans:
-        raise ReleaseError(f"annotations refer to articles not in articles/: {tables.orphans[:5]}")
-    written = {c: write_config(out, c, tables.config(c), scanner, version) for c in config_names()}
-    counts = {c: {s: n.get(s, 0) for s, _ in cfg.release.splits} for c, n in written.items()}
+    splits: list[str] = arts.get_column("split").to_list()
+    counts = {
+        c: {s: built.counts.get(c, {}).get(s, 0) for s, _ in cfg.release.splits}
+        for c in config_names()
+    }
     labels: dict[str, dict[str, str]] = {}
-    stance = tables.stance.select("article_id", "target", "label")
+    stance = built.stance.select("article_id", "target", "label")
     for aid, t, label in stance.iter_rows():
         labels.setdefault(aid, {})[t] = label
     facets: dict[str, Counter[str]] = {
@@ -157,7 +156,6 @@ def write_tables(
             ).to_series()
         ),
     }
-    per_item = tables.annotations.group_by("_ord").len().get_column("len").to_list()
     fetched = arts.get_column("fetched_at").drop_nulls()
     published = arts.get_column("published").drop_nulls().str.slice(0, 10)
     has_label = pl.col("id").is_in(list(labels))
@@ -168,7 +166,7 @@ def write_tables(
     facts = ReleaseFacts(
         articles={a: Placement(s, c) for a, s, c in zip(ids, splits, clusters, strict=True)},
         labels=labels,
-        claims=claim_digests(tables.claims),
+        claims=claim_digests(built.claims),
         facets=facets,
         timeframe=(_text(fetched.min()), _text(fetched.max())) if len(fetched) else (None, None),
         published=PublicationDates(
@@ -178,7 +176,7 @@ def write_tables(
         else PublicationDates(None, None, arts.height),
         unlabelled=unlabelled.height,
         unlabelled_copies=copies,
-        per_item=tuple(per_item),
+        per_item=tuple(built.per_item),
         withheld=int((arts.get_column("text_policy") != "full").sum()),
         kept=assigner.kept,
         new=assigner.new,
@@ -186,10 +184,10 @@ def write_tables(
     )
     baselines = compute_baselines(
         cfg,
-        articles=arts,
-        stance=tables.stance,
-        choices=tables.choices,
-        annotations=tables.annotations,
+        articles=built.texts,
+        stance=built.stance,
+        choices=built.choices,
+        annotations=built.annotations,
     )
     return counts, facts, baselines
 
@@ -203,33 +201,6 @@ def _counter(values: pl.Series) -> Counter[str]:
     """Counts of a column's values, most frequent first."""
     counts = values.value_counts(sort=True)
     return Counter(dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True)))
-
-
-def parquet_name(split: str, version: str) -> str:
-    """A split's file: the version is in the name, and so in the card's ``data_files`` pattern.
-
-    datasets 5.2 caches a local folder by its name and its card's configs, not by the files'
-    contents: with one name for every version, loading v1.1.0 after v1.0.0 from the same clone
-    silently returned v1.0.0's rows (tests/release/test_release.py shows it no longer does).
-    """
-    return f"{split}-v{version}-00000-of-00001.parquet"
-
-
-def write_config(
-    out: Path, config: str, frame: pl.DataFrame, scanner: Scanner, version: str
-) -> dict[str, int]:
-    """``data/<config>/<split>-v<version>-00000-of-00001.parquet`` per split, scanned before writing."""
-    rows: dict[str, int] = {}
-    for (split,), part in frame.partition_by("split", as_dict=True, maintain_order=True).items():
-        table = to_arrow(part, config)
-        name = f"data/{config}/{parquet_name(str(split), version)}"
-        for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS):
-            scanner.scan_batch(name, batch)
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-        rows[str(split)] = table.num_rows
-    return rows
 
 
 def _per_item_text(per_item: tuple[int, ...]) -> str:

@@ -10,7 +10,9 @@ config per per-article choice layer (labelled by the same rule as stance).
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,34 +218,73 @@ def _annotation_read(targets: list[str], layers: Layers) -> pa.Schema:
 
 
 # Bytes per block of the multi-threaded JSON reader; a longer line makes it retry with more.
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 1 << 20
 
 
-def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
-    """One JSONL file with Arrow's multi-threaded reader; fields outside ``schema`` are ignored."""
+class _Head(io.RawIOBase):
+    """The first ``size`` bytes of an open file (a torn last line left out)."""
+
+    def __init__(self, fh: Any, size: int) -> None:
+        self.fh, self.left = fh, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left)
+        if n <= 0:
+            return 0
+        got = self.fh.readinto(memoryview(buffer)[:n]) or 0
+        self.left -= got
+        return got
+
+
+def iter_json(path: Path, schema: pa.Schema) -> Iterator[pa.Table]:
+    """One JSONL file in batches (a block of the reader each), with Arrow's streaming reader;
+    fields outside ``schema`` are ignored, numbers checked (:func:`_check_numbers`).
+
+    A line longer than a block makes it read the file again with larger blocks, skipping the
+    rows it has already given; one that cannot be read is ReleaseError naming file and line.
+    """
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    size = path.stat().st_size
-    torn = torn_tail(path)  # a last line without newline is a torn write, never a record
-    source: Path | pa.BufferReader = path
-    if torn:
-        size -= torn
-        with path.open("rb") as fh:
-            source = pa.BufferReader(fh.read(size))
-    block = BLOCK_BYTES
+    try:
+        size = path.stat().st_size
+        torn = torn_tail(path)  # a last line without newline is a torn write, never a record
+    except OSError as exc:
+        raise ReleaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    size -= torn
+    block, done = BLOCK_BYTES, 0  # rows given so far
     while True:
-        if isinstance(source, pa.BufferReader):
-            source.seek(0)
+        seen = 0
         try:
-            return pajson.read_json(
-                source, read_options=pajson.ReadOptions(block_size=block), parse_options=parse
-            )
+            with path.open("rb") as fh:
+                source: Any = io.BufferedReader(_Head(fh, size)) if torn else fh
+                options = pajson.ReadOptions(block_size=block)
+                for batch in pajson.open_json(source, read_options=options, parse_options=parse):
+                    n = batch.num_rows
+                    if seen + n > done:
+                        skip = max(done - seen, 0)
+                        table = pa.Table.from_batches([batch], schema).slice(skip)
+                        _check_numbers(path, table, seen + skip)
+                        yield table
+                        done = seen + n
+                    seen += n
+            return
+        except OSError as exc:
+            raise ReleaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
         except pa.ArrowException as exc:
             if "straddl" in str(exc) and block <= size:
                 block *= 4  # a line longer than a block
                 continue
             if "Empty JSON" in str(exc):
-                return schema.empty_table()
+                return
             raise ReleaseError(_locate(path, str(exc))) from None
+
+
+def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
+    """One JSONL file as one table (:func:`iter_json`)."""
+    tables = list(iter_json(path, schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -327,8 +368,9 @@ def _numbers(table: pa.Table) -> list[tuple[str, pa.Array, pa.Array, float, floa
     return out
 
 
-def _check_numbers(path: Path, table: pa.Table) -> None:
-    """ReleaseError at the first number outside what the release can store (file:line, field)."""
+def _check_numbers(path: Path, table: pa.Table, offset: int = 0) -> None:
+    """ReleaseError at the first number outside what the release can store (file:line, field);
+    ``offset``: the file's record index of the table's first row."""
     for name, rows, values, low, high, whole in _numbers(table):
         if not len(values) or values.null_count == len(values):
             continue
@@ -339,7 +381,7 @@ def _check_numbers(path: Path, table: pa.Table) -> None:
         if pc.any(bad).as_py():
             k = pc.index(bad, True).as_py()
             value = values[k].as_py()
-            line = _line_of(path, rows[k].as_py())
+            line = _line_of(path, offset + rows[k].as_py())
             kind = (
                 f"a whole number from {low} to {high}" if whole else f"a share from {low} to {high}"
             )
@@ -350,14 +392,7 @@ def _check_numbers(path: Path, table: pa.Table) -> None:
 
 def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
     """Concatenate JSONL files into one frame; a file that cannot be read is named in one line."""
-    tables = []
-    for path in paths:
-        try:
-            table = _read_file(path, schema)
-            _check_numbers(path, table)
-            tables.append(table)
-        except OSError as exc:
-            raise ReleaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    tables = [_read_file(path, schema) for path in paths]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
@@ -366,8 +401,44 @@ def _read(paths: list[Path], schema: pa.Schema) -> pl.DataFrame:
 
 def read_articles(cfg: Config) -> pl.DataFrame:
     """Every article in store order (``_ord``), with its text policy; defaults filled like Article."""
-    arts = _read(article_files(cfg), _ARTICLE_READ).with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_ord"),
+    parts = list(article_batches(cfg))
+    return (
+        pl.concat(parts).rechunk()
+        if parts
+        else _articles_of(cfg, _as_frame(_ARTICLE_READ.empty_table()), 0, {})
+    )
+
+
+def _as_frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def article_batches(cfg: Config, schema: pa.Schema | None = None) -> Iterator[pl.DataFrame]:
+    """The articles in store order, a reader's batch at a time, as :func:`read_articles` gives
+    them (``schema``: read only these fields, as they are in the files)."""
+    policies: dict[tuple[str | None, bool], str] = {}
+    start = 0
+    for path in article_files(cfg):
+        for table in iter_json(path, _ARTICLE_READ if schema is None else schema):
+            if schema is not None:
+                yield _as_frame(table)
+                continue
+            yield _articles_of(cfg, _as_frame(table), start, policies)
+            start += table.num_rows
+
+
+def _articles_of(
+    cfg: Config,
+    frame: pl.DataFrame,
+    start: int,
+    policies: dict[tuple[str | None, bool], str],
+) -> pl.DataFrame:
+    """Articles as read, from store position ``start``: defaults filled like Article, the text
+    policy (``policies``: decided once per distinct (source, synthetic) pair), local URLs."""
+    arts = frame.with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("_ord"),
         pl.when(pl.col("dup_cluster").fill_null("") == "")
         .then(pl.col("id"))
         .otherwise(pl.col("dup_cluster"))
@@ -376,9 +447,12 @@ def read_articles(cfg: Config) -> pl.DataFrame:
         pl.col("topic_terms").fill_null([]),
         pl.col("synthetic").fill_null(False),
     )
-    # text_policy() decides once per distinct (source, synthetic) pair
     pairs = arts.select("source", "synthetic").unique()
-    policy = [text_policy(cfg, src, syn) for src, syn in pairs.iter_rows()]
+    policy = []
+    for src, syn in pairs.iter_rows():
+        if (src, syn) not in policies:
+            policies[src, syn] = text_policy(cfg, src, syn)
+        policy.append(policies[src, syn])
     pairs = pairs.with_columns(pl.Series("text_policy", policy, dtype=_S))
     arts = arts.join(pairs, on=["source", "synthetic"], how="left", maintain_order="left")
     missing = pl.col("text_sha256").fill_null("") == ""
@@ -435,8 +509,17 @@ def current_records(
     layers = defined() if layers is None else layers
     anns = _read(annotation_files(cfg), _annotation_read(targets, layers))
     # decide on a narrow frame of keys, then gather the chosen rows (spans are wide)
-    keys = anns.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_line"),
+    chosen = chosen_lines(record_keys(anns))
+    return {kind: int_offsets(anns[c.get_column("_line").sort()]) for kind, c in chosen.items()}
+
+
+KINDS = (("annotation", False), ("aggregate", True), ("gold", True))  # True: one per article
+
+
+def record_keys(anns: pl.DataFrame, start: int = 0) -> pl.DataFrame:
+    """What picks the current records, per annotation record (``_line``: from ``start``)."""
+    return anns.select(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("_line"),
         "kind",
         "article_id",
         "id",
@@ -446,27 +529,31 @@ def current_records(
         pl.col("pulled_at").fill_null(""),
         (pl.col("deleted").fill_null(False) | pl.col("cancelled").fill_null(False)).alias("_gone"),
     )
+
+
+def chosen_lines(keys: pl.DataFrame, article: str = "article_id") -> dict[str, pl.DataFrame]:
+    """The keys of the current records of each kind (``article``: the column naming the
+    article, or a code standing for it one to one)."""
     current = (
         keys.sort("_version", "pulled_at", "_line")
-        .unique(["kind", "article_id", "_who"], keep="last")
+        .unique(["kind", article, "_who"], keep="last")
         .filter(~pl.col("_gone"))
     )
-
-    def rows(kind: str, per_article: bool) -> pl.DataFrame:
+    out = {}
+    for kind, per_article in KINDS:
         chosen = current.filter(pl.col("kind") == kind)
         if per_article:  # the latest aggregate (any method) or gold decision per article
-            chosen = chosen.sort("_version", "pulled_at", "id").unique("article_id", keep="last")
-        picked = anns[chosen.get_column("_line").sort()]
-        offsets = pl.element().struct.with_fields(
-            pl.field("start").cast(pl.Int64), pl.field("end").cast(pl.Int64)
-        )
-        return picked.with_columns(pl.col("spans").list.eval(offsets))
+            chosen = chosen.sort("_version", "pulled_at", "id").unique(article, keep="last")
+        out[kind] = chosen
+    return out
 
-    return {
-        "annotation": rows("annotation", False),
-        "aggregate": rows("aggregate", True),
-        "gold": rows("gold", True),
-    }
+
+def int_offsets(records: pl.DataFrame) -> pl.DataFrame:
+    """Span offsets (read as float64) as integers."""
+    offsets = pl.element().struct.with_fields(
+        pl.field("start").cast(pl.Int64), pl.field("end").cast(pl.Int64)
+    )
+    return records.with_columns(pl.col("spans").list.eval(offsets))
 
 
 def _p_columns(shares: pl.Expr | None, values: tuple[str, ...]) -> list[pl.Expr]:
@@ -675,21 +762,20 @@ class Tables:
         return frame
 
 
-def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
-    """Every config from the articles (with their splits) and the current annotations."""
-    layers = defined()
-    targets = [t.id for t in cfg.targets]
-    arts = arts.with_columns(pl.Series("split", splits, dtype=_S))
-    keys = arts.select(
+def article_keys(arts: pl.DataFrame) -> pl.DataFrame:
+    """What the annotation configs need of each article (``split`` included)."""
+    return arts.select(
         pl.col("id").alias("article_id"),
         "_ord",
         "split",
         "language",
         (pl.col("text_policy") == "full").alias("_keep"),
     )
-    current = current_records(cfg, targets, layers)
-    known = keys.get_column("article_id")
-    orphans = sorted(
+
+
+def orphan_ids(current: dict[str, pl.DataFrame], known: pl.Series) -> list[str]:
+    """The article ids of current records that are not articles, sorted."""
+    return sorted(
         set().union(
             *(
                 f.filter(~pl.col("article_id").is_in(known.implode())).get_column("article_id")
@@ -698,12 +784,35 @@ def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
         )
     )
 
-    def place(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:
-        return frame.join(keys, on="article_id", how="inner").sort(["_ord", *order])
 
+def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
+    """Every config from the articles (with their splits) and the current annotations."""
+    layers = defined()
+    targets = [t.id for t in cfg.targets]
+    arts = arts.with_columns(pl.Series("split", splits, dtype=_S))
+    keys = article_keys(arts)
+    current = current_records(cfg, targets, layers)
+    orphans = orphan_ids(current, keys.get_column("article_id"))
     articles = arts.with_columns(
         pl.when(pl.col("text_policy") == "full").then(pl.col("text")).otherwise(None)
     ).sort("_ord")
+    return annotation_tables(articles, keys, current, targets, layers, orphans)
+
+
+def annotation_tables(
+    articles: pl.DataFrame,
+    keys: pl.DataFrame,
+    current: dict[str, pl.DataFrame],
+    targets: list[str],
+    layers: Layers,
+    orphans: list[str] | None = None,
+) -> Tables:
+    """The configs of the articles of ``keys`` (:func:`article_keys`) from their current
+    records: every record of an article must be in ``current``, which may hold others."""
+
+    def place(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:
+        return frame.join(keys, on="article_id", how="inner").sort(["_ord", *order])
+
     stance = place(stance_frame(current, targets, layers.stance.value_names), ["_tindex"])
     claims = place(claims_frame(current), ["_k"]).with_columns(
         pl.when(pl.col("_keep")).then(pl.col("text")).otherwise(None).alias("text")
@@ -716,7 +825,7 @@ def build_tables(cfg: Config, arts: pl.DataFrame, splits: list[str]) -> Tables:
         .alias("spans")
     )
     choices = {c.name: place(choice_frame(current, c), []) for c in layers.choices}
-    return Tables(articles, stance, claims, annotations, orphans, choices)
+    return Tables(articles, stance, claims, annotations, orphans or [], choices)
 
 
 def config_vocabularies(config: str, layers: Layers | None = None) -> dict[str, tuple[str, ...]]:
