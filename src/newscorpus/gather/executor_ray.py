@@ -150,15 +150,25 @@ class RayExecutor(_Closing):
                 if nxt is not None:
                     pending.append(self._task.remote(fn_ref, nxt))
                 yield from results
+        except KeyboardInterrupt:
+            pending.clear()  # a stop: the tasks end with this driver (see close)
+            raise
         finally:
             self._cancel(pending)
 
     def _cancel(self, pending: deque[Any]) -> None:
+        """Tasks not wanted any more (an early end: --limit): not started, never started;
+        running, interrupted. Not forced: a forced cancel that meets the task's reply makes
+        Ray's core fail a check and abort the driver (ray 2.60, seen under load)."""
         while pending:
             with contextlib.suppress(Exception):
-                ray.cancel(pending.popleft(), force=True)
+                ray.cancel(pending.popleft(), force=False)
 
     def close(self, stopped: bool = False) -> None:
+        """A stopped run cancels nothing (the same race): Ray ends the tasks of a driver that
+        leaves, and a local instance of ours is shut down here."""
+        if stopped:
+            self._pending.clear()
         self._cancel(self._pending)
         if self._owned and ray.is_initialized():
             ray.shutdown()

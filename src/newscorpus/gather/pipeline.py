@@ -374,8 +374,10 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
             state.save()
     except KeyboardInterrupt as exc:  # Ctrl-C, or Stopped by SIGTERM or SIGHUP
         _keep(writer, state, stops)
-        if isinstance(exc, Stopped):
-            raise stopped_error(exc.signum) from None
+        # Stopped raised inside Ray's wait comes out of it as a plain KeyboardInterrupt
+        signum = exc.signum if isinstance(exc, Stopped) else stops.received
+        if signum is not None and signum != signal.SIGINT:
+            raise stopped_error(signum) from None
         raise
     except WorkerLost as exc:
         _keep(writer, state, stops)
@@ -384,6 +386,12 @@ def _gather(cfg: Config, options: GatherOptions, progress: Progress | None) -> C
         raise NewscorpusError(
             f"gather: {exc}; what was written so far is kept; run the command again to resume"
         ) from None
+    except Exception:
+        if stops.received is None:
+            raise
+        # a library made its own error of the stop (Ray's wait, a pool's shutdown): stopped
+        _keep(writer, state, stops)
+        raise stopped_error(stops.received) from None
     finally:
         try:
             for stage in opened:  # a stopped run's in-flight fetches: cancelled while the
