@@ -129,3 +129,16 @@ def test_normalize_url() -> None:
     assert is_tracking("UTM_campaign") and is_tracking("_ga") and not is_tracking("id")
     path = Path("/tmp/some dir/x.html")
     assert normalize_url(path.as_uri()) == path.as_uri()
+
+
+def test_language_is_decided_on_the_first_max_chars() -> None:
+    """langid reads a text byte by byte (about 1 us each): the decision is taken on the first
+    MAX_CHARS characters, plenty for one language; what comes after does not change it."""
+    from newscorpus.gather.language import MAX_CHARS
+
+    es = "Las autoridades de ambos países revisaron el acuerdo de seguridad en la frontera. "
+    en = "The committee reviewed the annual budget and the new plans for the city schools. "
+    text = es * (MAX_CHARS // len(es) + 1) + en * 200
+    assert detect(text)[0] == "es"
+    assert detect(en * 200)[0] == "en"
+    assert detect(text) == detect(text[:MAX_CHARS])
