@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -63,8 +65,11 @@ class Manifest:
     # config.column -> class names of its codes (layers.vocabularies), configs with rows only
     vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The manifest as a JSON object (lists, not tuples: the release scan walks it)."""
+    def to_dict(self, maps: bool = True) -> dict[str, Any]:
+        """The manifest as a JSON object (lists, not tuples: the release scan walks it);
+        ``maps=False``: the per-article maps (ID_MAPS) empty."""
+        if not maps:
+            return replace(self, articles={}, labels={}, claims={}).to_dict()
         return {
             "name": self.name,
             "version": self.version,
@@ -91,11 +96,37 @@ class Manifest:
 
     def to_json(self) -> str:
         """One top-level key a line, values compact: readable, and small for 100,000 articles."""
-        lines = [
-            f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))}"
-            for k, v in self.to_dict().items()
-        ]
-        return "{\n" + ",\n".join(lines) + "\n}\n"
+        return "".join(self.json_parts())
+
+    def json_parts(self) -> Iterator[str]:
+        """:meth:`to_json` in pieces: a per-article map :data:`MAP_CHUNK` entries at a time."""
+        yield "{\n"
+        for i, (k, v) in enumerate(self.to_dict(maps=False).items()):
+            yield (",\n" if i else "") + json.dumps(k) + ":"
+            if k in ID_MAPS:
+                yield from _map_parts(getattr(self, k))
+            else:
+                yield _compact(v)
+        yield "\n}\n"
+
+
+MAP_CHUNK = 10_000
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _map_parts(mapping: Mapping[str, Any]) -> Iterator[str]:
+    """A map as compact JSON, a chunk of entries at a time (the bytes of one json.dumps)."""
+    items = iter(mapping.items())
+    yield "{"
+    first = True
+    while chunk := list(islice(items, MAP_CHUNK)):
+        part = {a: v.to_dict() if isinstance(v, Placement) else v for a, v in chunk}
+        yield ("" if first else ",") + _compact(part)[1:-1]
+        first = False
+    yield "}"
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,6 @@ class SplitAssigner:
     shares: Shares
     previous: Mapping[str, str] = field(default_factory=dict)
     previous_clusters: Mapping[str, str] = field(default_factory=dict)
-    assigned: dict[str, str] = field(default_factory=dict)
     kept: int = 0
     new: int = 0
 
@@ -59,14 +58,13 @@ class SplitAssigner:
         check_shares(self.shares)
 
     def assign(self, article_id: str, cluster: str) -> str:
-        """The split of one article (remembered for the manifest)."""
+        """The split of one article (counted as kept or new)."""
         split = self.previous.get(article_id)
         if split is not None:
             self.kept += 1
         else:
             self.new += 1
             split = self.previous_clusters.get(cluster) or split_of_cluster(cluster, self.shares)
-        self.assigned[article_id] = split
         return split
 
 

@@ -17,6 +17,7 @@ written, so the files are those of writing each split's table at once.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from ..config import Config
-from ..corpus import annotation_files
+from ..corpus import annotation_files, article_files
 from ..errors import ReleaseError
 from ..layers import Layers, defined
 from .scan import Scanner
@@ -43,6 +45,7 @@ from .tables import (
     article_keys,
     chosen_lines,
     config_names,
+    grouped,
     int_offsets,
     iter_json,
     record_keys,
@@ -53,8 +56,6 @@ from .tables import (
 ROW_GROUP_ROWS = 10_000
 # Articles whose annotation configs are built together (their records held at once).
 BUCKET_ARTICLES = 50_000
-# Annotation records read before they are looked up and spilled (fewer, larger lookups).
-SPILL_ROWS = 100_000
 # What stays of each article for the card, the manifest and the baselines.
 NARROW = (
     "id",
@@ -171,7 +172,7 @@ class Streamed:
     articles: pl.DataFrame  # NARROW columns, store order
     stance: pl.DataFrame  # article_id, target, label, split (release order)
     choices: dict[str, pl.DataFrame]  # per choice layer: article_id, label, split
-    annotations: pl.DataFrame  # article_id, stance, one column per choice layer
+    annotations: pl.DataFrame  # article_id (a code in id order), stance, per choice layer one
     claims: pl.DataFrame  # article_id and the claims' fields but id and text (digests)
     per_item: list[int]  # annotators per annotated article
     texts: Callable[[Sequence[str]], pl.DataFrame]  # id, title, text of some articles
@@ -239,12 +240,20 @@ def _write_articles(cfg: Config, writer: ConfigWriter, assigner: SplitAssigner) 
 
 
 def _texts(cfg: Config, ids: Sequence[str]) -> pl.DataFrame:
-    """Title and text as stored of the articles ``ids`` (a pass over the article files)."""
-    wanted = pl.Series(list(ids), dtype=pl.String).implode()
-    parts = [frame.filter(pl.col("id").is_in(wanted)) for frame in article_batches(cfg, _TEXTS)]
-    empty = pl.from_arrow(_TEXTS.empty_table())
-    assert isinstance(empty, pl.DataFrame)
-    return pl.concat(parts) if parts else empty
+    """Title and text as stored of the articles ``ids`` (a pass over the article files).
+
+    Filtered with Arrow, which copies the rows kept (a polars filter of strings would keep
+    every batch's buffers alive).
+    """
+    wanted = pa.array(list(ids), pa.string())
+    parts = [
+        table.filter(pc.is_in(table.column("id"), value_set=wanted))
+        for path in article_files(cfg)
+        for table in grouped(iter_json(path, _TEXTS))
+    ]
+    frame = pl.from_arrow(pa.concat_tables(parts) if parts else _TEXTS.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 @dataclass
@@ -287,9 +296,8 @@ def _spill_annotations(
     keys: list[pl.DataFrame] = []
     line = 0
 
-    def route(tables: list[pa.Table]) -> None:
+    def route(table: pa.Table) -> None:
         nonlocal line
-        table = pa.concat_tables(tables)
         narrow = pl.from_arrow(
             table.select(
                 [
@@ -323,16 +331,8 @@ def _spill_annotations(
 
     try:
         for path in annotation_files(cfg):
-            pending: list[pa.Table] = []
-            rows = 0
-            for table in iter_json(path, schema):
-                pending.append(table)
-                rows += table.num_rows
-                if rows >= SPILL_ROWS:
-                    route(pending)
-                    pending, rows = [], 0
-            if pending:
-                route(pending)
+            for table in grouped(iter_json(path, schema)):
+                route(table)
     finally:
         for sink in sinks.values():
             sink.close()
@@ -393,6 +393,7 @@ def _write_buckets(
     """The stance, claims, annotations and choice configs, bucket after bucket; the narrow
     frames of stance, choices, annotations and claims, and the annotators per article."""
     keys = article_keys(arts)
+    id_rank = arts.get_column("id").rank("dense").cast(pl.Int64).to_numpy()  # by _ord
     stance, annotations, claims, per_item = [], [], [], []
     choices: dict[str, list[pl.DataFrame]] = {c.name: [] for c in layers.choices}
     narrow_ann = ["article_id", "stance", *choices]
@@ -404,11 +405,13 @@ def _write_buckets(
         t = annotation_tables(pl.DataFrame(), mine, current, targets, layers)
         for name in config_names(layers)[1:]:
             writers[name].add(t.config(name))
-        stance.append(t.stance.select("article_id", "target", "label", "split"))
+        stance.append(_compact(t.stance.select("article_id", "target", "label", "split")))
         for name, frame in t.choices.items():
-            choices[name].append(frame.select("article_id", "label", "split"))
-        annotations.append(t.annotations.select(narrow_ann))
-        claims.append(t.claims.select("article_id", *spans))
+            choices[name].append(_compact(frame.select("article_id", "label", "split")))
+        # for the agreement: articles as codes in the order of their ids (the same alpha)
+        code = pl.Series("article_id", id_rank[t.annotations.get_column("_ord").to_numpy()])
+        annotations.append(_compact(t.annotations.select(narrow_ann).with_columns(code)))
+        claims.append(_compact(t.claims.select("article_id", *spans)))
         per_item += t.annotations.group_by("_ord").len().get_column("len").to_list()
     return (
         pl.concat(stance),
@@ -417,3 +420,12 @@ def _write_buckets(
         pl.concat(claims),
         per_item,
     )
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy holding only its own values: a polars filter, gather or explode of strings keeps
+    the buffers of the whole frame it came from (here: a bucket's records) alive."""
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="uncompressed", compat_level=pl.CompatLevel.oldest())
+    buffer.seek(0)
+    return pl.read_ipc(buffer)

@@ -421,12 +421,30 @@ def article_batches(cfg: Config, schema: pa.Schema | None = None) -> Iterator[pl
     policies: dict[tuple[str | None, bool], str] = {}
     start = 0
     for path in article_files(cfg):
-        for table in iter_json(path, _ARTICLE_READ if schema is None else schema):
+        for table in grouped(iter_json(path, _ARTICLE_READ if schema is None else schema)):
             if schema is not None:
                 yield _as_frame(table)
                 continue
             yield _articles_of(cfg, _as_frame(table), start, policies)
             start += table.num_rows
+
+
+# Bytes of records (as Arrow holds them) a streaming pass handles at once: fewer, larger steps.
+BATCH_BYTES = 32 << 20
+
+
+def grouped(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """The reader's batches concatenated into tables of about :data:`BATCH_BYTES`."""
+    pending: list[pa.Table] = []
+    size = 0
+    for table in tables:
+        pending.append(table)
+        size += table.nbytes
+        if size >= BATCH_BYTES:
+            yield pa.concat_tables(pending)
+            pending, size = [], 0
+    if pending:
+        yield pa.concat_tables(pending)
 
 
 def _articles_of(
