@@ -268,7 +268,7 @@ def croissant(
         "rai:dataAnnotationPlatform": ["Label Studio"],
         "rai:dataAnnotationAnalysis": [
             "Stance: Krippendorff's alpha (nominal) per target with bootstrap 95% confidence intervals, and pairwise Cohen's kappa.",
-            "Spans: mean exact and overlap F1 over annotator pairs; each annotator's agreement with the majority of the others.",
+            "Spans: mean exact and overlap F1 and Krippendorff's unitizing alpha (alpha_u) over annotator pairs; each annotator's agreement with the majority of the others.",
             "Figures in the README (Agreement) and in manifest.json (agreement).",
         ],
         "rai:machineAnnotationTools": [
