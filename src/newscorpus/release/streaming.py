@@ -69,6 +69,7 @@ NARROW = (
     "fetched_at",
     "published",
 )
+_CAT = pl.Categorical()
 _TEXTS = pa.schema([f for f in _ARTICLE_READ if f.name in ("id", "title", "text")])
 
 
@@ -319,7 +320,7 @@ def _spill_annotations(
             pl.Series("_art", code, dtype=pl.Int64),
             pl.when(pl.col("kind") == "annotation").then(None).otherwise(pl.col("id")).alias("id"),
         )
-        keys.append(k.drop("article_id"))
+        keys.append(k.drop("article_id").with_columns(pl.col("kind", "_who").cast(_CAT)))
         lines = np.arange(line, line + table.num_rows, dtype=np.int64)
         full = table.append_column("_line", pa.array(lines)).append_column("_ord", pa.array(code))
         bucket = np.where(code >= 0, code // BUCKET_ARTICLES, -1)
@@ -337,14 +338,14 @@ def _spill_annotations(
         for sink in sinks.values():
             sink.close()
     if keys:
-        all_keys = pl.concat(keys).rechunk()
+        all_keys = pl.concat(keys, rechunk=False)
     else:
         all_keys = pl.DataFrame(
             schema={
                 "_line": pl.Int64,
-                "kind": pl.String,
+                "kind": _CAT,
                 "id": pl.String,
-                "_who": pl.String,
+                "_who": _CAT,
                 "_version": pl.String,
                 "pulled_at": pl.String,
                 "_gone": pl.Boolean,
@@ -393,7 +394,7 @@ def _write_buckets(
     """The stance, claims, annotations and choice configs, bucket after bucket; the narrow
     frames of stance, choices, annotations and claims, and the annotators per article."""
     keys = article_keys(arts)
-    id_rank = arts.get_column("id").rank("dense").cast(pl.Int64).to_numpy()  # by _ord
+    id_rank = arts.get_column("id").rank("dense").cast(pl.Int32).to_numpy()  # by _ord
     stance, annotations, claims, per_item = [], [], [], []
     choices: dict[str, list[pl.DataFrame]] = {c.name: [] for c in layers.choices}
     narrow_ann = ["article_id", "stance", *choices]
@@ -408,9 +409,15 @@ def _write_buckets(
         stance.append(_compact(t.stance.select("article_id", "target", "label", "split")))
         for name, frame in t.choices.items():
             choices[name].append(_compact(frame.select("article_id", "label", "split")))
-        # for the agreement: articles as codes in the order of their ids (the same alpha)
+        # for the agreement: articles as codes in the order of their ids (the same alpha),
+        # targets and labels as categories (3,000,000 annotations: 0.2 GB, not 0.5)
         code = pl.Series("article_id", id_rank[t.annotations.get_column("_ord").to_numpy()])
-        annotations.append(_compact(t.annotations.select(narrow_ann).with_columns(code)))
+        cats = [
+            pl.col("stance").cast(pl.List(pl.Struct({"target": _CAT, "label": _CAT}))),
+            *[pl.col(c).cast(_CAT) for c in choices],
+        ]
+        narrow = t.annotations.select(narrow_ann).with_columns(code, *cats)
+        annotations.append(_compact(narrow))
         claims.append(_compact(t.claims.select("article_id", *spans)))
         per_item += t.annotations.group_by("_ord").len().get_column("len").to_list()
     return (
