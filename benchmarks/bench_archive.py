@@ -142,7 +142,7 @@ class DataSet:
     @property
     def folder(self) -> Path:
         tag = "all" if self.on_topic == self.records else "1pct"
-        return CACHE / f"{tag}-{self.records}x{self.per_shard}-on{self.on_topic}-v3"
+        return CACHE / f"{tag}-{self.records}x{self.per_shard}-on{self.on_topic}-v4"
 
 
 def _tokens(rng: random.Random, n: int) -> str:
@@ -242,7 +242,7 @@ def make_page(rng: random.Random, site: dict[str, str], i: int, term: str | None
         f'<footer><div class="links">{site["footer"]}</div><p>© {host}</p></footer>'
     )
     tail = "</body></html>"
-    pad = max(0, target - len(head.encode()) - len(tail) - 40)
+    pad = max(0, target - len(head.encode()) - len(tail) - len("<script></script>"))
     at = rng.randrange(len(site["bundle"]) - pad) if pad else 0
     payload = f"<script>{site['bundle'][at : at + pad]}</script>" if pad else ""
     return (head + payload + tail).encode("utf-8")
