@@ -136,6 +136,11 @@ class Scanner:
         if len(self.findings) < _MAX_FINDINGS:
             self.findings.append(f"{where}: {what}" + (f" ({shown})" if shown else ""))
 
+    def extend(self, findings: Iterable[str]) -> None:
+        """The findings of another scanner (of other files), as many as the cap leaves room for."""
+        room = max(_MAX_FINDINGS - len(self.findings), 0)
+        self.findings.extend(itertools.islice(findings, room))
+
     def scan_text(self, where: str, text: str, hashes: bool = False, lines: bool = False) -> None:
         """Look for secrets and local paths; ``lines``: name the line of each finding."""
 

@@ -202,8 +202,7 @@ def write_configs(
             w.abort()
         raise
     for w in writers.values():  # findings in the order of a whole-table write
-        room = 20 - len(scanner.findings)
-        scanner.findings.extend(w.findings()[: max(room, 0)])
+        scanner.extend(w.findings())
     return Streamed(
         counts=counts,
         articles=arts,
