@@ -132,3 +132,64 @@ def test_annotations_of_unknown_articles_still_stop_the_release(tmp_path: Path) 
 
 def read_articles_list(cfg: Config) -> list[Article]:
     return list(iter_articles(cfg))[:1]
+
+
+MEMORY_SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+from newscorpus.config import load_config
+from newscorpus.release import streaming, tables
+from newscorpus.release.scan import Scanner
+from newscorpus.release.splits import SplitAssigner
+
+streaming.ROW_GROUP_ROWS = 200  # what waits for its row group: 200 rows per split
+tables.BATCH_BYTES = 4 << 20  # what is read at once
+tables.BLOCK_BYTES = 256 << 10
+cfg = load_config(Path(sys.argv[1]))
+streaming.write_configs(
+    cfg, Path(sys.argv[2]), "1.0.0", Scanner(), SplitAssigner(cfg.release.splits)
+)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+N_LONG = 6000
+
+
+def test_memory_does_not_grow_with_the_texts(tmp_path: Path) -> None:
+    """6,000 articles of 40,000 characters (240 MB of text): the streaming build (its batches
+    and row groups made small, as its memory grows with them) stays under 500 MB (304 MB
+    here); the build before it (build.write_tables), which read every text into one frame,
+    took 809 MB here."""
+    import subprocess
+    import sys
+
+    from newscorpus.records import sha256_hex
+    from tests.conftest import write_corpus
+    from tests.release.helpers import TOML
+
+    root = write_corpus(tmp_path / "c", TOML)
+    words = "fentanyl cártel security cooperation border officials said report seizure "
+    with (root / "articles" / "long.jsonl").open("w", encoding="utf-8") as fh:
+        for i in range(N_LONG):
+            text = f"Article {i}. " + words * 530
+            record = {
+                "id": f"{i:016x}",
+                "url": f"http://news.test/{i}",
+                "source": "open",
+                "title": f"Long {i}",
+                "text": text,
+                "text_sha256": sha256_hex(text),
+                "language": "es",
+                "synthetic": True,
+            }
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(root), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    peak_mb = int(proc.stdout.split()[-1])
+    assert peak_mb < 500, f"peak {peak_mb} MB"
