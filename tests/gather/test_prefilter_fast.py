@@ -124,7 +124,9 @@ def test_ascii_squash_is_the_ascii_of_squash_on_every_code_point() -> None:
         fast = pf.ascii_squash(block).split(b"\n")
         slow = [p.encode("ascii", "ignore") for p in pf.squash(block, unescape=False).split("\n")]
         assert len(fast) == len(slow) == len(chars[i : i + 4096])
-        assert fast == slow, next(hex(ord(c)) for c, a, b in zip(chars[i:], fast, slow) if a != b)
+        assert fast == slow, next(
+            hex(ord(c)) for c, a, b in zip(chars[i : i + 4096], fast, slow, strict=True) if a != b
+        )
 
 
 def _ascii_words(text: str) -> set[str]:
