@@ -379,7 +379,13 @@ def test_a_frame_layer_reaches_agreement_aggregation_release_card_and_croissant(
     ]
     anns = datasets.load_dataset(str(repo), "annotations", cache_dir=str(cache))
     assert isinstance(anns, datasets.DatasetDict)
-    given = {(r["article_id"], r["annotator"]): r["frame"] for s in anns.values() for r in s}
+    own = anns["train"].features["frame"]  # the annotator's own label: the same ClassLabel
+    assert isinstance(own, datasets.ClassLabel) and own.names == frame_label.names
+    given = {
+        (r["article_id"], r["annotator"]): own.int2str(r["frame"]) if r["frame"] >= 0 else None
+        for s in anns.values()
+        for r in s
+    }
     assert given[(arts[1].id, "ann-0000000002")] == table[1][2]
     # stance and claims as before: the frame layer took nothing away
     stance = datasets.load_dataset(str(repo), "stance", cache_dir=str(cache))
@@ -392,7 +398,7 @@ def test_a_frame_layer_reaches_agreement_aggregation_release_card_and_croissant(
     assert "### Data fields: `frame`" in card and "| `p_sovereignty` | `float32` |" in card
     assert "Frame labels (`frame.label`, `annotations.frame`)" in card
     assert f"- `sovereignty`: {FRAME.meaning('sovereignty')}." in card
-    assert "`frame` | `string` | The annotator's frame label" in card
+    assert "`frame` | `class_label` | The annotator's frame label" in card
 
     # Croissant: a record set with the schema's fields, and the protocol names the layer
     doc = json.loads((repo / "croissant.json").read_text(encoding="utf-8"))

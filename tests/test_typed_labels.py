@@ -86,8 +86,18 @@ def test_labels_load_as_class_labels_whose_names_give_back_the_labels(
     first = anns[0]["spans"][0]
     assert spans.feature["label"].int2str(first["label"]) == "Quote"
     assert (first["checkworthy"], first["claim_type"]) == (NO_LABEL, NO_LABEL)
-    # the annotator's stance list stays strings (not asked for; see docs/release.md)
-    assert isinstance(anns[0]["stance"][0]["label"], str)
+    # an annotator's own stance and choice labels: the same ClassLabels as the decided ones
+    own = anns.features["stance"].feature["label"]
+    assert isinstance(own, datasets.ClassLabel) and own.names == label.names
+    given = [own.int2str(s["label"]) for r in anns for s in r["stance"]]
+    assert given and set(given) <= set(layers.stance.value_names)  # one annotator: no unresolved
+    for c in layers.choices:
+        feature = anns.features[c.name]
+        assert isinstance(feature, datasets.ClassLabel)
+        assert feature.names == [*c.value_names, UNRESOLVED]
+        codes = [r[c.name] for r in anns]
+        assert any(code != NO_LABEL for code in codes)
+        assert {feature.int2str(code) for code in codes if code != NO_LABEL} <= set(c.value_names)
 
 
 def _card_vocabularies(card: str) -> dict[str, list[str]]:

@@ -292,14 +292,20 @@ def vocabularies(layers: Layers | None = None) -> dict[str, tuple[str, ...]]:
     A column stores its value's index in these names (a null as :data:`NO_LABEL`); the card,
     the manifest, Croissant and the parquet files' datasets features all list them from here.
     Labels decided from several annotators (stance, every choice layer) may be ``unresolved``,
-    the last name; span labels and attributes cannot (a span group without a majority is left
+    the last name (an annotator's own stance and choice labels in ``annotations`` share these
+    names, though one annotator never gives ``unresolved``); span labels and attributes cannot (a span group without a majority is left
     out, an attribute without one is null).
     """
     layers = defined() if layers is None else layers
     spans = layers.spans
     span_fields = {"label": spans.label_names, **{a.name: a.value_names for a in spans.attributes}}
-    out: dict[str, tuple[str, ...]] = {"stance.label": (*layers.stance.value_names, UNRESOLVED)}
+    stance = (*layers.stance.value_names, UNRESOLVED)
+    choices = {c.name: (*c.value_names, UNRESOLVED) for c in layers.choices}
+    out: dict[str, tuple[str, ...]] = {"stance.label": stance}
     out.update({f"claims.{f}": names for f, names in span_fields.items()})
+    # an annotator's own labels: the same names as the decided ones (one ClassLabel a layer)
+    out["annotations.stance.label"] = stance
     out.update({f"annotations.spans.{f}": names for f, names in span_fields.items()})
-    out.update({f"{c.name}.label": (*c.value_names, UNRESOLVED) for c in layers.choices})
+    out.update({f"annotations.{name}": names for name, names in choices.items()})
+    out.update({f"{name}.label": names for name, names in choices.items()})
     return out

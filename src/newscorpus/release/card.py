@@ -122,10 +122,15 @@ def field_docs_by_config(layers: Layers | None = None) -> dict[str, dict[str, st
         "annotations": {
             "article_id": "`articles.id` of the annotated article.",
             "annotator": "Stable pseudonym (`ann-` + 10 hex digits, a keyed hash); no name or e-mail.",
-            "stance": "The annotator's label for each target: a list of {target, label}.",
+            "stance": "The annotator's label for each target: a list of {target, label}; `label` "
+            "is a class code with the names of `stance.label` (see Label vocabularies).",
             "spans": "The annotator's spans: {" + ", ".join(layers.spans.fields) + "}; "
             f"`{relation.field}` is the `id` of a {relation.source} span in the same list; "
-            + ", ".join(f"`{k.split('.')[1]}`" for k in config_vocabularies("annotations", layers))
+            + ", ".join(
+                f"`{k.split('.')[1]}`"
+                for k in config_vocabularies("annotations", layers)
+                if k.startswith("spans.")
+            )
             + f" are class codes (see Label vocabularies; `{NO_LABEL}` where null).",
             "created_at": "When the annotation was first submitted (UTC, ISO 8601).",
             "updated_at": "When it was last changed (UTC, ISO 8601).",
@@ -136,7 +141,8 @@ def field_docs_by_config(layers: Layers | None = None) -> dict[str, dict[str, st
         docs["stance"][f"p_{v}"] = stance.shares_doc(v, "gold")
     for c in layers.choices:
         docs["annotations"][c.name] = (
-            f"The annotator's {c.title.lower()} label: {c.listed()} (null when left empty)."
+            f"The annotator's {c.title.lower()} label: {c.listed()}; a class code with the "
+            f"names of `{c.name}.label` (`{NO_LABEL}` when left empty)."
         )
         docs[c.name] = {
             "article_id": "`articles.id` of the article.",

@@ -153,9 +153,9 @@ def schemas(layers: Layers | None = None) -> dict[str, pa.Schema]:
             [
                 ("article_id", _STR),
                 ("annotator", _STR),
-                ("stance", pa.list_(pa.struct([("target", _STR), ("label", _STR)]))),
+                ("stance", pa.list_(pa.struct([("target", _STR), ("label", CODE)]))),
                 ("spans", pa.list_(span)),
-                *[(c.name, _STR) for c in layers.choices],
+                *[(c.name, CODE) for c in layers.choices],
                 ("created_at", _STR),
                 ("updated_at", _STR),
                 ("language", _STR),
