@@ -69,6 +69,7 @@ def test_the_manifest_is_written_one_key_a_line_in_a_fixed_order() -> None:
         labels={"a1": {"t": "favor"}},
         claims={},
         vocabularies={"stance.label": ("favor", "against")},
+        features={"stance": {"label": {"names": ["favor", "against"], "_type": "ClassLabel"}}},
     )
     assert m.to_json() == (
         "{\n"
@@ -76,6 +77,7 @@ def test_the_manifest_is_written_one_key_a_line_in_a_fixed_order() -> None:
         '"corpus_commit":null,\n"corpus_dirty":false,\n"newscorpus_version":"0.1.0",\n'
         '"split_shares":{"train":0.8,"test":0.2},\n"counts":{"articles":{"train":1,"test":0}},\n'
         '"vocabularies":{"stance.label":["favor","against"]},\n'
+        '"features":{"stance":{"label":{"names":["favor","against"],"_type":"ClassLabel"}}},\n'
         '"split_assignment":{"kept":0,"new":1},\n"straddling_clusters":["c1"],\n'
         '"annotations_per_item":"No human annotations in this version.",\n"agreement":null,\n'
         '"files":{"README.md":"ab"},\n"articles":{"a1":{"split":"train","dup_cluster":"a1"}},\n'
@@ -85,6 +87,7 @@ def test_the_manifest_is_written_one_key_a_line_in_a_fixed_order() -> None:
     back = read_manifest(m.to_json(), "manifest.json")
     assert back.articles == m.articles and back.labels == m.labels and back.claims == {}
     assert back.files == frozenset({"README.md"}) and back.counts == m.counts
+    assert back.features == m.features
 
 
 def test_hydrate_failures_are_typed_and_the_report_keeps_the_url_in_the_reason(

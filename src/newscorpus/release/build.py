@@ -28,7 +28,14 @@ from ..records import utcnow
 from ..validate import validate_loaded
 from ..workers import init_worker
 from .baseline import BASELINE_JSON, BaselineResult, compute_baselines
-from .card import known_limitations, load_agreement, released_vocabularies, render_card
+from .card import (
+    known_limitations,
+    load_agreement,
+    released_features,
+    released_vocabularies,
+    render_card,
+)
+from .compat import check_compatible
 from .croissant import croissant
 from .facts import Placement, PublicationDates, ReleaseFacts
 from .manifest import (
@@ -302,6 +309,8 @@ def build_release(
     folders = [cfg.root, target, out, *(s.path for s in cfg.sources if s.path is not None)]
     scanner = Scanner(roots=local_roots(*folders))
     counts, facts, baselines = _validate_and_write(cfg, out, previous, scanner, version)
+    if previous is not None:  # a config or column that code for the previous one reads, broken
+        check_compatible(previous.version, previous.features, released_features(counts), version)
     baseline_json = baselines.to_json()
     _write_json(out / BASELINE_JSON, baseline_json)
     agreement_md, pngs = load_agreement(cfg)
@@ -357,6 +366,7 @@ def build_release(
         labels=facts.labels,
         claims=facts.claims,
         vocabularies=released_vocabularies(counts),
+        features=released_features(counts),
     )
     with (out / "manifest.json").open("w", encoding="utf-8") as fh:
         fh.writelines(manifest.json_parts())

@@ -34,7 +34,7 @@ from .baseline import (
     sklearn_version,
 )
 from .facts import ReleaseFacts
-from .tables import config_vocabularies, schemas
+from .tables import config_vocabularies, features, schemas
 
 _NO_CARD = "## Dataset description\n\nNo description was written for this corpus yet; see the generated sections below.\n"
 
@@ -188,6 +188,15 @@ def field_docs(config: str) -> list[tuple[str, str, str]]:
         (f.name, "class_label" if f.name in coded else type_name(f.type), docs[f.name])
         for f in schemas()[config]
     ]
+
+
+def released_features(
+    counts: Mapping[str, Mapping[str, int]], layers: Layers | None = None
+) -> dict[str, dict[str, Any]]:
+    """config -> its datasets features (column -> feature JSON), for the configs this version
+    lists (with rows): what manifest.json records for the next release to compare with."""
+    listed = set(_listed(counts))
+    return {config: features(config, layers) for config in counts if config in listed}
 
 
 def released_vocabularies(

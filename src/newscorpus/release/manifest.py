@@ -64,6 +64,9 @@ class Manifest:
     claims: dict[str, str]
     # config.column -> class names of its codes (layers.vocabularies), configs with rows only
     vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # config -> column -> datasets feature JSON (tables.features), configs with rows only: what
+    # the next release compares with (compat.py)
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self, maps: bool = True) -> dict[str, Any]:
         """The manifest as a JSON object (lists, not tuples: the release scan walks it);
@@ -81,6 +84,7 @@ class Manifest:
             "split_shares": self.split_shares,
             "counts": self.counts,
             "vocabularies": {k: list(v) for k, v in self.vocabularies.items()},
+            "features": self.features,
             "split_assignment": {
                 "kept": self.split_assignment.kept,
                 "new": self.split_assignment.new,
@@ -141,6 +145,7 @@ class Previous:
     claims: dict[str, str] | None  # None: a release made before this map existed
     files: frozenset[str]  # the files its manifest lists
     changelog: str = ""
+    features: dict[str, Any] | None = None  # None: a release made before this key existed
 
 
 def read_manifest(data: bytes | str, where: str, changelog: str = "") -> Previous:
@@ -181,7 +186,16 @@ def read_manifest(data: bytes | str, where: str, changelog: str = "") -> Previou
         claims=m.get("claims"),
         files=frozenset(files) if isinstance(files, dict) else frozenset(),
         changelog=changelog,
+        features=_features(m.get("features")),
     )
+
+
+def _features(value: object) -> dict[str, Any] | None:
+    """A manifest's ``features`` (config -> column -> feature) if it has that shape, else None
+    (a release before the key, or a hand-edited one: not compared)."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        return None
+    return value
 
 
 @dataclass(frozen=True)
