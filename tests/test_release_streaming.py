@@ -135,7 +135,7 @@ def read_articles_list(cfg: Config) -> list[Article]:
 
 
 MEMORY_SCRIPT = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from newscorpus.config import load_config
 from newscorpus.release import streaming, tables
@@ -149,7 +149,9 @@ cfg = load_config(Path(sys.argv[1]))
 streaming.write_configs(
     cfg, Path(sys.argv[2]), "1.0.0", Scanner(), SplitAssigner(cfg.release.splits)
 )
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM: this process's own peak; ru_maxrss would count the parent's (pytest's) resident
+# memory at the fork, which Linux carries into the child across exec
+print(next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")) // 1024)
 """
 
 
