@@ -218,28 +218,33 @@ def _read_annotations(cfg: Config, report: Report) -> _Annotations:
     targets = {t.id for t in cfg.targets}
     layers = defined()
     anns = _Annotations()
+    code, big = anns.code, anns.big
+    rec_code, rec_path, rec_line, rec_at = anns.rec_code, anns.rec_path, anns.rec_line, anns.rec_at
+    span_rec, span_index, span_digest = anns.span_rec, anns.span_index, anns.span_digest
+    span_start, span_end = anns.span_start, anns.span_end
     for path in annotation_files(cfg):
         p = len(anns.paths)
         anns.paths.append(path)
         for number, rec in _check("annotation", path, report):
-            k = len(anns.rec_code)
-            anns.rec_code.append(anns.code(rec["article_id"]))
-            anns.rec_path.append(p)
-            anns.rec_line.append(number)
-            anns.rec_at.append(len(report.errors))
-            errors = _label_errors(f"{path}:{number}", rec, targets, layers)
-            if errors:
-                anns.other[k] = errors
+            k = len(rec_code)
+            rec_code.append(code(rec["article_id"]))
+            rec_path.append(p)
+            rec_line.append(number)
+            rec_at.append(len(report.errors))
+            if rec["stance"].keys() - targets or choice_labels(rec):  # else nothing to report
+                errors = _label_errors(f"{path}:{number}", rec, targets, layers)
+                if errors:
+                    anns.other[k] = errors
             for i, span in enumerate(rec["spans"]):
                 s, e = int(span["start"]), int(span["end"])  # the schema admits 63.0
                 if s > _BIG or e > _BIG:
-                    anns.big[len(anns.span_rec)] = (s, e)
+                    big[len(span_rec)] = (s, e)
                     s, e = min(s, _BIG), min(e, _BIG)  # outside any text either way
-                anns.span_rec.append(k)
-                anns.span_index.append(i)
-                anns.span_start.append(s)
-                anns.span_end.append(e)
-                anns.span_digest.append(_digest(span["text"]))
+                span_rec.append(k)
+                span_index.append(i)
+                span_start.append(s)
+                span_end.append(e)
+                span_digest.append(_digest(span["text"]))
     anns.index_spans()
     return anns
 
