@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -212,3 +214,23 @@ def run_marker() -> Iterator[str]:
     for pid in marked_pids(marker):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+# A process's own peak resident memory, in MB: VmHWM. Not ru_maxrss: in a child process it counts
+# the parent's (pytest's) resident memory, which Linux carries into the child across exec.
+PEAK_LINE = (
+    'print(next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))'
+    " // 1024)"
+)
+
+
+def peak_mb_of(script: str, *args: str, timeout: float = 300) -> int:
+    """Run ``script`` (with ``args`` as sys.argv[1:]) in a fresh Python; its own peak MB."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"{script}\n{PEAK_LINE}\n", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return int(proc.stdout.split()[-1])

@@ -149,9 +149,6 @@ cfg = load_config(Path(sys.argv[1]))
 streaming.write_configs(
     cfg, Path(sys.argv[2]), "1.0.0", Scanner(), SplitAssigner(cfg.release.splits)
 )
-# VmHWM: this process's own peak; ru_maxrss would count the parent's (pytest's) resident
-# memory at the fork, which Linux carries into the child across exec
-print(next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")) // 1024)
 """
 
 
@@ -163,11 +160,8 @@ def test_memory_does_not_grow_with_the_texts(tmp_path: Path) -> None:
     and row groups made small, as its memory grows with them) stays under 500 MB (304 MB
     here); the build before it (build.write_tables), which read every text into one frame,
     took 809 MB here."""
-    import subprocess
-    import sys
-
     from newscorpus.records import sha256_hex
-    from tests.conftest import write_corpus
+    from tests.conftest import peak_mb_of, write_corpus
     from tests.release.helpers import TOML
 
     root = write_corpus(tmp_path / "c", TOML)
@@ -186,12 +180,5 @@ def test_memory_does_not_grow_with_the_texts(tmp_path: Path) -> None:
                 "synthetic": True,
             }
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", MEMORY_SCRIPT, str(root), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    peak_mb = int(proc.stdout.split()[-1])
+    peak_mb = peak_mb_of(MEMORY_SCRIPT, str(root), str(tmp_path / "out"), timeout=120)
     assert peak_mb < 500, f"peak {peak_mb} MB"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from newscorpus.layers import CHOICES, UNRESOLVED, choice_labels, defined
 from newscorpus.lock import is_locked
 from newscorpus.records import Annotation
 from newscorpus.validate import Report, _check, validate_loaded
-from tests.conftest import make_article, write_corpus
+from tests.conftest import make_article, peak_mb_of, write_corpus
 from tests.release.helpers import TOML
 
 
@@ -250,9 +248,6 @@ from newscorpus.validate import validate_loaded
 
 report = validate_loaded(load_config(Path(sys.argv[1])))
 assert len(report.errors) == 1, report.errors  # the span mismatch planted below
-# VmHWM: this process's own peak; ru_maxrss would count the parent's (pytest's) resident
-# memory at the fork, which Linux carries into the child across exec
-print(next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")) // 1024)
 """
 
 N_LONG = 6000
@@ -278,12 +273,5 @@ def test_memory_does_not_grow_with_the_texts(tmp_path: Path) -> None:
                 if i == N_LONG - 1 and j == 1:
                     spans[1]["text"] = "planted mismatch"
                 fn.write(json.dumps(annotation(aid, 2 * i + j, spans), ensure_ascii=False) + "\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", MEMORY_SCRIPT, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    peak_mb = int(proc.stdout.split()[-1])
+    peak_mb = peak_mb_of(MEMORY_SCRIPT, str(root))
     assert peak_mb < 200, f"peak {peak_mb} MB"
