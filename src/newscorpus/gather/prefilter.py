@@ -9,7 +9,9 @@ extraction + ``TopicMatcher`` would keep. How it stays one:
   entities are unescaped (``html.unescape``), the characters trafilatura deletes from text
   (neither printable nor white space: soft hyphen, zero-width space ...) are deleted, and the
   result is folded as ``topic.fold`` folds (case and accents; ``fast_fold`` is the same function
-  on arrays, tested equal on every code point);
+  on arrays, tested equal on every code point); a word of ASCII letters, most topic words, is
+  looked for in ``ascii_squash``'s form instead, which holds every ASCII word of the folded one
+  at a fraction of the cost;
 - the topic filter matches whole words on the extracted title and text; the prefilter only
   looks for one word of each term (its longest), as a substring: a multi-word term may match the
   text across a paragraph break (``drug<br>cartel``), so only single words are looked for, and
@@ -17,7 +19,8 @@ extraction + ``TopicMatcher`` would keep. How it stays one:
 - it searches the page's text with comments, tags, scripts and styles deleted (a word split by
   inline markup, ``fen<b>tanyl</b>`` or ``fen<script>…</script>tanyl``, is one word in
   trafilatura's text, and here); the same with the elements trafilatura drops with their content
-  deleted too (aside, form, svg, ...: trafilatura.settings.MANUALLY_CLEANED); the title as
+  deleted too (aside, form, svg, ...: trafilatura.settings.MANUALLY_CLEANED; void ones, link or
+  input, have no content and are deleted as tags); the title as
   written; JSON scripts with their ``\\u`` escapes decoded (trafilatura reads its metadata from
   ld+json); and every meta ``content`` value, with and without the tags in it (og:title ...).
 
