@@ -130,6 +130,23 @@ def test_annotations_of_unknown_articles_still_stop_the_release(tmp_path: Path) 
         )
 
 
+def test_a_deleted_annotation_of_an_unknown_article_does_not_stop_the_release(
+    tmp_path: Path,
+) -> None:
+    """Only the current records of unknown articles count (chosen as for known ones: the later
+    version, here deleted, wins), and a known article's records are not mistaken for them."""
+    cfg = corpus(tmp_path / "c")
+    stray = replace(labels_for(read_articles_list(cfg))[0], article_id="00000000deadbeef")
+    gone = replace(stray, updated_at="2026-03-01T00:00:00Z", deleted=True)
+    other = replace(stray, article_id="00000000feedface")
+    add_annotations(cfg, [stray, gone], "stray")
+    write = streaming.write_configs
+    assert write(cfg, tmp_path / "o1", "1.0.0", Scanner(), SplitAssigner(cfg.release.splits))
+    add_annotations(cfg, [other], "other")
+    with pytest.raises(ReleaseError, match="not in articles/: \\['00000000feedface'\\]"):
+        write(cfg, tmp_path / "o2", "1.0.0", Scanner(), SplitAssigner(cfg.release.splits))
+
+
 def read_articles_list(cfg: Config) -> list[Article]:
     return list(iter_articles(cfg))[:1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ReleaseError
@@ -78,11 +78,3 @@ def previous_cluster_splits(
         if cluster:
             votes.setdefault(cluster, Counter())[split] += 1
     return {c: v.most_common(1)[0][0] for c, v in votes.items()}
-
-
-def straddling_clusters(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-    """From (cluster, split) pairs, the clusters found in more than one split."""
-    seen: dict[str, set[str]] = {}
-    for cluster, split in pairs:
-        seen.setdefault(cluster, set()).add(split)
-    return {c: s for c, s in seen.items() if len(s) > 1}

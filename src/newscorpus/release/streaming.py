@@ -4,10 +4,12 @@ Three passes, each holding one batch of wide rows at a time:
 
 1. the articles, a reader's batch at a time: each gets its split and goes to the articles
    config's parquet files; only narrow columns (ids, clusters, splits, facets) stay;
-2. the annotation files, a batch at a time: the keys that pick the current records stay (the
-   article as an integer code), the records are spilled to temporary Arrow files, one per
-   bucket of :data:`BUCKET_ARTICLES` consecutive articles;
-3. per bucket, in article order: the current records of its articles become the rows of the
+2. the annotation files, a batch at a time: the records are spilled to temporary Arrow files,
+   one per bucket of :data:`BUCKET_ARTICLES` consecutive articles, with their line in the
+   corpus and their article as an integer code (only the keys of records of no known
+   article are held);
+3. per bucket, in article order: the current records of its articles (chosen among the
+   bucket's records: all of an article's are there) become the rows of the
    stance, claims, annotations and choice configs (by the same functions as a whole-corpus
    build, :func:`tables.annotation_tables`), appended to their parquet files.
 
@@ -190,11 +192,11 @@ def write_configs(
     try:
         arts = _write_articles(cfg, writers["articles"], assigner)
         with tempfile.TemporaryDirectory(prefix="newscorpus-release-") as spill:
-            buckets, mask, orphans = _spill_annotations(cfg, arts, targets, layers, Path(spill))
+            buckets, orphans = _spill_annotations(cfg, arts, targets, layers, Path(spill))
             if orphans:
                 raise ReleaseError(f"annotations refer to articles not in articles/: {orphans[:5]}")
             stance, choices, annotations, claims, per_item = _write_buckets(
-                arts, buckets, mask, writers, targets, layers
+                arts, buckets, writers, targets, layers
             )
         counts = {c: w.close() for c, w in writers.items()}
     except BaseException:
@@ -281,11 +283,30 @@ class _Lookup:
         return code.astype(np.int64)
 
 
+_KEY_COLUMNS = [
+    "kind",
+    "article_id",
+    "id",
+    "annotator",
+    "updated_at",
+    "created_at",
+    "pulled_at",
+    "deleted",
+    "cancelled",
+]
+
+
+def _keys(frame: pl.DataFrame, lines: pl.Series, code: pl.Series) -> pl.DataFrame:
+    """What picks the current records (tables.record_keys), the article as its code ``_art``."""
+    return record_keys(frame.select(_KEY_COLUMNS)).with_columns(lines.alias("_line"), code)
+
+
 def _spill_annotations(
     cfg: Config, arts: pl.DataFrame, targets: list[str], layers: Layers, spill: Path
-) -> tuple[list[Path | None], np.ndarray, list[str]]:
-    """Spill the records to one Arrow file per bucket of articles; the mask of current records
-    by line, and the ids of unknown articles that current records name."""
+) -> tuple[list[Path | None], list[str]]:
+    """Spill the records to one Arrow file per bucket of articles (their current ones are
+    chosen per bucket: an article's records are all in its bucket); the ids of unknown
+    articles that current records name (only those records' keys are held)."""
     schema = _annotation_read(targets, layers)
     spilled = schema.append(pa.field("_line", pa.int64())).append(pa.field("_ord", pa.int64()))
     by_id = arts.select("id", "_ord").sort("id")
@@ -293,34 +314,24 @@ def _spill_annotations(
     n_buckets = max(1, -(-arts.height // BUCKET_ARTICLES))
     paths = [spill / f"bucket-{b:05d}.arrow" for b in range(n_buckets)]
     sinks: dict[int, ipc.RecordBatchStreamWriter] = {}
-    keys: list[pl.DataFrame] = []
+    stray: list[pl.DataFrame] = []  # keys of the records of no known article
     line = 0
 
     def route(table: pa.Table) -> None:
         nonlocal line
-        narrow = pl.from_arrow(
-            table.select(
-                [
-                    "kind",
-                    "article_id",
-                    "id",
-                    "annotator",
-                    "updated_at",
-                    "created_at",
-                    "pulled_at",
-                    "deleted",
-                    "cancelled",
-                ]
-            )
-        )
+        narrow = pl.from_arrow(table.select(_KEY_COLUMNS))
         assert isinstance(narrow, pl.DataFrame)
         code = lookup.codes(narrow.get_column("article_id"))
-        k = record_keys(narrow, line).with_columns(
-            pl.Series("_art", code, dtype=pl.Int64),
-            pl.when(pl.col("kind") == "annotation").then(None).otherwise(pl.col("id")).alias("id"),
-        )
-        keys.append(k.drop("article_id").with_columns(pl.col("kind", "_who").cast(_CAT)))
         lines = np.arange(line, line + table.num_rows, dtype=np.int64)
+        unknown = np.flatnonzero(code < 0)
+        if len(unknown):
+            stray.append(
+                _keys(
+                    narrow[unknown],
+                    pl.Series(lines[unknown]),
+                    pl.Series("_art", code[unknown], dtype=pl.Int64),
+                )
+            )
         full = table.append_column("_line", pa.array(lines)).append_column("_ord", pa.array(code))
         bucket = np.where(code >= 0, code // BUCKET_ARTICLES, -1)
         for b in np.unique(bucket[bucket >= 0]):
@@ -336,36 +347,19 @@ def _spill_annotations(
     finally:
         for sink in sinks.values():
             sink.close()
-    if keys:
-        all_keys = pl.concat(keys, rechunk=False)
-    else:
-        all_keys = pl.DataFrame(
-            schema={
-                "_line": pl.Int64,
-                "kind": _CAT,
-                "id": pl.String,
-                "_who": _CAT,
-                "_version": pl.String,
-                "pulled_at": pl.String,
-                "_gone": pl.Boolean,
-                "_art": pl.Int64,
-            }
-        )
-    keys.clear()
-    chosen = chosen_lines(all_keys, "_art")
-    del all_keys
-    mask = np.zeros(line, dtype=bool)
     names = {v: k for k, v in lookup.orphans.items()}
     orphans: set[str] = set()
-    for c in chosen.values():
-        mask[c.get_column("_line").to_numpy()] = True
-        orphans |= {names[a] for a in c.get_column("_art").to_list() if a <= -2}
-    return [p if p.exists() else None for p in paths], mask, sorted(orphans)
+    if stray:
+        for c in chosen_lines(pl.concat(stray), "_art").values():
+            orphans |= {names[a] for a in c.get_column("_art").to_list() if a <= -2}
+    return [p if p.exists() else None for p in paths], sorted(orphans)
 
 
 def _bucket_records(
-    path: Path | None, mask: np.ndarray, targets: list[str], layers: Layers
+    path: Path | None, targets: list[str], layers: Layers
 ) -> dict[str, pl.DataFrame]:
+    """The current records of a bucket's articles, by kind (as tables.current_records picks
+    them over the whole corpus: the keys name one article, and ``_line`` orders them)."""
     schema = _annotation_read(targets, layers)
     if path is None:
         table = schema.empty_table()
@@ -375,9 +369,10 @@ def _bucket_records(
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if "_line" in frame.columns:
-        frame = frame.filter(pl.Series(mask[frame.get_column("_line").to_numpy()])).drop(
-            "_line", "_ord"
-        )
+        keys = _keys(frame, frame.get_column("_line"), frame.get_column("_ord").alias("_art"))
+        chosen = pl.concat([c.select("_line") for c in chosen_lines(keys, "_art").values()])
+        frame = frame.filter(pl.col("_line").is_in(chosen.get_column("_line").implode()))
+        frame = frame.drop("_line", "_ord")
     frame = frame.rechunk()
     return {kind: int_offsets(frame.filter(pl.col("kind") == kind)) for kind, _ in KINDS}
 
@@ -385,7 +380,6 @@ def _bucket_records(
 def _write_buckets(
     arts: pl.DataFrame,
     buckets: list[Path | None],
-    mask: np.ndarray,
     writers: dict[str, ConfigWriter],
     targets: list[str],
     layers: Layers,
@@ -401,7 +395,7 @@ def _write_buckets(
     for b, path in enumerate(buckets):
         lo, hi = b * BUCKET_ARTICLES, (b + 1) * BUCKET_ARTICLES
         mine = keys.filter(pl.col("_ord").is_between(lo, hi, closed="left"))
-        current = _bucket_records(path, mask, targets, layers)
+        current = _bucket_records(path, targets, layers)
         t = annotation_tables(pl.DataFrame(), mine, current, targets, layers)
         for name in config_names(layers)[1:]:
             writers[name].add(t.config(name))
