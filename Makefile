@@ -37,7 +37,7 @@ system-deps:
 
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra bench --extra ray -p 3.11 -o requirements.lock
-	echo "label-studio==1.23.2" | $(BIN)/uv pip compile -q - -p 3.11 -o requirements-studio.lock
+	printf "label-studio==1.23.2\ngunicorn==27.0.1\n" | $(BIN)/uv pip compile -q - -p 3.11 -o requirements-studio.lock
 
 # The main job: the shipped corpus checked, then the whole pipeline on the bundled samples.
 # Ports move with `make demo STUDIO_PORT=8081 SAMPLE_PORT=8766`.

@@ -1,9 +1,13 @@
 """A team of annotators on the local Label Studio: SQLite against PostgreSQL, in the same run.
 
-Two real local servers (`studio start`, then `studio start --database postgresql`), the same
-project of TASKS tasks pushed to each (default 10,000), ANNOTATORS annotator accounts (default 25)
-working as the browser's labeling stream does: ``GET /api/projects/<id>/next`` for the next task,
-then ``POST /api/tasks/<id>/annotations?project=<id>`` with the labels and a lead time.
+Two real local servers (`studio start`, then `studio start --database postgresql`: gunicorn
+worker processes, WORKERS of them, default `studio start`'s), on each ANNOTATORS annotator
+accounts (default 25) put on the corpus's team (`annotators add`) and the same TASKS articles
+(default 10,000) pushed as newscorpus users push them for a team: `push --overlap 2`, each
+cluster to 2 annotators, each annotator's tasks in a project of their own (about 800 each).
+Each account works as the browser's labeling stream does, in ITS project:
+``GET /api/projects/<id>/next`` for the next task, then
+``POST /api/tasks/<id>/annotations?project=<id>`` with the labels and a lead time.
 
 (a) realistic: each annotator submits, pauses 2 to 6 s (seeded), submits again, for SECONDS
     (default 120); goal with PostgreSQL: 0 client errors, 0 errors in the server's logs, p95 of a
@@ -17,7 +21,9 @@ say "database is locked".
 
 The machine's load average is printed before each phase: a loaded run gives no verdict.
 Sizes: NEWSCORPUS_BENCH_TEAM_SECONDS, _ANNOTATORS, _TASKS, _BURST, _SIZES (e.g. 20, 5, 300 for
-a quick run, which then only prints); at the default sizes the table is written into
+a quick run, which then only prints), _WORKERS (PostgreSQL's worker processes, default
+`studio start`'s; any value then only prints), _ONLY (postgresql or sqlite: one server, only
+prints); at the default sizes the table is written into
 docs/studio-bench.md between the bench_team markers (`--no-write` only prints).
 """
 
@@ -46,6 +52,7 @@ sys.path.insert(0, str(REPO / "src"))
 from bench_studio import corpus as studio_corpus  # noqa: E402
 from docs_block import markers, write_block  # noqa: E402
 from newscorpus.annotation.push import push  # noqa: E402
+from newscorpus.annotation.team import add_annotators  # noqa: E402
 from newscorpus.config import Config, load_config  # noqa: E402
 from newscorpus.labelstudio import server  # noqa: E402
 from newscorpus.labelstudio.backend import LabelStudioBackend  # noqa: E402
@@ -59,6 +66,12 @@ SIZES = sorted(
     reverse=True,
 )
 SIZES = [n for n in SIZES if n <= ANNOTATORS]
+WORKERS = (
+    int(os.environ["NEWSCORPUS_BENCH_TEAM_WORKERS"])
+    if os.environ.get("NEWSCORPUS_BENCH_TEAM_WORKERS")
+    else None
+)
+ONLY = os.environ.get("NEWSCORPUS_BENCH_TEAM_ONLY", "")
 PAUSE = (2.0, 6.0)  # seconds between two submissions of one annotator (reading the next article)
 P95_GOAL = 1.0
 LOADED = 0.5  # a 1-minute load average above this before a phase: other jobs share the cores
@@ -179,7 +192,8 @@ def submit_once(web: httpx.Client, project: int, tally: Tally, rng: random.Rando
 def work(
     url: str, token: str, project: int, tally: Tally, seed: int, *, until: float | None, count: int
 ) -> None:
-    """One annotator: realistic (pauses, until a deadline) or burst (count, back to back)."""
+    """One annotator in their project: realistic (pauses, until a deadline) or burst (count,
+    back to back)."""
     rng = random.Random(seed)
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=120) as web:
@@ -223,7 +237,7 @@ class Studio:
     database: str
     cfg: Config
     url: str
-    project: int
+    projects: list[int]  # each annotator's own project (push --overlap 2 to the team)
     tokens: list[str]
     logs: list[Path]
 
@@ -249,15 +263,26 @@ class Studio:
         return sorted(found), len(locked), len(races)
 
 
+SETTLE = 120.0  # at most this long before a phase, for the load of the push or the last phase to go
+
+
+def settle() -> float:
+    """Wait (up to SETTLE s) until the 1-minute load average is under LOADED; return it."""
+    deadline = time.monotonic() + SETTLE
+    while os.getloadavg()[0] > LOADED and time.monotonic() < deadline:
+        time.sleep(2.0)
+    return os.getloadavg()[0]
+
+
 def run_phase(studio: Studio, kind: str, team: int) -> Phase:
     tally = Tally()
-    load = os.getloadavg()[0]
+    load = settle()
     since = studio.log_sizes()
     until = time.monotonic() + SECONDS if kind == "realistic" else None
     threads = [
         threading.Thread(
             target=work,
-            args=(studio.url, studio.tokens[i], studio.project, tally, 1000 * team + i),
+            args=(studio.url, studio.tokens[i], studio.projects[i], tally, 1000 * team + i),
             kwargs={"until": until, "count": BURST},
         )
         for i in range(team)
@@ -306,25 +331,37 @@ def setup(tmp: Path, base: Config, database: str, env: Path) -> Studio:
     (root / "corpus.toml").write_text(TOML.format(title=title), encoding="utf-8")
     cfg = load_config(root)
     t0 = time.perf_counter()
-    started = server.start(cfg, port=free_port(), env=env, database=database)
+    workers = WORKERS if database == "postgresql" else None
+    started = server.start(cfg, port=free_port(), env=env, database=database, workers=workers)
     creds = server.load_credentials(cfg)
     assert creds is not None
     print(f"{database}: Label Studio started in {time.perf_counter() - t0:.1f} s", flush=True)
     admin = LabelStudioBackend(started.url, creds.token, cfg, timeout=600)
     try:
-        t0 = time.perf_counter()
-        pushed = push(cfg, backend=admin)
-        print(f"{database}: {pushed.imported} tasks pushed in {time.perf_counter() - t0:.1f} s")
-        tokens = []
+        accounts = []
         for i in range(ANNOTATORS):
             email = f"annotator{i}-{secrets.token_hex(3)}@bench.test"
-            tokens.append(admin.create_account(email, "pw-" + secrets.token_urlsafe(12)).token)
+            accounts.append(admin.create_account(email, "pw-" + secrets.token_urlsafe(12)))
+        add_annotators(  # existing accounts join the team: no password file is written
+            cfg,
+            emails=[a.email for a in accounts],
+            credentials=tmp / f"{database}-passwords.csv",
+            backend=admin,
+        )
+        t0 = time.perf_counter()
+        pushed = push(cfg, backend=admin)
+        print(
+            f"{database}: {pushed.imported} tasks pushed (overlap {pushed.overlap}, "
+            f"{len(pushed.projects)} projects) in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
     finally:
         admin.close()
     logs = [server.studio_dir(cfg) / "server.log"]
     if database == "postgresql":
         logs.append(server.postgres_paths(cfg).log)
-    return Studio(database, cfg, started.url, pushed.project_id, tokens, logs)
+    projects = [pushed.projects[a.id] for a in accounts]
+    return Studio(database, cfg, started.url, projects, [a.token for a in accounts], logs)
 
 
 def row(p: Phase) -> str:
@@ -346,7 +383,7 @@ def row(p: Phase) -> str:
 
 
 def main() -> int:
-    write = "--no-write" not in sys.argv[1:] and SIZE == DEFAULTS
+    write = "--no-write" not in sys.argv[1:] and SIZE == DEFAULTS and not ONLY and WORKERS is None
     env = Path(os.environ.get("NEWSCORPUS_STUDIO_ENV") or REPO / ".venv-studio")
     phases: list[Phase] = []
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -355,28 +392,36 @@ def main() -> int:
         studios: list[Studio] = []
         try:
             for database in ("sqlite", "postgresql"):
-                studios.append(setup(tmp, base, database, env))
-            pg, lite = studios[1], studios[0]
-            phases.append(run_phase(pg, "realistic", ANNOTATORS))
-            phases.append(run_phase(pg, "burst", ANNOTATORS))
-            for team in SIZES:  # the largest first, down to the first size that holds
-                phases.append(run_phase(lite, "realistic", team))
-                if phases[-1].holds:
-                    break
-            phases.append(run_phase(lite, "burst", ANNOTATORS))
+                if ONLY in ("", database):
+                    studios.append(setup(tmp, base, database, env))
+            by_db = {s.database: s for s in studios}
+            if "postgresql" in by_db:
+                pg = by_db["postgresql"]
+                phases.append(run_phase(pg, "realistic", ANNOTATORS))
+                phases.append(run_phase(pg, "burst", ANNOTATORS))
+            if "sqlite" in by_db:
+                lite = by_db["sqlite"]
+                for team in SIZES:  # the largest first, down to the first size that holds
+                    phases.append(run_phase(lite, "realistic", team))
+                    if phases[-1].holds:
+                        break
+                phases.append(run_phase(lite, "burst", ANNOTATORS))
         finally:
             for s in studios:
                 server.stop(s.cfg)
     held = [p.team for p in phases if p.database == "sqlite" and p.kind == "realistic" and p.holds]
-    pg_real = phases[0]
-    ok = pg_real.holds
+    pg_real = [p for p in phases if p.database == "postgresql" and p.kind == "realistic"]
+    ok = bool(pg_real) and pg_real[0].holds
     begin, end = markers(NAME)
     block = "\n".join(
         [
             begin,
             "",
             f"Measured by `benchmarks/{NAME}.py` on {time.strftime('%Y-%m-%d')} ({os.cpu_count()} "
-            f"cores), {TASKS:,} tasks on each server, {ANNOTATORS} annotators, realistic phases of "
+            f"cores), {TASKS:,} articles pushed to each server with `push --overlap 2` to a team of "
+            f"{ANNOTATORS} annotators (each one's tasks in a project of their own), PostgreSQL's "
+            f"Label Studio served by {server.WORKERS} gunicorn worker processes of "
+            f"{server.THREADS} threads, SQLite's by its development server; realistic phases of "
             f"{SECONDS} s, bursts of {BURST} submissions each; latency is a submission's next-task "
             "call and its post; load is the machine's 1-minute load average before the phase:",
             "",

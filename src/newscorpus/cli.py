@@ -297,13 +297,27 @@ def studio_start(
             "team); default \\[studio].database."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes serving Label Studio on PostgreSQL (default 3; SQLite runs "
+            "on one)."
+        ),
+    ] = None,
 ) -> None:
     """Start Label Studio on 127.0.0.1 (headless, offline) and print its URL and admin login."""
     from .labelstudio.server import start
 
     with handled(ctx, writes="studio start", flags={"studio start --port": port}) as st:
         env, data_home = studio_env()
-        s = start(st.config(), port=port, env=env, data_home=data_home, database=database)
+        s = start(
+            st.config(),
+            port=port,
+            env=env,
+            data_home=data_home,
+            database=database,
+            workers=workers,
+        )
         out.print(
             f"Label Studio {'already running' if s.already_running else 'running'} at {s.url}"
         )
@@ -336,7 +350,8 @@ def studio_status(ctx: typer.Context) -> None:
                 else "PostgreSQL not running"
             )
         if s.healthy and (s.database_pid or not pg):
-            out.print(f"running at {s.url} (pid {s.pid})")
+            served = f", {len(s.workers)} worker processes" if s.workers else ""
+            out.print(f"running at {s.url} (pid {s.pid}{served})")
             return
         if s.healthy:  # Label Studio answers /health without its database
             out.print(f"running at {s.url} (pid {s.pid}) without its database: `studio start`")

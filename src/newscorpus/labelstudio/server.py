@@ -184,11 +184,17 @@ def _create_env(env: Path) -> None:
         if Path(uv).is_file():
             subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(env)], check=True)
             py = env / "bin" / "python"
-            subprocess.run([uv, "pip", "install", "-q", "-p", str(py), LS_REQUIREMENT], check=True)
+            subprocess.run(
+                [uv, "pip", "install", "-q", "-p", str(py), LS_REQUIREMENT, GUNICORN_REQUIREMENT],
+                check=True,
+            )
         else:
             subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
             pip = [str(env / "bin" / "python"), "-m", "pip", "install", "-q"]
-            subprocess.run([*pip, "--disable-pip-version-check", LS_REQUIREMENT], check=True)
+            subprocess.run(
+                [*pip, "--disable-pip-version-check", LS_REQUIREMENT, GUNICORN_REQUIREMENT],
+                check=True,
+            )
     except (OSError, subprocess.CalledProcessError) as exc:
         raise StudioError(f"{env}: could not install {LS_REQUIREMENT} ({exc})") from None
 
@@ -306,8 +312,11 @@ def adopt_nested_data(cfg: Config) -> Path | None:
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
-    """True when nothing listens on host:port (we can bind it)."""
+    """True when nothing listens on host:port (we can bind it). The connections of a server that
+    was killed, left in TIME_WAIT, do not count: Label Studio's servers (Django's and gunicorn's)
+    bind with SO_REUSEADDR too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -359,17 +368,106 @@ PRIVATE_LAUNCH = (
 )
 
 
-def _launch(exe: Path) -> list[str]:
-    """The command that runs ``exe`` (the label-studio script) with private file modes."""
+# With PostgreSQL, Label Studio is served by gunicorn: a master and WORKERS forked worker
+# processes of THREADS threads each, in place of `label-studio start`'s Django development
+# server (one process: one core under the GIL). `label-studio start` itself runs first, in the
+# master, to do what it does before serving (migrations, the admin account and its token); its
+# last step, serving, is handed to gunicorn, which forks the workers from the loaded Django app
+# (``preload_app``; the master's database connections closed first: each worker opens its own,
+# kept between requests, CONN_MAX_AGE, checked before reuse). Static files are served by Label
+# Studio's own URL routes, as under the development server. SQLite stays on the development
+# server: several writer processes on one SQLite file lock each other out ("database is locked").
+GUNICORN_REQUIREMENT = "gunicorn==27.0.1"
+WORKERS = 3
+THREADS = 4
+MAX_WORKERS = 32
+CONN_MAX_AGE = 300  # seconds a worker thread keeps its PostgreSQL connection
+WORKER_TIMEOUT = 600  # a push's import or a pull's page may take long: never kill a busy worker
+PROC_NAME = "newscorpus-label-studio"
+WORKER_LAUNCH = """\
+import sys
+from django.conf import global_settings as g
+g.FILE_UPLOAD_PERMISSIONS = 0o600
+g.FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+workers, threads, conn_max_age, timeout, name = sys.argv[1:6]
+sys.argv = ['label-studio', *sys.argv[6:]]
+import label_studio.server as ls
+from gunicorn.app.base import BaseApplication
+
+
+class LabelStudio(BaseApplication):
+    def __init__(self, bind):
+        self.bind = bind
+        super().__init__()
+
+    def load_config(self):
+        for key, value in {
+            'bind': [self.bind], 'workers': int(workers), 'threads': int(threads),
+            'worker_class': 'gthread', 'preload_app': True, 'timeout': int(timeout),
+            'graceful_timeout': 10, 'keepalive': 5, 'proc_name': name,
+            'errorlog': '-', 'loglevel': 'warning', 'accesslog': None,
+            'control_socket_disable': True, 'limit_request_line': 0,
+        }.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from django.core.wsgi import get_wsgi_application
+        return get_wsgi_application()
+
+
+def serve(host, port):
+    from django.db import connections
+    for alias in connections:
+        connections[alias].settings_dict['CONN_MAX_AGE'] = int(conn_max_age)
+        connections[alias].settings_dict['CONN_HEALTH_CHECKS'] = True
+    connections.close_all()  # the workers are forked: each opens its own
+    LabelStudio(f'{host}:{port}').run()
+
+
+ls._app_run = serve
+sys.exit(ls.main())
+"""
+
+
+def _python_of(exe: Path) -> Path | None:
+    """The interpreter in the #! line of ``exe`` (the label-studio script), if it is one."""
     try:
         with exe.open("rb") as fh:
             first = fh.readline(1000)
     except OSError:
-        return [str(exe)]
+        return None
     python = Path(first[2:].decode("utf-8", "replace").strip()) if first.startswith(b"#!") else None
     if python is None or " " in str(python) or not python.is_file() or "python" not in python.name:
-        return [str(exe)]
-    return [str(python), "-c", PRIVATE_LAUNCH]
+        return None
+    return python
+
+
+def _launch(exe: Path) -> list[str]:
+    """The command that runs ``exe`` (the label-studio script) with private file modes."""
+    python = _python_of(exe)
+    return [str(exe)] if python is None else [str(python), "-c", PRIVATE_LAUNCH]
+
+
+def _worker_launch(exe: Path, workers: int, threads: int) -> list[str]:
+    """The command that runs Label Studio under gunicorn (see WORKER_LAUNCH); StudioError when
+    the environment of ``exe`` has no gunicorn."""
+    python = _python_of(exe)
+    env = exe.parent.parent
+    if python is None:
+        raise StudioError(
+            f"{exe}: no Python interpreter in its #! line, needed to serve Label Studio with "
+            "several workers (PostgreSQL)"
+        )
+    found = subprocess.run(
+        [str(python), "-c", "import gunicorn"], capture_output=True, check=False, timeout=60
+    )
+    if found.returncode != 0:
+        raise StudioError(
+            f"{env}: gunicorn is not installed there (Label Studio on PostgreSQL is served by it): "
+            f"run `make studio-env`, or install {GUNICORN_REQUIREMENT} into that environment"
+        )
+    return [str(python), "-c", WORKER_LAUNCH, str(workers), str(threads), str(CONN_MAX_AGE),
+            str(WORKER_TIMEOUT), PROC_NAME]  # fmt: skip
 
 
 def _server_env(
@@ -413,6 +511,7 @@ def start(
     env: Path | None = None,
     data_home: Path | None = None,
     database: str | None = None,
+    workers: int | None = None,
 ) -> Started:
     """Start the corpus's Label Studio on 127.0.0.1 and wait for /health; refuse a busy port.
 
@@ -420,16 +519,25 @@ def start(
     one is made when ``env`` is None and ``label-studio`` is not on PATH; ``database``: sqlite
     or postgresql (default ``[studio] database``, else the one the studio already has, else
     sqlite). With postgresql, the PostgreSQL server is
-    started first, also when Label Studio already runs (a killed database comes back).
+    started first, also when Label Studio already runs (a killed database comes back), and
+    Label Studio is served by ``workers`` gunicorn worker processes (default WORKERS); SQLite
+    by its one-process development server.
     """
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port}: must be between 1 and 65535")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {workers}: must be between 1 and {MAX_WORKERS}")
     if database is not None and database not in DATABASES:
         raise UsageError(f"--database {database[:40]}: must be one of {', '.join(DATABASES)}")
     adopt_nested_data(cfg)  # before anything changes: it may refuse
     asked = database if database is not None else cfg.studio.database
     in_use = database_in_use(cfg)
     wanted_db = asked or (in_use[0] if in_use else "sqlite")
+    if workers is not None and wanted_db != "postgresql":
+        raise UsageError(
+            f"--workers {workers}: only with --database postgresql (several processes writing "
+            "one SQLite file lock each other out: SQLite runs on one)"
+        )
     _check_database(cfg, wanted_db)
     creds = load_credentials(cfg)
     pid = _running_pid(cfg)
@@ -442,7 +550,9 @@ def start(
             creds.url, creds.email, credentials_path(cfg), True, wanted_db, db.port if db else None
         )
     try:
-        return _start_label_studio(cfg, creds, port, timeout, env, data_home, db)
+        return _start_label_studio(
+            cfg, creds, port, timeout, env, data_home, db, workers or WORKERS
+        )
     except BaseException:
         if db is not None and not pg_was_running:
             postgres.stop(postgres_paths(cfg))  # started for this Label Studio only
@@ -457,7 +567,9 @@ def _start_label_studio(
     env: Path | None,
     data_home: Path | None,
     db: postgres.PgCredentials | None,
+    workers: int = WORKERS,
 ) -> Started:
+    _reap_group(cfg)  # the workers of a server whose master was killed hold its port
     wanted = port if port is not None else (creds.port if creds else cfg.studio.port)
     if not port_is_free(wanted):
         raise StudioError(
@@ -484,8 +596,9 @@ def _start_label_studio(
         os.chmod(credentials_path(cfg), PRIVATE_FILE)
     exe = label_studio_executable(env, data_home)
     log_path = folder / "server.log"
+    served = _launch(exe) if db is None else _worker_launch(exe, workers, THREADS)
     cmd = [
-        *_launch(exe),
+        *served,
         "start",
         "--data-dir",
         str(data),
@@ -551,6 +664,60 @@ def _check_token(creds: Credentials) -> None:
         )
 
 
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` that are Label Studio's (the server's master
+    and its workers: ``start_new_session`` made the master the group's leader), from /proc."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        ours = b"label-studio" in cmd or fields[0] in ("Z", "X")  # a zombie's cmdline is empty
+        if len(fields) > 2 and int(fields[2]) == pgid and ours and _live(d):
+            found.append(int(d.name))
+    return sorted(found)
+
+
+def _live(proc: Path) -> bool:
+    """True while one of the process's threads runs: a killed worker whose first thread is a
+    zombie still holds its sockets (the listening one too) until its other threads are gone."""
+    try:
+        tasks = list((proc / "task").iterdir())
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
+
+
+def _reap_group(cfg: Config) -> bool:
+    """Kill what is left of the group of the server named in the pid file once its master is
+    gone (orphaned workers still holding the port); True when there was something."""
+    try:
+        pgid = int(_pid_path(cfg).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if pgid <= 0 or _running_pid(cfg) is not None:
+        return False
+    left = group_pids(pgid)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while left and group_pids(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return bool(left)
+
+
 def _terminate(pid: int, grace: float = 15.0) -> None:
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGTERM)
@@ -575,10 +742,11 @@ def stop(cfg: Config) -> bool:
     pid = _running_pid(cfg)
     if pid is not None:
         _terminate(pid)
-        with contextlib.suppress(OSError):
-            _pid_path(cfg).unlink()
+    reaped = _reap_group(cfg)  # workers left by a master that was killed, or that outlived it
+    with contextlib.suppress(OSError):
+        _pid_path(cfg).unlink()
     pg_stopped = postgres.stop(postgres_paths(cfg))
-    return pid is not None or pg_stopped
+    return pid is not None or reaped or pg_stopped
 
 
 @dataclass(frozen=True)
@@ -592,6 +760,7 @@ class Status:
     database: str | None = None  # sqlite, postgresql, or None before the first start
     database_pid: int | None = None  # the PostgreSQL server's, when it runs
     database_port: int | None = None
+    workers: tuple[int, ...] = ()  # the pids of the server's worker processes (PostgreSQL)
 
 
 def status(cfg: Config) -> Status:
@@ -614,4 +783,5 @@ def status(cfg: Config) -> Status:
         found[0] if found else None,
         db_pid,
         db_port,
+        tuple(p for p in group_pids(pid) if p != pid) if pid is not None else (),
     )
