@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from newscorpus.errors import ReleaseError
+from newscorpus.release import build
 from newscorpus.release.compat import breaking_changes, check_compatible
 from newscorpus.release.tables import features
 
@@ -83,7 +84,7 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def test_a_minor_release_that_breaks_the_schema_is_refused_and_leaves_nothing(
-    tmp_path: Path, cli: Callable[..., Any]
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg, _ = build_corpus(tmp_path / "c")
     repo = tmp_path / "repo"
@@ -100,7 +101,11 @@ def test_a_minor_release_that_breaks_the_schema_is_refused_and_leaves_nothing(
     _git(repo, "commit", "-qam", "v1.0.0 as an older release wrote it")
     head, tags = _git(repo, "rev-parse", "HEAD"), _git(repo, "tag")
 
+    built: list[object] = []  # the layers tell it: refused before the configs are written
+    monkeypatch.setattr(build, "write_configs", lambda *a: built.append(a))
     refused = cli("--corpus", cfg.root, "release", "--bump", "minor", "--to", repo)
+    monkeypatch.undo()
+    assert not built
     assert refused.exit_code == 1
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1, refused.stderr

@@ -52,7 +52,7 @@ from .manifest import (
 from .scan import HASH_COLUMNS, Scanner, local_roots
 from .splits import SplitAssigner, previous_cluster_splits
 from .streaming import parquet_name, write_configs
-from .tables import config_names
+from .tables import config_names, features
 
 
 @dataclass(frozen=True)
@@ -321,8 +321,11 @@ def build_release(
     commit, dirty = corpus_commit(cfg.root)
     folders = [cfg.root, target, out, *(s.path for s in cfg.sources if s.path is not None)]
     scanner = Scanner(roots=local_roots(*folders))
+    if previous is not None:  # what the layers tell before the build: a column or class broken
+        defined_features = {c: features(c) for c in config_names()}
+        check_compatible(previous.version, previous.features, defined_features, version)
     counts, facts, baselines = _validate_and_write(cfg, out, previous, scanner, version)
-    if previous is not None:  # a config or column that code for the previous one reads, broken
+    if previous is not None:  # and after it: a config left without rows is gone too
         check_compatible(previous.version, previous.features, released_features(counts), version)
     baseline_json = baselines.to_json()
     _write_json(out / BASELINE_JSON, baseline_json)

@@ -191,8 +191,10 @@ def write_configs(
     writers = {c: ConfigWriter(out, c, version, scanner) for c in config_names(layers)}
     try:
         arts = _write_articles(cfg, writers["articles"], assigner)
+        _release_unused()
         with tempfile.TemporaryDirectory(prefix="newscorpus-release-") as spill:
             buckets, orphans = _spill_annotations(cfg, arts, targets, layers, Path(spill))
+            _release_unused()
             if orphans:
                 raise ReleaseError(f"annotations refer to articles not in articles/: {orphans[:5]}")
             stance, choices, annotations, claims, per_item = _write_buckets(
@@ -215,6 +217,12 @@ def write_configs(
         per_item=per_item,
         texts=lambda ids: _texts(cfg, ids),
     )
+
+
+def _release_unused() -> None:
+    """Hand back to the system the memory Arrow's allocator keeps from a pass's batches (at
+    1,000,000 articles it kept some hundred MB that the next pass did not reuse)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _write_articles(cfg: Config, writer: ConfigWriter, assigner: SplitAssigner) -> pl.DataFrame:
