@@ -163,6 +163,18 @@ def load_state(cfg: Config, url: str) -> AssignState:
     )
 
 
+def annotator_projects(cfg: Config) -> int:
+    """How many annotators' own projects push made for this corpus, on every server (0 when
+    it never pushed to a team); an unreadable state file counts as none."""
+    try:
+        data = _read(cfg)
+    except StudioError:
+        return 0
+    return sum(
+        len(load_state(cfg, url).project_of()) for url, raw in data.items() if isinstance(raw, dict)
+    )
+
+
 def save_state(cfg: Config, url: str, state: AssignState) -> None:
     """Write the state of one server atomically (other servers' kept)."""
     data = _read(cfg)

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from ..annotation.assign import annotator_projects
 from ..cardtext import card_body, placeholder_warnings, read_card
 from ..config import Config
 from ..layers import NO_LABEL, UNRESOLVED, Layers, defined, or_list
@@ -527,13 +528,26 @@ def sources_section(
         "cluster (same `dup_cluster`) have no labels of their own: stance labels can be "
         "carried over through `dup_cluster`; span offsets cannot.\n"
     )
-    out.append(
-        "\nIndependence is asked for, not enforced: annotators are told to work from Label "
-        'Studio\'s "Label All Tasks" stream, which shows only their own work, and the project '
-        "hides annotation history. Label Studio Community cannot hide the other annotations of "
-        "a task (nor their authors' accounts) from an annotator who opens it from the task "
-        "list, so an annotator could have seen another's labels before submitting.\n"
-    )
+    own = annotator_projects(cfg)
+    if own:
+        out.append(
+            f"\nIndependence is enforced from each annotator's link: tasks went to a team "
+            f"(`newscorpus push --overlap`), each annotator in a Label Studio project of their "
+            f"own ({own} such projects) holding only their tasks, so that working from it they "
+            "see no other annotator's labels, before or after submitting. Label Studio "
+            "Community still lets an account with administrator rights open any project, and "
+            "annotations made in the corpus's shared project (before the team was set up) were "
+            "independent only as asked: there an annotator who opened a task from the task list "
+            "could see the others' labels.\n"
+        )
+    else:
+        out.append(
+            "\nIndependence is asked for, not enforced: annotators are told to work from Label "
+            'Studio\'s "Label All Tasks" stream, which shows only their own work, and the project '
+            "hides annotation history. Label Studio Community cannot hide the other annotations of "
+            "a task (nor their authors' accounts) from an annotator who opens it from the task "
+            "list, so an annotator could have seen another's labels before submitting.\n"
+        )
     if per_item:
         out.append(f"\nAnnotators per item in this version: {per_item}.\n")
     return "\n".join(out)
