@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+# the allocator setting the `newscorpus` command makes before polars loads (src/newscorpus/cli.py)
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))

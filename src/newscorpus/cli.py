@@ -5,6 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+# polars' allocator (jemalloc) keeps freed pages for 0.5 to 1 s (polars' own setting); a
+# release streams batch after batch through it, and at 1,000,000 articles the pages it kept
+# were ~90 MB of the peak (benchmarks/bench_release.py). polars appends this variable to its
+# setting when it loads (its documented override): set only if polars is not loaded yet and
+# the builder set nothing.
+if "polars" not in sys.modules:
+    os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
